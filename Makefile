@@ -1,0 +1,37 @@
+# Everyday commands. `make chat` and `make test` set everything up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install chat run test lint bench check clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+chat: $(STAMP)  ## talk to the assistant in this terminal
+	$(BIN)/usce-coach chat --user $${USER_NAME:-me}
+
+run: $(STAMP)  ## run the Telegram bot (needs TELEGRAM_BOT_TOKEN)
+	$(BIN)/usce-coach run
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: $(STAMP) lint  ## lint, type-check and run every test
+	$(BIN)/python -m pytest -q
+
+check: $(STAMP)
+	$(BIN)/usce-coach check
+
+bench: $(STAMP)  ## measure, and write docs/PERFORMANCE.md
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

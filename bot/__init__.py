@@ -1,0 +1,1 @@
+"""Channels: Telegram and the terminal, both driving the engine in ``flows``."""

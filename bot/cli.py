@@ -1,0 +1,108 @@
+"""The ``usce-coach`` command: run (Telegram), chat (terminal), ask, check."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from bot.logs import setup_logging
+from bot.settings import Mode, Settings, SettingsError, load_settings
+from bot.wiring import build_engine, log_salt, open_store
+
+
+def _settings(mode: Mode, **overrides: object) -> Settings:
+    try:
+        return load_settings(mode, **overrides)
+    except SettingsError as exc:
+        print("Cannot start — please fix your settings:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  • {problem}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from telegram import Update
+
+    from bot.telegram import build_application
+
+    settings = _settings("run")
+    setup_logging(settings.log_level, [settings.token])
+    store = open_store(settings)
+    engine = build_engine(settings, store)
+    app = build_application(engine, settings, log_salt(settings, store))
+    if args.webhook_url:
+        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+        if not secret:
+            print("WEBHOOK_SECRET must be set in webhook mode.", file=sys.stderr)
+            return 2
+        setup_logging(settings.log_level, [settings.token, secret])
+        app.run_webhook(
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            url_path="telegram",
+            webhook_url=args.webhook_url,
+            secret_token=secret,
+            allowed_updates=Update.ALL_TYPES,
+        )
+    else:
+        app.run_polling(allowed_updates=Update.ALL_TYPES)
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from bot.terminal import Terminal
+
+    settings = _settings("chat")
+    setup_logging("WARNING", [settings.token])
+    store = open_store(settings)
+    engine = build_engine(settings, store)
+    Terminal(engine, args.user, settings.export_dir).loop()
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    questions = [q.rstrip("\n") for q in sys.stdin] if args.question == ["-"] else [" ".join(args.question)]
+    for question in questions:
+        result = {"matched": False, "id": None, "question": question, "answer": None, "confidence": 0.0, "related": []}
+        if args.json:
+            print(json.dumps(result, ensure_ascii=False))
+        else:
+            print("I can't answer questions yet — the knowledge base is still being written.")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    settings = _settings("check")
+    store = open_store(settings)
+    engine = build_engine(settings, store)
+    print(f"ok: {len(engine.texts.entries)} texts, {len(engine.command_names)} commands, schema up to date")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="usce-coach", description="USCE Coach: plan US Clinical Experience.")
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the Telegram bot (long polling, or a webhook)")
+    run.add_argument("--webhook-url", help="public HTTPS URL Telegram should post updates to")
+    run.set_defaults(func=cmd_run)
+    chat = sub.add_parser("chat", help="chat in this terminal (no Telegram needed)")
+    chat.add_argument("--user", default="me", help="profile name; each keeps its own answers")
+    chat.set_defaults(func=cmd_chat)
+    ask = sub.add_parser("ask", help="answer one question and exit ('-' reads one per line)")
+    ask.add_argument("--json", action="store_true", help="print one line of JSON per question")
+    ask.add_argument("question", nargs="+")
+    ask.set_defaults(func=cmd_ask)
+    check = sub.add_parser("check", help="validate settings, content and the database schema")
+    check.set_defaults(func=cmd_check)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,40 @@
+"""Turning engine replies into Telegram message arguments."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from flows.types import Keyboard
+
+TELEGRAM_LIMIT = 4096
+
+
+def markup(buttons: Keyboard) -> InlineKeyboardMarkup | None:
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in buttons]
+    )
+
+
+def split_text(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """Split at line breaks (or spaces) so no piece is over Telegram's limit.
+
+    A cut never falls inside an HTML tag or entity: texts are split on
+    whitespace, and tags in the catalogue never span lines.
+    """
+    pieces: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        if cut < limit // 2:
+            cut = text.rfind(" ", 0, limit)
+        if cut <= 0:
+            cut = limit
+            # do not cut an entity such as &amp; in two
+            amp = text.rfind("&", cut - 8, cut)
+            if amp != -1 and ";" not in text[amp:cut]:
+                cut = amp
+        pieces.append(text[:cut].rstrip())
+        text = text[cut:].lstrip("\n ")
+    pieces.append(text)
+    return [p for p in pieces if p] or [text]

@@ -1,0 +1,102 @@
+"""One settings object, read from the environment (and an optional ``.env``).
+
+Nothing else in the project reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+import zoneinfo
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Mode = Literal["run", "chat", "ask", "check", "nudges", "other"]
+
+
+class SettingsError(Exception):
+    """Settings that cannot work; ``problems`` holds one plain sentence per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_base_url: str = "https://api.telegram.org/bot"
+    database_path: Path = Path("data/usce-coach.db")
+    admin_ids: Annotated[tuple[int, ...], NoDecode] = ()
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_salt: SecretStr = SecretStr("")
+    default_timezone: str = "UTC"
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    webhook_secret: SecretStr | None = None
+    export_dir: Path = Path("data/exports")
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]
+            bad = [p for p in parts if not p.lstrip("-").isdigit()]
+            if bad:
+                raise ValueError(f"ADMIN_IDS must be numeric Telegram user ids, got {bad[0]!r}")
+            return tuple(int(p) for p in parts)
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def token(self) -> str:
+        return self.telegram_bot_token.get_secret_value() if self.telegram_bot_token else ""
+
+    @property
+    def admin_user_ids(self) -> tuple[str, ...]:
+        return tuple(f"tg:{i}" for i in self.admin_ids)
+
+    def problems(self, mode: Mode) -> list[str]:
+        """What stops this configuration from working in ``mode``, one sentence each."""
+        found: list[str] = []
+        if mode == "run" and not self.token:
+            found.append("TELEGRAM_BOT_TOKEN is not set: get a token from @BotFather and export it.")
+        try:
+            zoneinfo.ZoneInfo(self.default_timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            found.append(
+                f"DEFAULT_TIMEZONE {self.default_timezone!r} is not a known IANA time zone"
+                " (for example Europe/Berlin or Asia/Kolkata)."
+            )
+        if str(self.database_path) != ":memory:":
+            folder = self.database_path.resolve().parent
+            existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+            if existing is None or not os.access(existing, os.W_OK):
+                found.append(f"DATABASE_PATH {self.database_path} is not writable.")
+            elif self.database_path.exists() and not os.access(self.database_path, os.W_OK):
+                found.append(f"DATABASE_PATH {self.database_path} is not writable.")
+        return found
+
+
+def load_settings(mode: Mode = "other", **overrides: object) -> Settings:
+    """Read and check settings; raise :class:`SettingsError` naming every problem."""
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"]).upper() or "settings"
+            message = str(err["msg"]).removeprefix("Value error, ")
+            problems.append(f"{field}: {message}")
+        raise SettingsError(problems) from None
+    problems = settings.problems(mode)
+    if problems:
+        raise SettingsError(problems)
+    return settings

@@ -1,0 +1,218 @@
+"""The Telegram channel: wires python-telegram-bot to the engine. Handlers stay thin:
+turn an update into an :class:`~flows.types.Input`, ask the engine, send the replies."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import time
+import weakref
+from collections.abc import Awaitable
+from typing import Any
+
+from telegram import BotCommand, LinkPreviewOptions, Message, Update
+from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    BaseUpdateProcessor,
+    CallbackQueryHandler,
+    ContextTypes,
+    Defaults,
+    MessageHandler,
+    filters,
+)
+
+from bot.logs import hash_user
+from bot.render import markup, split_text
+from bot.settings import Settings
+from flows.engine import Engine
+from flows.text import MAX_INPUT
+from flows.types import Input, Reply
+
+log = logging.getLogger("usce_coach.telegram")
+
+
+class PerUserOrder(BaseUpdateProcessor):
+    """Updates from one user run one after another; different users run concurrently.
+
+    A double tap therefore reaches the engine as two inputs in order, never interleaved.
+    """
+
+    def __init__(self, max_concurrent_updates: int = 64) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        user = update.effective_user if isinstance(update, Update) else None
+        if user is None:
+            await coroutine
+            return
+        lock = self._locks.get(user.id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[user.id] = lock
+        async with lock:
+            await coroutine
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+
+class TelegramChannel:
+    """Handlers and the sending of replies; holds the engine and settings."""
+
+    def __init__(self, engine: Engine, settings: Settings, salt: str) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.salt = salt
+
+    # -- handlers ---------------------------------------------------------------------
+    async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        user = update.effective_user
+        if message is None or user is None or message.text is None:
+            return
+        text = message.text
+        if len(text) > MAX_INPUT:  # Telegram never sends more, but the emulator or a forger might
+            text = text[:MAX_INPUT]
+        inp = Input.parse(f"tg:{user.id}", text)
+        await self._answer(update, context, inp)
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None or update.effective_user is None:
+            return
+        await query.answer()
+        data = query.data if isinstance(query.data, str) else ""
+        inp = Input.button(f"tg:{update.effective_user.id}", data)
+        await self._answer(update, context, inp)
+
+    async def on_group(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None:
+            return
+        text = message.text or ""
+        bot_name = f"@{context.bot.username}".lower() if context.bot.username else ""
+        addressed = text.startswith("/") or (bot_name and bot_name in text.lower())
+        if addressed:  # stay quiet in groups unless spoken to
+            await message.reply_text(self.engine.texts["errors.group_only_private"])
+
+    async def on_non_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is not None:
+            await message.reply_text(self.engine.texts["errors.non_text"])
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("unhandled error", exc_info=context.error)
+        if not isinstance(update, Update) or update.effective_chat is None:
+            return
+        if update.effective_chat.type != ChatType.PRIVATE:
+            return
+        text = self.engine.texts["errors.crashed"]
+        typed = update.effective_message.text if update.effective_message and not update.callback_query else None
+        if typed:
+            shown = typed if len(typed) <= 3000 else typed[:3000] + "…"
+            text += "\n" + self.engine.texts.fmt("errors.crashed_echo", text=shown)
+        try:
+            await context.bot.send_message(update.effective_chat.id, text)
+        except Exception:  # noqa: BLE001 - the error handler must never raise
+            log.warning("could not tell the user about an error")
+
+    # -- answering --------------------------------------------------------------------
+    async def _answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE, inp: Input) -> None:
+        started = time.perf_counter()
+        chat = update.effective_chat
+        outcome = self.engine.handle(inp, chat_id=chat.id if chat else None)
+        await self.send(update, context, outcome.replies)
+        log.info(
+            "update user=%s route=%s replies=%d ms=%.1f",
+            hash_user(inp.user_id, self.salt),
+            outcome.route,
+            len(outcome.replies),
+            (time.perf_counter() - started) * 1000,
+        )
+
+    async def send(self, update: Update, context: ContextTypes.DEFAULT_TYPE, replies: list[Reply]) -> None:
+        chat = update.effective_chat
+        if chat is None:
+            return
+        query = update.callback_query
+        pressed: Message | None = query.message if query and isinstance(query.message, Message) else None
+        for reply in replies:
+            if reply.replace and pressed is not None and reply.attachment is None and len(reply.text) <= 4096:
+                try:
+                    await pressed.edit_text(reply.text, reply_markup=markup(reply.buttons))
+                    pressed = None  # edit one message per update at most
+                    continue
+                except BadRequest as exc:
+                    if "not modified" in str(exc).lower():
+                        pressed = None
+                        continue
+                    log.info("edit failed, sending instead: %s", exc)
+            await send_reply(context.bot, chat.id, reply)
+
+    # -- wiring -----------------------------------------------------------------------
+    def register(self, app: Application) -> None:  # type: ignore[type-arg]
+        private = filters.ChatType.PRIVATE
+        app.add_handler(MessageHandler(filters.ChatType.GROUPS, self.on_group))
+        app.add_handler(MessageHandler(private & filters.TEXT, self.on_message))
+        app.add_handler(CallbackQueryHandler(self.on_button))
+        app.add_handler(MessageHandler(private & ~filters.TEXT & ~filters.StatusUpdate.ALL, self.on_non_text))
+        app.add_error_handler(self.on_error)
+
+    def bot_commands(self) -> list[BotCommand]:
+        texts = self.engine.texts
+        return [
+            BotCommand(name, texts[f"commands.{name}"])
+            for name in self.engine.command_names
+            if f"commands.{name}" in texts
+        ]
+
+
+async def send_reply(bot: Any, chat_id: int, reply: Reply) -> None:
+    """Send one reply as one or more messages (text split at Telegram's limit)."""
+    if reply.attachment is not None:
+        att = reply.attachment
+        payload = io.BytesIO(att.content)
+        caption = reply.text if len(reply.text) <= 1024 else None
+        if att.kind == "photo":
+            await bot.send_photo(chat_id, payload, caption=caption, filename=att.filename)
+        else:
+            await bot.send_document(chat_id, payload, caption=caption, filename=att.filename)
+        if caption is not None:
+            return
+    pieces = split_text(reply.text)
+    for i, piece in enumerate(pieces):
+        last = i == len(pieces) - 1
+        await bot.send_message(chat_id, piece, reply_markup=markup(reply.buttons) if last else None)
+
+
+def build_application(engine: Engine, settings: Settings, salt: str) -> Application:  # type: ignore[type-arg]
+    """Build the python-telegram-bot Application. Only wiring happens here."""
+    channel = TelegramChannel(engine, settings, salt)
+
+    async def post_init(app: Application) -> None:  # type: ignore[type-arg]
+        await app.bot.set_my_commands(channel.bot_commands())
+
+    app = (
+        ApplicationBuilder()
+        .token(settings.token)
+        .base_url(settings.telegram_api_base_url)
+        .base_file_url(settings.telegram_api_base_url.replace("/bot", "/file/bot"))
+        .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)))
+        .rate_limiter(AIORateLimiter(max_retries=2))
+        .concurrent_updates(PerUserOrder())
+        .post_init(post_init)
+        .build()
+    )
+    channel.register(app)
+    app.bot_data["channel"] = channel
+    return app
+

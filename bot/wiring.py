@@ -1,0 +1,28 @@
+"""Putting the pieces together: settings -> store -> engine. No logic lives here."""
+
+from __future__ import annotations
+
+import secrets
+
+from bot.settings import Settings
+from flows.engine import Engine
+from flows.features import all_features
+from flows.store import Store
+
+
+def open_store(settings: Settings) -> Store:
+    if str(settings.database_path) == ":memory:":
+        return Store.memory()
+    return Store.open(settings.database_path)
+
+
+def build_engine(settings: Settings, store: Store) -> Engine:
+    engine = Engine(store, all_features(), admins=settings.admin_user_ids)
+    engine.migrate()
+    return engine
+
+
+def log_salt(settings: Settings, store: Store) -> str:
+    """LOG_SALT if set, else a random salt kept in the database so hashes stay stable."""
+    configured = settings.log_salt.get_secret_value()
+    return configured or store.meta("log_salt", lambda: secrets.token_hex(16))

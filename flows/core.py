@@ -1,0 +1,55 @@
+"""The core feature: /start, /help, /menu, /cancel, menu buttons and the fallback."""
+
+from __future__ import annotations
+
+from flows.engine import CommandHandler, Feature, Turn
+from flows.errors import StaleButton
+from flows.types import Reply
+
+
+class Core(Feature):
+    name = "core"
+    prefix = "go"
+
+    def commands(self) -> dict[str, CommandHandler]:
+        return {"start": self.start, "help": self.help, "menu": self.menu, "cancel": self.cancel}
+
+    def start(self, turn: Turn, args: str) -> list[Reply]:
+        link = args.strip().lower()
+        if link and link in turn.engine.deep_links:
+            return turn.engine.run_command(turn, link)
+        key = "core.welcome" if turn.session.created else "core.welcome_back"
+        replies = [Reply(turn.t(key))]
+        if turn.session.flow:
+            replies.append(turn.engine.resume_hint(turn))
+        else:
+            replies.append(turn.engine.main_menu(turn))
+        return replies
+
+    def help(self, turn: Turn, args: str) -> list[Reply]:
+        lines = [turn.t("core.help_intro")]
+        for feature in turn.engine.features:
+            lines.extend(turn.t(key) for key in feature.help_keys())
+        lines.append(turn.t("core.help_outro"))
+        return [Reply("\n".join(lines))]
+
+    def help_keys(self) -> tuple[str, ...]:
+        return ("core.help_menu", "core.help_cancel")
+
+    def menu(self, turn: Turn, args: str) -> list[Reply]:
+        return [turn.engine.main_menu(turn)]
+
+    def cancel(self, turn: Turn, args: str) -> list[Reply]:
+        if not turn.session.flow:
+            return [Reply(turn.t("core.nothing_to_cancel")), turn.engine.main_menu(turn)]
+        title = turn.engine.flow_title(turn, turn.session.flow)
+        turn.session.leave()
+        return [Reply(turn.t("core.cancelled", flow=title)), turn.engine.main_menu(turn)]
+
+    def on_button(self, turn: Turn, payload: str) -> list[Reply]:
+        if payload == "resume":
+            turn.route = "button:resume"
+            return turn.engine.resume(turn)
+        if payload in turn.engine.command_names:
+            return turn.engine.run_command(turn, payload)
+        raise StaleButton()

@@ -1,0 +1,258 @@
+"""The dialogue engine: routes one :class:`Input` to the feature that owns it and
+returns plain :class:`Reply` objects. It never imports a channel.
+
+Every input runs in one database transaction: load the user's session, let a
+feature act (features save their own records through the same store), save the
+session. A restart at any point therefore resumes at the last saved step.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlite_utils import Migrations
+
+from flows.content import Texts, texts
+from flows.errors import CoachError, InvalidAnswer, StaleButton
+from flows.store import Store, core_migrations
+from flows.types import Button, Input, Keyboard, Kind, Reply, Session, column
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class Turn:
+    """Everything a feature needs to answer one input."""
+
+    user_id: str
+    session: Session
+    store: Store
+    texts: Texts
+    now: datetime
+    engine: Engine
+    route: str = ""
+    chat_id: int | None = None
+
+    def t(self, key: str, **values: object) -> str:
+        """A text from the catalogue with ``values`` escaped into it."""
+        return self.texts.fmt(key, **values) if values else self.texts[key]
+
+
+@dataclass(frozen=True, slots=True)
+class MenuEntry:
+    """A main-menu button: its label's text key and the command it runs."""
+
+    label_key: str
+    command: str
+    order: int = 50
+
+
+CommandHandler = Callable[[Turn, str], list[Reply]]
+
+
+class Feature:
+    """A capability: its commands, buttons, flows, menu entries and tables.
+
+    Subclasses fill the class attributes and override the hooks they need.
+    Button data is ``"<prefix>:<payload>"``; the engine routes it to the feature
+    whose ``prefix`` matches.
+    """
+
+    name: str = ""
+    prefix: str = ""
+    migrations: Migrations | None = None
+    flows: tuple[str, ...] = ()  # names of the flows this feature owns
+    menu_items: tuple[MenuEntry, ...] = ()
+    deep_links: tuple[str, ...] = ()  # /start payloads that run the command of the same name
+    flow_titles: dict[str, str] = {}  # flow -> text key naming it ("the checklist")
+
+    def commands(self) -> dict[str, CommandHandler]:
+        return {}
+
+    def on_button(self, turn: Turn, payload: str) -> list[Reply]:
+        raise StaleButton()
+
+    def on_text(self, turn: Turn, text: str) -> list[Reply]:
+        """Text while one of this feature's flows is waiting for an answer."""
+        raise StaleButton()
+
+    def prompt(self, turn: Turn) -> list[Reply]:
+        """Show the current step of this feature's active flow again (resume)."""
+        return []
+
+    def on_free_text(self, turn: Turn, text: str) -> list[Reply] | None:
+        """Text no flow is waiting for; return None to pass."""
+        return None
+
+    def help_keys(self) -> tuple[str, ...]:
+        return ()
+
+
+@dataclass
+class Outcome:
+    replies: list[Reply]
+    route: str
+    session: Session | None = field(default=None, repr=False)
+
+
+class Engine:
+    def __init__(
+        self,
+        store: Store,
+        features: Sequence[Feature],
+        *,
+        text_catalogue: Texts | None = None,
+        clock: Clock = utcnow,
+        admins: Iterable[str] = (),
+    ) -> None:
+        self.store = store
+        self.features = list(features)
+        self.texts = text_catalogue or texts()
+        self.clock = clock
+        self.admins = frozenset(admins)
+        self._commands: dict[str, tuple[Feature, CommandHandler]] = {}
+        self._prefixes: dict[str, Feature] = {}
+        self._flows: dict[str, Feature] = {}
+        for feature in self.features:
+            for name, handler in feature.commands().items():
+                if name in self._commands:
+                    raise ValueError(f"command /{name} registered twice")
+                self._commands[name] = (feature, handler)
+            if feature.prefix:
+                if feature.prefix in self._prefixes:
+                    raise ValueError(f"button prefix {feature.prefix!r} registered twice")
+                self._prefixes[feature.prefix] = feature
+            for flow in feature.flows:
+                self._flows[flow] = feature
+        self.menu_entries = sorted(
+            (e for f in self.features for e in f.menu_items), key=lambda e: (e.order, e.command)
+        )
+        self.deep_links = {link for f in self.features for link in f.deep_links}
+
+    # -- setup ------------------------------------------------------------------------
+    def migrations(self) -> list[Migrations]:
+        return [core_migrations] + [f.migrations for f in self.features if f.migrations]
+
+    def migrate(self) -> None:
+        self.store.migrate(self.migrations())
+
+    def feature(self, name: str) -> Feature | None:
+        return next((f for f in self.features if f.name == name), None)
+
+    @property
+    def command_names(self) -> list[str]:
+        return list(self._commands)
+
+    def is_admin(self, user_id: str) -> bool:
+        return user_id in self.admins
+
+    # -- handling ---------------------------------------------------------------------
+    def handle(self, inp: Input, chat_id: int | None = None) -> Outcome:
+        """Answer one input in one transaction. Named errors become friendly replies here."""
+        with self.store.atomic():
+            session = self.store.load_session(inp.user_id)
+            turn = Turn(inp.user_id, session, self.store, self.texts, self.clock(), self, chat_id=chat_id)
+            try:
+                with self.store.atomic():  # a failed step rolls back its own writes only
+                    replies = self._route(turn, inp)
+            except InvalidAnswer as exc:
+                replies = [Reply(exc.text)]
+                turn.route = turn.route or "invalid"
+            except StaleButton:
+                replies = self._stale(turn)
+                turn.route = "stale"
+            except CoachError as exc:
+                replies = [Reply(self.texts[exc.text_key]), self.main_menu(turn)]
+                turn.route = f"error:{type(exc).__name__}"
+            self.store.save_session(session, turn.now, chat_id)
+        return Outcome(replies, turn.route, session)
+
+    def _route(self, turn: Turn, inp: Input) -> list[Reply]:
+        if inp.kind is Kind.COMMAND:
+            return self.run_command(turn, inp.value, inp.args)
+        if inp.kind is Kind.BUTTON:
+            prefix, _, payload = inp.value.partition(":")
+            feature = self._prefixes.get(prefix)
+            if feature is None:
+                raise StaleButton()
+            turn.route = f"button:{feature.name}"
+            return feature.on_button(turn, payload)
+        return self._text(turn, inp.value)
+
+    def run_command(self, turn: Turn, name: str, args: str = "") -> list[Reply]:
+        entry = self._commands.get(name)
+        if entry is None:
+            turn.route = "unknown-command"
+            return [Reply(turn.t("core.unknown_command", command=name[:40])), self.main_menu(turn)]
+        feature, handler = entry
+        turn.route = f"command:{name}"
+        flow_before = turn.session.flow
+        replies = handler(turn, args)
+        if flow_before and turn.session.flow == flow_before and name not in ("menu", "start"):
+            replies.append(self.resume_hint(turn))
+        return replies
+
+    def _text(self, turn: Turn, text: str) -> list[Reply]:
+        session = turn.session
+        if session.flow:
+            owner = self._flows.get(session.flow)
+            if owner is None:  # a flow that no longer exists (after an upgrade)
+                session.leave()
+            else:
+                turn.route = f"flow:{session.flow}"
+                return owner.on_text(turn, text)
+        for feature in self.features:
+            replies = feature.on_free_text(turn, text)
+            if replies is not None:
+                turn.route = turn.route or f"text:{feature.name}"
+                return replies
+        turn.route = "fallback"
+        return [Reply(turn.t("core.fallback")), self.main_menu(turn)]
+
+    # -- shared pieces ------------------------------------------------------------------
+    def main_menu(self, turn: Turn, text_key: str = "core.menu") -> Reply:
+        buttons = [Button(turn.t(e.label_key), f"go:{e.command}") for e in self.menu_entries]
+        return Reply(turn.t(text_key), column(buttons, 2))
+
+    def menu_keyboard(self, turn: Turn) -> Keyboard:
+        return self.main_menu(turn).buttons
+
+    def flow_title(self, turn: Turn, flow: str) -> str:
+        owner = self._flows.get(flow)
+        key = owner.flow_titles.get(flow) if owner else None
+        return turn.t(key) if key else flow
+
+    def resume_hint(self, turn: Turn) -> Reply:
+        flow = turn.session.flow or ""
+        return Reply(
+            turn.t("core.resume_hint", flow=self.flow_title(turn, flow)),
+            ((Button(turn.t("core.button_continue"), "go:resume"),
+              Button(turn.t("core.button_cancel"), "go:cancel")),),
+        )
+
+    def resume(self, turn: Turn) -> list[Reply]:
+        flow = turn.session.flow
+        owner = self._flows.get(flow) if flow else None
+        if owner is None:
+            turn.session.leave()
+            return [self.main_menu(turn)]
+        return owner.prompt(turn)
+
+    def _stale(self, turn: Turn) -> list[Reply]:
+        replies = [Reply(turn.t("errors.stale_button"))]
+        if turn.session.flow:
+            return replies + self.resume(turn)
+        return replies + [self.main_menu(turn)]
+
+    def log_fields(self, outcome: Outcome) -> dict[str, Any]:
+        return {"route": outcome.route, "replies": len(outcome.replies)}

@@ -1,0 +1,183 @@
+"""SQLite storage through sqlite-utils. The store is handed a Database; it never opens one itself
+unless asked to through :meth:`Store.open`.
+
+The per-update hot path (load a session, save it) uses one prepared statement each on the
+connection; everything else may use sqlite-utils' table API. Schema changes are sqlite-utils
+``Migrations`` sets: the core set here, one set per feature beside the feature.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database, Migrations
+
+from flows.types import Session
+
+core_migrations = Migrations("usce-coach.core")
+
+
+@core_migrations()
+def m001_users(db: Database) -> None:
+    db["users"].create(
+        {
+            "user_id": str,  # channel-qualified: "tg:123", "term:alice"
+            "chat_id": int,  # where to deliver unprompted messages (Telegram)
+            "first_seen": str,
+            "last_seen": str,
+            "updates": int,
+            "active": int,  # 0 once the user blocked the bot
+            "flow": str,
+            "state": str,
+            "data": str,  # JSON scratch of the active flow
+        },
+        pk="user_id",
+        not_null={"first_seen", "last_seen"},
+        defaults={"updates": 0, "active": 1},
+    )
+    db["users"].create_index(["last_seen"])
+
+
+@core_migrations()
+def m002_completions(db: Database) -> None:
+    db["completions"].create(
+        {"id": int, "user_id": str, "flow": str, "at": str},
+        pk="id",
+        foreign_keys=[("user_id", "users", "user_id")],
+    )
+    db["completions"].create_index(["user_id"])
+
+
+@core_migrations()
+def m003_meta(db: Database) -> None:
+    db["meta"].create({"key": str, "value": str}, pk="key")
+
+
+class Store:
+    """The assistant's database. Pass a ``sqlite_utils.Database`` (a file, or ``memory=True``)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.conn: sqlite3.Connection = db.conn
+
+    # -- opening ---------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path) -> Store:
+        """Open (creating folders as needed) a file database in WAL mode."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = Database(path)
+        db.enable_wal()
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA busy_timeout=5000")
+        db.execute("PRAGMA foreign_keys=ON")
+        return cls(db)
+
+    @classmethod
+    def memory(cls) -> Store:
+        db = Database(memory=True)
+        db.execute("PRAGMA foreign_keys=ON")
+        return cls(db)
+
+    def migrate(self, sets: Iterable[Migrations]) -> None:
+        """Apply pending migrations of every set; safe to run on every start."""
+        for migrations in sets:
+            migrations.apply(self.db)
+
+    @contextmanager
+    def atomic(self) -> Iterator[Store]:
+        with self.db.atomic():
+            yield self
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- the hot path: one user's dialogue state -------------------------------------------
+    _LOAD = "SELECT flow, state, data FROM users WHERE user_id = ?"
+    _SAVE_ALL = (
+        "INSERT INTO users (user_id, chat_id, first_seen, last_seen, updates, active, flow, state, data)"
+        " VALUES (:user_id, :chat_id, :now, :now, 1, 1, :flow, :state, :data)"
+        " ON CONFLICT(user_id) DO UPDATE SET last_seen = :now, updates = updates + 1, active = 1,"
+        " chat_id = coalesce(:chat_id, chat_id), flow = :flow, state = :state, data = :data"
+    )
+    _TOUCH = "UPDATE users SET last_seen = ?, updates = updates + 1, active = 1 WHERE user_id = ?"
+
+    def load_session(self, user_id: str) -> Session:
+        row = self.conn.execute(self._LOAD, (user_id,)).fetchone()
+        if row is None:
+            return Session(user_id, created=True, dirty=True)
+        flow, state, data = row
+        return Session(user_id, flow, state, json.loads(data) if data else {})
+
+    def save_session(self, session: Session, now: datetime, chat_id: int | None = None) -> None:
+        if session.dirty or session.created or chat_id is not None:
+            self.conn.execute(
+                self._SAVE_ALL,
+                {
+                    "user_id": session.user_id,
+                    "chat_id": chat_id,
+                    "now": now.isoformat(timespec="seconds"),
+                    "flow": session.flow,
+                    "state": session.state,
+                    "data": json.dumps(session.data, separators=(",", ":")) if session.data else None,
+                },
+            )
+        else:
+            self.conn.execute(self._TOUCH, (now.isoformat(timespec="seconds"), session.user_id))
+
+    # -- settings the installation keeps for itself -----------------------------------------
+    def meta(self, key: str, default: Callable[[], str]) -> str:
+        """The stored value of ``key``, storing ``default()`` the first time."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        if row:
+            return str(row[0])
+        value = default()
+        self.conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))
+        self.conn.commit()
+        return self.meta(key, default)
+
+    # -- users ---------------------------------------------------------------------------
+    def user(self, user_id: str) -> dict[str, Any] | None:
+        rows = list(self.db["users"].rows_where("user_id = ?", [user_id]))
+        return rows[0] if rows else None
+
+    def set_active(self, user_id: str, active: bool) -> None:
+        self.conn.execute("UPDATE users SET active = ? WHERE user_id = ?", (int(active), user_id))
+
+    def record_completion(self, user_id: str, flow: str, now: datetime) -> None:
+        self.db["completions"].insert(
+            {"user_id": user_id, "flow": flow, "at": now.isoformat(timespec="seconds")}
+        )
+
+    # -- every table that holds a user's rows -----------------------------------------------
+    def user_tables(self) -> list[str]:
+        """Tables with a ``user_id`` column, read from the schema (so none can be forgotten)."""
+        return sorted(
+            t.name
+            for t in self.db.tables
+            if "user_id" in t.columns_dict and not t.name.startswith("_")
+        )
+
+    def export_user(self, user_id: str) -> dict[str, list[dict[str, Any]]]:
+        return {
+            name: list(self.db[name].rows_where("user_id = ?", [user_id]))
+            for name in self.user_tables()
+        }
+
+    def delete_user(self, user_id: str) -> int:
+        """Erase every row about the user in every table; returns the number of rows erased."""
+        erased = 0
+        with self.db.atomic():
+            for name in self.user_tables():
+                if name != "users":
+                    erased += self.conn.execute(
+                        f"DELETE FROM [{name}] WHERE user_id = ?", (user_id,)
+                    ).rowcount
+            erased += self.conn.execute("DELETE FROM users WHERE user_id = ?", (user_id,)).rowcount
+        return erased

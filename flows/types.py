@@ -1,0 +1,115 @@
+"""The engine's vocabulary: what comes in from a channel and what goes back."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_CALLBACK_BYTES = 64  # Telegram's limit for callback data
+
+
+class Kind(enum.Enum):
+    TEXT = "text"
+    BUTTON = "button"
+    COMMAND = "command"
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    """One thing a user did: typed text, pressed a button, or sent a command.
+
+    ``user_id`` is a channel-qualified id ("tg:123", "term:alice"); it always
+    comes from the channel's own notion of the sender, never from button data.
+    For a command, ``value`` holds its name (lower case, no slash) and
+    ``args`` the rest of the line.
+    """
+
+    user_id: str
+    kind: Kind
+    value: str
+    args: str = ""
+
+    @classmethod
+    def text(cls, user_id: str, text: str) -> Input:
+        return cls(user_id, Kind.TEXT, text)
+
+    @classmethod
+    def button(cls, user_id: str, data: str) -> Input:
+        return cls(user_id, Kind.BUTTON, data)
+
+    @classmethod
+    def command(cls, user_id: str, name: str, args: str = "") -> Input:
+        return cls(user_id, Kind.COMMAND, name.lower(), args.strip())
+
+    @classmethod
+    def parse(cls, user_id: str, line: str) -> Input:
+        """A typed line: ``/cmd args`` (``/cmd@botname`` too) is a command, anything else text."""
+        if line.startswith("/") and len(line) > 1 and not line[1].isspace():
+            head, _, rest = line[1:].partition(" ")
+            return cls.command(user_id, head.split("@", 1)[0], rest)
+        return cls.text(user_id, line)
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    label: str
+    data: str
+
+    def __post_init__(self) -> None:
+        if len(self.data.encode()) > MAX_CALLBACK_BYTES:
+            raise ValueError(f"button data over {MAX_CALLBACK_BYTES} bytes: {self.data!r}")
+
+
+Keyboard = tuple[tuple[Button, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file to send with a reply: a JSON export, a PNG picture."""
+
+    filename: str
+    content: bytes
+    kind: str = "document"  # "document" or "photo"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One message to show.
+
+    ``text`` uses Telegram's HTML subset with every user value escaped.
+    ``replace`` asks the channel to edit the message whose button was pressed
+    instead of sending a new one.
+    """
+
+    text: str
+    buttons: Keyboard = ()
+    replace: bool = False
+    attachment: Attachment | None = None
+
+
+def keyboard(*rows: list[Button] | tuple[Button, ...]) -> Keyboard:
+    return tuple(tuple(row) for row in rows if row)
+
+
+def column(buttons: list[Button], width: int = 1) -> Keyboard:
+    """Lay buttons out ``width`` per row."""
+    return tuple(tuple(buttons[i : i + width]) for i in range(0, len(buttons), width))
+
+
+@dataclass(slots=True)
+class Session:
+    """A user's place in the dialogue, loaded and saved on every input."""
+
+    user_id: str
+    flow: str | None = None
+    state: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    created: bool = False  # first time this user was seen
+    dirty: bool = False
+
+    def enter(self, flow: str, state: str, data: dict[str, Any] | None = None) -> None:
+        self.flow, self.state, self.data, self.dirty = flow, state, data or {}, True
+
+    def leave(self) -> None:
+        self.flow, self.state, self.data, self.dirty = None, None, {}, True

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import pytest
+
+from flows.engine import Engine
+from flows.features import all_features
+from flows.machine import FlowMachine, FlowSpec
+from flows.store import Store
+from flows.types import Button, Input, Kind
+from tests.chat import Chat
+
+
+def test_start_welcomes_a_new_user_then_shows_the_menu(chat: Chat) -> None:
+    chat.send("/start")
+    assert "Welcome to USCE Coach" in chat.text
+    assert "What would you like to do?" in chat.text
+
+
+def test_start_again_says_welcome_back(chat: Chat) -> None:
+    chat.send("/start")
+    chat.send("/start")
+    assert "Welcome back" in chat.text
+
+
+def test_every_menu_button_leads_somewhere(chat: Chat) -> None:
+    chat.send("/menu")
+    for button in chat.buttons:
+        chat.send("/menu")
+        chat.press_data(button.data)
+        assert chat.route != "stale", button
+        assert "older message" not in chat.text, button
+
+
+def test_unknown_text_gets_a_friendly_answer_with_the_menu(chat: Chat) -> None:
+    chat.send("/zzz")
+    assert "/zzz" in chat.text and "menu" in chat.text.lower()
+
+
+def test_forged_button_data_is_refused_politely(chat: Chat) -> None:
+    chat.press_data("nope:../../etc")
+    assert "older message" in chat.text
+    chat.press_data("")
+    assert "older message" in chat.text
+
+
+def test_cancel_with_nothing_to_cancel(chat: Chat) -> None:
+    chat.send("/cancel")
+    assert "nothing to cancel" in chat.text.lower()
+
+
+def test_command_parsing() -> None:
+    inp = Input.parse("u", "/Start@usce_bot vet")
+    assert (inp.kind, inp.value, inp.args) == (Kind.COMMAND, "start", "vet")
+    assert Input.parse("u", "/ hello").kind is Kind.TEXT
+    assert Input.parse("u", "hello /x").kind is Kind.TEXT
+
+
+def test_button_data_over_64_bytes_cannot_be_built() -> None:
+    with pytest.raises(ValueError):
+        Button("x", "a" * 65)
+
+
+def test_session_survives_a_new_engine_on_the_same_database(tmp_path: object) -> None:
+    path = f"{tmp_path}/db.sqlite"
+    first = Engine(Store.open(path), all_features())
+    first.migrate()
+    first.handle(Input.command("tg:1", "start"))
+    session = first.store.load_session("tg:1")
+    session.enter("demo", "step2", {"answer": "kept"})
+    with first.store.atomic():
+        first.store.save_session(session, first.clock())
+    first.store.close()
+    second = Engine(Store.open(path), all_features())
+    second.migrate()  # re-runnable
+    again = second.store.load_session("tg:1")
+    assert (again.flow, again.state, again.data) == ("demo", "step2", {"answer": "kept"})
+
+
+def test_flow_machine_fires_on_a_shared_machine() -> None:
+    def ready(flag: bool) -> bool:
+        return flag
+
+    machine = FlowMachine(
+        FlowSpec(
+            "demo",
+            ["a", "b", "c"],
+            [
+                {"trigger": "next", "source": "a", "dest": "b", "conditions": ready},
+                {"trigger": "next", "source": "b", "dest": "c"},
+            ],
+            "a",
+        )
+    )
+    assert machine.fire("next", "a", False) == "a"
+    assert machine.fire("next", "a", True) == "b"
+    assert machine.fire("next", "c", True) == "c"  # not allowed from c: stays
+    assert machine.fire("nope", "a") == "a"
+    assert "a --> b: next [ready]" in machine.mermaid()
+
+
+def test_migrations_can_run_twice(store: Store) -> None:
+    engine = Engine(store, all_features())
+    engine.migrate()
+    engine.migrate()
+    assert "users" in store.db.table_names()
