@@ -42,6 +42,7 @@ class Turn:
     engine: Engine
     route: str = ""
     chat_id: int | None = None
+    changed: set[str] = field(default_factory=set)  # tables a feature changed, e.g. "experiences"
 
     def t(self, key: str, **values: object) -> str:
         """A text from the catalogue with ``values`` escaped into it."""
@@ -96,6 +97,10 @@ class Feature:
 
     def help_keys(self) -> tuple[str, ...]:
         return ()
+
+    def on_changed(self, turn: Turn, changed: set[str]) -> None:
+        """Called at the end of a turn in which some feature marked records as changed
+        (``turn.changed.add("experiences")``), e.g. to reschedule reminders."""
 
 
 @dataclass
@@ -174,6 +179,9 @@ class Engine:
             except CoachError as exc:
                 replies = [Reply(self.texts[exc.text_key]), self.main_menu(turn)]
                 turn.route = f"error:{type(exc).__name__}"
+            if turn.changed:
+                for feature in self.features:
+                    feature.on_changed(turn, turn.changed)
             self.store.save_session(session, turn.now, chat_id)
         return Outcome(replies, turn.route, session)
 

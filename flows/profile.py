@@ -1,0 +1,100 @@
+"""The user's goals, as answered in the goal-clarification flow (and changed in /profile).
+
+Other features read the profile through :func:`load_profile`; only the onboarding
+flow and /profile write it (through :func:`save_answer`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlite_utils import Database, Migrations
+
+from flows.store import Store
+
+migrations = Migrations("usce-coach.profile")
+
+
+@migrations()
+def m001_profiles(db: Database) -> None:
+    db["profiles"].create(
+        {
+            "user_id": str,
+            "status": str,  # "student" | "graduate"
+            "student_year": int,  # year of medical school, students only
+            "grad_year": int,  # year of graduation, past or expected
+            "specialties": str,  # JSON list of 1-2 specialty names
+            "application": str,  # "YYYY-MM": when the residency application is submitted
+            "months_available": int,
+            "budget": str,  # "limited" | "moderate" | "flexible"
+            "visa": str,  # "visitor" | "authorized" | "unsure"
+            "us_months": int,  # US experience so far, rough months
+            "us_letters": int,  # US letters so far
+            "gaps": str,  # JSON list from: "recent", "specialty", "letters", "first"
+            "timezone": str,  # IANA name, e.g. "Asia/Kolkata"
+            "completed_at": str,  # set when the conversation was finished once
+            "updated_at": str,
+        },
+        pk="user_id",
+        foreign_keys=[("user_id", "users", "user_id")],
+    )
+
+
+JSON_FIELDS = frozenset({"specialties", "gaps"})
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    user_id: str
+    status: str | None = None
+    student_year: int | None = None
+    grad_year: int | None = None
+    specialties: tuple[str, ...] = ()
+    application: str | None = None
+    months_available: int | None = None
+    budget: str | None = None
+    visa: str | None = None
+    us_months: int | None = None
+    us_letters: int | None = None
+    gaps: tuple[str, ...] = ()
+    timezone: str | None = None
+    completed_at: str | None = None
+
+    @property
+    def application_date(self) -> date | None:
+        """The first day of the application month, if known."""
+        if not self.application:
+            return None
+        year, month = self.application.split("-")
+        return date(int(year), int(month), 1)
+
+    @property
+    def is_student(self) -> bool:
+        return self.status == "student"
+
+    @property
+    def complete(self) -> bool:
+        return self.completed_at is not None
+
+
+def load_profile(store: Store, user_id: str) -> Profile | None:
+    row = store.conn.execute("SELECT * FROM profiles WHERE user_id = ?", (user_id,)).fetchone()
+    if row is None:
+        return None
+    names = [d[0] for d in store.conn.execute("SELECT * FROM profiles LIMIT 0").description]
+    values: dict[str, Any] = dict(zip(names, row, strict=True))
+    values.pop("updated_at", None)
+    for name in JSON_FIELDS:
+        values[name] = tuple(json.loads(values[name])) if values[name] else ()
+    return Profile(**values)
+
+
+def save_answer(store: Store, user_id: str, now: str, **answers: Any) -> None:
+    """Store some answers at once (the moment they are given)."""
+    row: dict[str, Any] = {"user_id": user_id, "updated_at": now}
+    for name, value in answers.items():
+        row[name] = json.dumps(list(value)) if name in JSON_FIELDS and value is not None else value
+    store.db["profiles"].upsert(row, pk="user_id", alter=False)
