@@ -65,7 +65,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def cmd_ask(args: argparse.Namespace) -> int:
     questions = [q.rstrip("\n") for q in sys.stdin] if args.question == ["-"] else [" ".join(args.question)]
     for question in questions:
-        result = {"matched": False, "id": None, "question": question, "answer": None, "confidence": 0.0, "related": []}
+        result: dict[str, object] = {
+            "matched": False, "id": None, "question": question, "answer": None, "confidence": 0.0, "related": [],
+        }
         if args.json:
             print(json.dumps(result, ensure_ascii=False))
         else:

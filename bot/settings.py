@@ -78,9 +78,8 @@ class Settings(BaseSettings):
         if str(self.database_path) != ":memory:":
             folder = self.database_path.resolve().parent
             existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
-            if existing is None or not os.access(existing, os.W_OK):
-                found.append(f"DATABASE_PATH {self.database_path} is not writable.")
-            elif self.database_path.exists() and not os.access(self.database_path, os.W_OK):
+            target = self.database_path if self.database_path.exists() else existing
+            if target is None or not os.access(target, os.W_OK):
                 found.append(f"DATABASE_PATH {self.database_path} is not writable.")
         return found
 

@@ -25,6 +25,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.request import BaseRequest
 
 from bot.logs import hash_user
 from bot.render import markup, split_text
@@ -159,7 +160,7 @@ class TelegramChannel:
             await send_reply(context.bot, chat.id, reply)
 
     # -- wiring -----------------------------------------------------------------------
-    def register(self, app: Application) -> None:  # type: ignore[type-arg]
+    def register(self, app: Application) -> None:
         private = filters.ChatType.PRIVATE
         app.add_handler(MessageHandler(filters.ChatType.GROUPS, self.on_group))
         app.add_handler(MessageHandler(private & filters.TEXT, self.on_message))
@@ -194,16 +195,23 @@ async def send_reply(bot: Any, chat_id: int, reply: Reply) -> None:
         await bot.send_message(chat_id, piece, reply_markup=markup(reply.buttons) if last else None)
 
 
-def build_application(engine: Engine, settings: Settings, salt: str) -> Application:  # type: ignore[type-arg]
-    """Build the python-telegram-bot Application. Only wiring happens here."""
+def build_application(
+    engine: Engine, settings: Settings, salt: str, request: BaseRequest | None = None
+) -> Application:
+    """Build the python-telegram-bot Application. Only wiring happens here.
+
+    ``request`` replaces the HTTP layer (tests pass a recording fake).
+    """
     channel = TelegramChannel(engine, settings, salt)
 
-    async def post_init(app: Application) -> None:  # type: ignore[type-arg]
+    async def post_init(app: Application) -> None:
         await app.bot.set_my_commands(channel.bot_commands())
 
+    builder = ApplicationBuilder()
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
     app = (
-        ApplicationBuilder()
-        .token(settings.token)
+        builder.token(settings.token)
         .base_url(settings.telegram_api_base_url)
         .base_file_url(settings.telegram_api_base_url.replace("/bot", "/file/bot"))
         .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)))

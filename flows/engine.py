@@ -202,7 +202,7 @@ class Engine:
         if entry is None:
             turn.route = "unknown-command"
             return [Reply(turn.t("core.unknown_command", command=name[:40])), self.main_menu(turn)]
-        feature, handler = entry
+        _, handler = entry
         turn.route = f"command:{name}"
         flow_before = turn.session.flow
         replies = handler(turn, args)
@@ -260,7 +260,4 @@ class Engine:
         replies = [Reply(turn.t("errors.stale_button"))]
         if turn.session.flow:
             return replies + self.resume(turn)
-        return replies + [self.main_menu(turn)]
-
-    def log_fields(self, outcome: Outcome) -> dict[str, Any]:
-        return {"route": outcome.route, "replies": len(outcome.replies)}
+        return [*replies, self.main_menu(turn)]

@@ -32,7 +32,7 @@ SETTINGS = ("inpatient", "outpatient", "both")
 
 @migrations()
 def m001_experiences(db: Database) -> None:
-    db["experiences"].create(
+    db.table("experiences").create(
         {
             "id": int,
             "user_id": str,
@@ -53,7 +53,7 @@ def m001_experiences(db: Database) -> None:
         pk="id",
         foreign_keys=[("user_id", "users", "user_id")],
     )
-    db["experiences"].create_index(["user_id"])
+    db.table("experiences").create_index(["user_id"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,5 +76,5 @@ class Experience:
 
 
 def list_experiences(store: Store, user_id: str) -> list[Experience]:
-    rows = store.db["experiences"].rows_where("user_id = ?", [user_id], order_by="start, id")
+    rows = store.db.table("experiences").rows_where("user_id = ?", [user_id], order_by="start, id")
     return [Experience(**row) for row in rows]

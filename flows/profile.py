@@ -20,7 +20,7 @@ migrations = Migrations("usce-coach.profile")
 
 @migrations()
 def m001_profiles(db: Database) -> None:
-    db["profiles"].create(
+    db.table("profiles").create(
         {
             "user_id": str,
             "status": str,  # "student" | "graduate"
@@ -97,4 +97,4 @@ def save_answer(store: Store, user_id: str, now: str, **answers: Any) -> None:
     row: dict[str, Any] = {"user_id": user_id, "updated_at": now}
     for name, value in answers.items():
         row[name] = json.dumps(list(value)) if name in JSON_FIELDS and value is not None else value
-    store.db["profiles"].upsert(row, pk="user_id", alter=False)
+    store.db.table("profiles").upsert(row, pk="user_id", alter=False)

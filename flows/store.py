@@ -25,7 +25,7 @@ core_migrations = Migrations("usce-coach.core")
 
 @core_migrations()
 def m001_users(db: Database) -> None:
-    db["users"].create(
+    db.table("users").create(
         {
             "user_id": str,  # channel-qualified: "tg:123", "term:alice"
             "chat_id": int,  # where to deliver unprompted messages (Telegram)
@@ -41,22 +41,22 @@ def m001_users(db: Database) -> None:
         not_null={"first_seen", "last_seen"},
         defaults={"updates": 0, "active": 1},
     )
-    db["users"].create_index(["last_seen"])
+    db.table("users").create_index(["last_seen"])
 
 
 @core_migrations()
 def m002_completions(db: Database) -> None:
-    db["completions"].create(
+    db.table("completions").create(
         {"id": int, "user_id": str, "flow": str, "at": str},
         pk="id",
         foreign_keys=[("user_id", "users", "user_id")],
     )
-    db["completions"].create_index(["user_id"])
+    db.table("completions").create_index(["user_id"])
 
 
 @core_migrations()
 def m003_meta(db: Database) -> None:
-    db["meta"].create({"key": str, "value": str}, pk="key")
+    db.table("meta").create({"key": str, "value": str}, pk="key")
 
 
 class Store:
@@ -144,14 +144,14 @@ class Store:
 
     # -- users ---------------------------------------------------------------------------
     def user(self, user_id: str) -> dict[str, Any] | None:
-        rows = list(self.db["users"].rows_where("user_id = ?", [user_id]))
+        rows = list(self.db.table("users").rows_where("user_id = ?", [user_id]))
         return rows[0] if rows else None
 
     def set_active(self, user_id: str, active: bool) -> None:
         self.conn.execute("UPDATE users SET active = ? WHERE user_id = ?", (int(active), user_id))
 
     def record_completion(self, user_id: str, flow: str, now: datetime) -> None:
-        self.db["completions"].insert(
+        self.db.table("completions").insert(
             {"user_id": user_id, "flow": flow, "at": now.isoformat(timespec="seconds")}
         )
 
@@ -166,7 +166,7 @@ class Store:
 
     def export_user(self, user_id: str) -> dict[str, list[dict[str, Any]]]:
         return {
-            name: list(self.db[name].rows_where("user_id = ?", [user_id]))
+            name: list(self.db.table(name).rows_where("user_id = ?", [user_id]))
             for name in self.user_tables()
         }
 
