@@ -1,0 +1,1 @@
+"""Content as data: texts, FAQ, checklists, milestones (YAML), loaded by flows/."""
