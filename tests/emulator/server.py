@@ -282,8 +282,7 @@ class Emulator:
         ``per_chat_limit``/``global_limit``: max sends per second before an automatic 429."""
         assert host == HOST, "the emulator only binds to 127.0.0.1"
         self.host, self.port, self.valid_token = host, port, token
-        if bot_id is None and token and token.split(":")[0].isdigit():
-            bot_id = int(token.split(":")[0])
+        self._fixed_id = bot_id is not None  # else the id is taken from the token, as Telegram does
         self.bot_user: JSON = {"id": bot_id or 7000000001, "is_bot": True,
                                "first_name": bot_first_name, "username": bot_username}
         self.strict_chats, self.per_chat_limit, self.global_limit = (
@@ -294,14 +293,18 @@ class Emulator:
         self._changed = asyncio.Event()
         self._poll_gen = 0
         self._handlers: dict[str, tuple[str, Callable[[JSON], Any]]] = {}
-        for name in ("getMe", "getUpdates", "deleteWebhook", "setWebhook", "getWebhookInfo",
-                     "setMyCommands", "getMyCommands", "deleteMyCommands", "sendMessage",
-                     "editMessageText", "editMessageCaption", "editMessageReplyMarkup",
-                     "answerCallbackQuery", "sendChatAction", "sendDocument", "sendPhoto",
-                     "deleteMessage", "getFile", "close", "logOut", "setMyDescription",
-                     "setMyShortDescription", "setChatMenuButton"):
-            fn = getattr(self, "_m_" + re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower(), None)
-            self._handlers[name.lower()] = (name, fn or (lambda p: True))
+        for attr in dir(self):  # _m_get_me -> "getMe", looked up case-insensitively
+            if attr.startswith("_m_"):
+                first, *rest = attr[3:].split("_")
+                name = first + "".join(w.title() for w in rest)
+                self._handlers[name.lower()] = (name, getattr(self, attr))
+        for name in ("close", "setMyDescription", "setMyShortDescription", "setChatMenuButton"):
+            self._handlers[name.lower()] = (name, self._m_log_out)
+        self._next_update_id = 100001  # update and message ids never restart, even on reset()
+        self._mid: Counter[int] = Counter()
+        self._allowed: set[str] | None = None
+        self._webhook = ""
+        self._commands: dict[str, list[JSON]] = {}
         self.reset()
 
     # ------------------------------------------------------------------ lifecycle
@@ -351,15 +354,11 @@ class Emulator:
         await self.stop()
 
     def reset(self) -> None:
-        """Forget all updates, messages, history, faults, blocks and counters."""
+        """Forget pending updates, users, messages, history, faults, blocks and counters
+        (bot settings such as commands, webhook and allowed_updates are kept)."""
         self.updates: list[JSON] = []
-        self._next_update_id = 100001
-        self._allowed: set[str] | None = None
-        self._webhook = ""
-        self._commands: dict[str, list[JSON]] = {}
         self._users: dict[int, JSON] = {}
         self._chats: dict[int, JSON] = {}
-        self._mid: Counter[int] = Counter()
         self._msgs: dict[int, list[SentMessage]] = {}
         self._user_msgs: set[tuple[int, int]] = set()
         self._read: Counter[int] = Counter()
@@ -617,6 +616,9 @@ class Emulator:
     async def _handle_api(self, request: web.Request) -> web.Response:
         if self.valid_token is not None and request.match_info["token"] != self.valid_token:
             return ApiError(401, "Unauthorized").response()
+        prefix = request.match_info["token"].split(":")[0]
+        if not self._fixed_id and prefix.isdigit():
+            self.bot_user["id"] = int(prefix)
         name, handler = self._handlers.get(request.match_info["method"].lower(),
                                            (request.match_info["method"], None))
         self.calls[name] += 1
@@ -626,17 +628,22 @@ class Emulator:
                                                 for k, v in p.items()}, time.monotonic()))
             if handler is None:
                 raise ApiError(404, "Not Found")
-            await self._faults(name, p)
+            delay = self._faults(name, p)
             result = handler(p)
             if isinstance(result, Awaitable):
                 result = await result
+            if delay:  # the call took effect, only the answer is late (as with a slow Telegram)
+                self._notify()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._closing.wait(), delay)
         except ApiError as e:
             return e.response()
         finally:
             self._notify()
         return web.json_response({"ok": True, "result": result})
 
-    async def _faults(self, name: str, p: JSON) -> None:
+    def _faults(self, name: str, p: JSON) -> float:
+        """Apply injected faults, blocks and flood limits; returns a delay for the answer."""
         low = name.lower()
         try:
             chat: int | None = int(p["chat_id"])
@@ -648,9 +655,7 @@ class Emulator:
             if inj.times > 0 and inj.method in ("*", low) and inj.chat_id in (None, chat):
                 inj.times -= 1
                 if inj.delay is not None:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._closing.wait(), inj.delay)
-                    break
+                    return inj.delay
                 params = {"retry_after": inj.retry_after} if inj.retry_after else None
                 raise ApiError(inj.status, inj.description, params)
         if chat is not None and chat in self.blocked and low.startswith(
@@ -663,6 +668,7 @@ class Emulator:
             if (self.per_chat_limit and len(recent) >= self.per_chat_limit) or (
                     self.global_limit and len(overall) >= self.global_limit):
                 raise ApiError(429, "Too Many Requests: retry after 1", {"retry_after": 1})
+        return 0.0
 
     async def _handle_file(self, request: web.Request) -> web.Response:
         for f in self._files.values():
