@@ -1,0 +1,514 @@
+"""Compare FAQ retrieval methods on bench/faq_eval.yaml and report the kept one.
+
+    python -m bench.faq_bench            # table for every method, tune and heldout
+    python -m bench.faq_bench --sweep    # parameter grid for the kept method, TUNE split only
+    python -m bench.faq_bench --misses   # the kept method's misses on the tune split
+
+Methods (each sees the same entries and out-of-scope groups; each one's decline
+threshold is chosen on the tune split only, by maximising the mean of in-scope
+top-1 accuracy and out-of-scope declined):
+
+- ``tfidf+concepts`` (kept, flows/faq.py): TF-IDF cosine over unigrams and
+  bigrams of canonical tokens (abbreviation/synonym concepts, light stemming,
+  Damerau-Levenshtein typo repair), answer as a down-weighted document.
+- ``tfidf-plain``: the same scorer with the concept table and typo repair off.
+- ``tfidf-chargram``: TF-IDF over words plus character 3-5-grams, plain dicts,
+  no concept table (typos handled by the n-grams).
+- ``fts5-bm25``: SQLite FTS5 BM25 over the same canonical tokens (concepts and
+  typo repair on), best row per entry.
+- ``rapidfuzz``: rapidfuzz string similarity of the lower-cased question against
+  every phrasing; the scorer (WRatio, token_set_ratio, token_sort_ratio) is
+  picked on the tune split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import yaml
+from rapidfuzz import fuzz, process, utils
+
+from flows import faq
+from flows.faq import Analyzer, FaqEntry, FaqIndex, OutOfScope
+
+EVAL_PATH = Path(__file__).resolve().parent / "faq_eval.yaml"
+KEPT = "tfidf+concepts"
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    text: str
+    expected: frozenset[str] | None  # None: should be declined
+    split: str
+
+
+def load_eval(path: Path = EVAL_PATH) -> list[Item]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    items = []
+    for raw in data["items"]:
+        exp = raw["expected"]
+        if exp is None:
+            expected = None
+        elif isinstance(exp, list):
+            expected = frozenset(exp)
+        else:
+            expected = frozenset([exp])
+        items.append(Item(str(raw["text"]), expected, raw["split"]))
+    return items
+
+
+class Ranker(Protocol):
+    def rank(self, text: str) -> tuple[list[tuple[str, float]], float]:
+        """Entries best first with scores, and the best out-of-scope score."""
+
+
+# --------------------------------------------------------------------------- methods
+
+
+class TfidfRanker:
+    def __init__(self, index: FaqIndex) -> None:
+        self.index = index
+
+    @classmethod
+    def build(
+        cls, entries: Sequence[FaqEntry], oos: Sequence[OutOfScope], **kw: Any
+    ) -> TfidfRanker:
+        return cls(FaqIndex.build(entries, oos, **kw))
+
+    def rank(self, text: str) -> tuple[list[tuple[str, float]], float]:
+        best, oos = self.index.scores(text)
+        ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
+        return [(self.index.entries[i].id, s) for i, s in ranked], oos
+
+
+def _chargrams(text: str) -> Counter[str]:
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    feats: Counter[str] = Counter()
+    for w in words:
+        if w in faq.STOP_WORDS:
+            continue
+        feats["w:" + w] += 1
+        padded = f" {w} "
+        for n in (3, 4, 5):
+            for i in range(len(padded) - n + 1):
+                feats[padded[i : i + n]] += 1
+    return feats
+
+
+class CharGramRanker:
+    """Words + character 3-5-grams, TF-IDF cosine, plain dicts, no concept table."""
+
+    def __init__(self, entries: Sequence[FaqEntry], oos: Sequence[OutOfScope]) -> None:
+        docs: list[tuple[str | None, Counter[str]]] = []
+        for e in entries:
+            for t in (e.topic, e.question, *e.phrasings):
+                docs.append((e.id, _chargrams(t)))
+        for o in oos:
+            for t in o.phrasings:
+                docs.append((None, _chargrams(t)))
+        df: Counter[str] = Counter()
+        for _, f in docs:
+            df.update(f.keys())
+        n = len(docs)
+        self.idf = {t: math.log((n + 1) / (c + 0.5)) for t, c in df.items()}
+        self.unknown = math.log((n + 1) / 0.5)
+        self.postings: dict[str, list[tuple[int, float]]] = {}
+        self.owner: list[str | None] = []
+        for d, (owner, f) in enumerate(docs):
+            w = {t: (1 + math.log(c)) * self.idf[t] for t, c in f.items()}
+            norm = math.sqrt(sum(x * x for x in w.values())) or 1.0
+            for t, x in w.items():
+                self.postings.setdefault(t, []).append((d, x / norm))
+            self.owner.append(owner)
+
+    def rank(self, text: str) -> tuple[list[tuple[str, float]], float]:
+        f = _chargrams(text[: faq.MAX_INPUT])
+        acc: dict[int, float] = {}
+        norm2 = 0.0
+        for t, c in f.items():
+            w = (1 + math.log(c)) * self.idf.get(t, self.unknown * 0.35)
+            norm2 += w * w
+            for d, x in self.postings.get(t, ()):
+                acc[d] = acc.get(d, 0.0) + w * x
+        if not acc:
+            return [], 0.0
+        qn = math.sqrt(norm2)
+        best: dict[str, float] = {}
+        oos = 0.0
+        for d, s in acc.items():
+            s /= qn
+            o = self.owner[d]
+            if o is None:
+                oos = max(oos, s)
+            elif s > best.get(o, 0.0):
+                best[o] = s
+        return sorted(best.items(), key=lambda kv: -kv[1]), oos
+
+
+class Fts5Ranker:
+    """SQLite FTS5 BM25 over concept-normalised tokens; best row per entry."""
+
+    def __init__(self, entries: Sequence[FaqEntry], oos: Sequence[OutOfScope]) -> None:
+        self.an = Analyzer()
+        self.db = sqlite3.connect(":memory:")
+        self.db.execute("CREATE VIRTUAL TABLE docs USING fts5(owner UNINDEXED, body)")
+        rows: list[tuple[str, str]] = []
+        for e in entries:
+            for t in (e.topic, e.question, *e.phrasings):
+                rows.append((e.id, " ".join(self.an.tokens(t))))
+        for o in oos:
+            for t in o.phrasings:
+                rows.append(("~oos", " ".join(self.an.tokens(t))))
+        self.db.executemany("INSERT INTO docs VALUES (?, ?)", rows)
+        vocab = {tok for _, body in rows for tok in body.split()}
+        self.an.set_vocab(vocab)
+        self.vocab = vocab
+
+    def rank(self, text: str) -> tuple[list[tuple[str, float]], float]:
+        toks = [t for t in self.an.tokens(text[: faq.MAX_INPUT], fix=True) if t in self.vocab]
+        if not toks:
+            return [], 0.0
+        q = " OR ".join(f'"{t}"' for t in dict.fromkeys(toks))
+        best: dict[str, float] = {}
+        for owner, score in self.db.execute(
+            "SELECT owner, -bm25(docs) FROM docs WHERE docs MATCH ? ORDER BY bm25(docs) LIMIT 60",
+            (q,),
+        ):
+            if score > best.get(owner, 0.0):
+                best[owner] = score
+        oos = best.pop("~oos", 0.0)
+        return sorted(best.items(), key=lambda kv: -kv[1]), oos
+
+
+class FuzzRanker:
+    def __init__(
+        self,
+        entries: Sequence[FaqEntry],
+        oos: Sequence[OutOfScope],
+        scorer: Callable[..., float] = fuzz.WRatio,
+    ) -> None:
+        self.scorer = scorer
+        self.choices: list[str] = []
+        self.owner: list[str | None] = []
+        for e in entries:
+            for t in (e.topic, e.question, *e.phrasings):
+                self.choices.append(utils.default_process(t))
+                self.owner.append(e.id)
+        for o in oos:
+            for t in o.phrasings:
+                self.choices.append(utils.default_process(t))
+                self.owner.append(None)
+
+    def rank(self, text: str) -> tuple[list[tuple[str, float]], float]:
+        q = utils.default_process(text[: faq.MAX_INPUT])
+        if not q.strip():
+            return [], 0.0
+        best: dict[str, float] = {}
+        oos = 0.0
+        for _, score, i in process.extract(
+            q, self.choices, scorer=self.scorer, processor=None, limit=40
+        ):
+            owner = self.owner[i]
+            s = score / 100.0
+            if owner is None:
+                oos = max(oos, s)
+            elif s > best.get(owner, 0.0):
+                best[owner] = s
+        return sorted(best.items(), key=lambda kv: -kv[1]), oos
+
+
+Builder = Callable[[Sequence[FaqEntry], Sequence[OutOfScope]], Ranker]
+
+METHODS: dict[str, Builder] = {
+    KEPT: lambda e, o: TfidfRanker.build(e, o),
+    "tfidf-plain": lambda e, o: TfidfRanker.build(e, o, analyzer=Analyzer(concepts=False, typos=False)),
+    "tfidf-chargram": CharGramRanker,
+    "fts5-bm25": Fts5Ranker,
+    "rapidfuzz": FuzzRanker,
+}
+FUZZ_SCORERS: dict[str, Callable[..., float]] = {
+    "WRatio": fuzz.WRatio,
+    "token_set_ratio": fuzz.token_set_ratio,
+    "token_sort_ratio": fuzz.token_sort_ratio,
+}
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def decide(
+    ranked: list[tuple[str, float]], oos: float, threshold: float, margin: float = 1.0
+) -> str | None:
+    if not ranked:
+        return None
+    top_id, top = ranked[0]
+    if top < threshold or oos >= margin * top:
+        return None
+    return top_id
+
+
+def metrics(
+    items: Sequence[Item],
+    outputs: Sequence[tuple[list[tuple[str, float]], float]],
+    threshold: float,
+) -> dict[str, float]:
+    n_in = n_oos = correct = wrongly_declined = oos_declined = rank1 = 0
+    for item, (ranked, oos) in zip(items, outputs, strict=True):
+        got = decide(ranked, oos, threshold)
+        if item.expected is None:
+            n_oos += 1
+            oos_declined += got is None
+        else:
+            n_in += 1
+            correct += got in item.expected
+            wrongly_declined += got is None
+            rank1 += bool(ranked) and ranked[0][0] in item.expected
+    return {
+        "n_in_scope": n_in,
+        "n_out_of_scope": n_oos,
+        "top1": correct / n_in if n_in else float("nan"),
+        "rank1_ignoring_threshold": rank1 / n_in if n_in else float("nan"),
+        "in_scope_declined": wrongly_declined / n_in if n_in else float("nan"),
+        "oos_declined": oos_declined / n_oos if n_oos else float("nan"),
+    }
+
+
+def pick_threshold(items: Sequence[Item], outputs: Sequence[Any]) -> float:
+    """Best threshold on the given (tune) items: mean of top-1 and out-of-scope declined."""
+    best_t, best_v = 0.0, -1.0
+    scores = sorted({s for ranked, _ in outputs for _, s in ranked[:1]})
+    for t in [0.0, *scores]:
+        m = metrics(items, outputs, t)
+        v = (m["top1"] + m["oos_declined"]) / 2
+        if v > best_v + 1e-12:
+            best_t, best_v = t, v
+    # place the cut half-way to the next score below, not exactly on a tune example
+    below = [s for s in scores if s < best_t]
+    return (best_t + below[-1]) / 2 if below else best_t
+
+
+def _timed(ranker: Ranker, items: Sequence[Item], repeats: int) -> tuple[list[Any], list[float]]:
+    outputs: list[Any] = []
+    per_item: list[list[float]] = [[] for _ in items]
+    for r in range(repeats):
+        for i, item in enumerate(items):
+            t0 = time.perf_counter()
+            out = ranker.rank(item.text)
+            per_item[i].append((time.perf_counter() - t0) * 1000)
+            if r == 0:
+                outputs.append(out)
+    return outputs, [statistics.median(ts) for ts in per_item]
+
+
+def _timing(ms: Sequence[float]) -> dict[str, float]:
+    ordered = sorted(ms)
+    p99 = ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)] if ordered else 0.0
+    return {"median_ms": statistics.median(ordered) if ordered else 0.0, "p99_ms": p99}
+
+
+def _build(builder: Builder, entries: Any, oos: Any, repeats: int) -> tuple[Ranker, float]:
+    times = []
+    ranker: Ranker | None = None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        ranker = builder(entries, oos)
+        times.append((time.perf_counter() - t0) * 1000)
+    assert ranker is not None
+    return ranker, statistics.median(times)
+
+
+def _evaluate(
+    ranker: Ranker, items: Sequence[Item], repeats: int, threshold: float | None = None
+) -> dict[str, Any]:
+    outputs, ms = _timed(ranker, items, repeats)
+    tune_idx = [i for i, it in enumerate(items) if it.split == "tune"]
+    if threshold is None:
+        threshold = pick_threshold([items[i] for i in tune_idx], [outputs[i] for i in tune_idx])
+    result: dict[str, Any] = {"threshold": round(threshold, 4)}
+    for split in ("tune", "heldout"):
+        idx = [i for i, it in enumerate(items) if it.split == split]
+        m = metrics([items[i] for i in idx], [outputs[i] for i in idx], threshold)
+        m.update(_timing([ms[i] for i in idx]))
+        result[split] = m
+    result.update(_timing(ms))
+    return result
+
+
+def cold_start_ms() -> float:
+    """Wall time of a fresh interpreter importing flows.faq and building the default index."""
+    code = "import flows.faq as f; f.default_index().match('how many months of usce')"
+    root = Path(__file__).resolve().parent.parent
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], cwd=root, check=True)  # noqa: S603
+    return (time.perf_counter() - t0) * 1000
+
+
+def run(repeats: int = 5) -> dict[str, Any]:
+    """Evaluate every method; the kept one also through the real FaqIndex.match path."""
+    items = load_eval()
+    entries = faq.load_faq()
+    oos = faq.load_out_of_scope()
+    report: dict[str, Any] = {"methods": {}, "kept": KEPT, "n_items": len(items)}
+    for name, builder in METHODS.items():
+        if name == "rapidfuzz":
+            # the scorer is a parameter too: choose it on the tune split
+            tune = [it for it in items if it.split == "tune"]
+            best_name, best_v = "", -1.0
+            for sname, scorer in FUZZ_SCORERS.items():
+                fr = FuzzRanker(entries, oos, scorer)
+                outs = [fr.rank(it.text) for it in tune]
+                t = pick_threshold(tune, outs)
+                m = metrics(tune, outs, t)
+                if (v := (m["top1"] + m["oos_declined"]) / 2) > best_v:
+                    best_name, best_v = sname, v
+            scorer = FUZZ_SCORERS[best_name]
+            builder = lambda e, o, s=scorer: FuzzRanker(e, o, s)  # noqa: E731
+        ranker, build_ms = _build(builder, entries, oos, repeats)
+        res = _evaluate(ranker, items, repeats, faq.THRESHOLD if name == KEPT else None)
+        res["build_ms"] = build_ms
+        if name == "rapidfuzz":
+            res["scorer"] = best_name
+        report["methods"][name] = res
+    report["kept_match_path"] = _kept_via_match(items, repeats)
+    report["cold_start_ms"] = statistics.median(cold_start_ms() for _ in range(3))
+    return report
+
+
+def _kept_via_match(items: Sequence[Item], repeats: int) -> dict[str, Any]:
+    """The kept method exactly as the bot calls it: FaqIndex.match on default content."""
+    times = []
+    index: FaqIndex | None = None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        index = FaqIndex.build(faq.load_faq(), faq.load_out_of_scope())
+        times.append((time.perf_counter() - t0) * 1000)
+    assert index is not None
+    out: dict[str, Any] = {"build_ms_incl_yaml": statistics.median(times)}
+    for split in ("tune", "heldout"):
+        sel = [it for it in items if it.split == split]
+        ms: list[list[float]] = [[] for _ in sel]
+        got: list[str | None] = []
+        for r in range(repeats):
+            for i, it in enumerate(sel):
+                t0 = time.perf_counter()
+                m = index.match(it.text)
+                ms[i].append((time.perf_counter() - t0) * 1000)
+                if r == 0:
+                    got.append(m.entry.id if m.entry else None)
+        ins = [(it, g) for it, g in zip(sel, got, strict=True) if it.expected is not None]
+        outs = [(it, g) for it, g in zip(sel, got, strict=True) if it.expected is None]
+        out[split] = {
+            "top1": sum(g in it.expected for it, g in ins if it.expected) / len(ins),
+            "in_scope_declined": sum(g is None for _, g in ins) / len(ins),
+            "oos_declined": sum(g is None for _, g in outs) / len(outs),
+            **_timing([statistics.median(t) for t in ms]),
+        }
+    return out
+
+
+def misses(split: str = "tune") -> list[str]:
+    """Human-readable misses of the kept method on one split."""
+    index = faq.default_index()
+    lines = []
+    for it in load_eval():
+        if it.split != split:
+            continue
+        m = index.match(it.text)
+        got = m.entry.id if m.entry else None
+        ok = got is None if it.expected is None else got in it.expected
+        if not ok:
+            best, oos = index.scores(it.text)
+            top = sorted(best.items(), key=lambda kv: -kv[1])[:3]
+            tops = ", ".join(f"{index.entries[i].id}={s:.2f}" for i, s in top)
+            exp = "-" if it.expected is None else "|".join(sorted(it.expected))
+            lines.append(f"{it.text[:70]!r}\n    expected {exp}, got {got}; [{tops}] oos={oos:.2f}")
+    return lines
+
+
+def sweep() -> None:
+    """Grid over the kept method's parameters, scored on the TUNE split only."""
+    items = [it for it in load_eval() if it.split == "tune"]
+    entries, oos = faq.load_faq(), faq.load_out_of_scope()
+    rows = []
+    for aw in (0.0, 0.5, 0.75, 1.0):
+        for bw in (0.0, 0.5, 1.0):
+            for uw in (0.0, 0.2, 0.35, 0.5):
+                idx = FaqIndex.build(entries, oos, answer_weight=aw, bigram_weight=bw, unknown_weight=uw)
+                r = TfidfRanker(idx)
+                outs = [r.rank(it.text) for it in items]
+                t = pick_threshold(items, outs)
+                m = metrics(items, outs, t)
+                rows.append(((m["top1"] + m["oos_declined"]) / 2, aw, bw, uw, t, m))
+    rows.sort(key=lambda r: -r[0])
+    for v, aw, bw, uw, t, m in rows[:15]:
+        print(
+            f"score={v:.3f} answer_w={aw} bigram_w={bw} unknown_w={uw} thr={t:.3f} "
+            f"top1={m['top1']:.3f} oos_declined={m['oos_declined']:.3f}"
+        )
+
+
+def _pct(x: float) -> str:
+    return "  n/a" if x != x else f"{100 * x:5.1f}%"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--sweep", action="store_true", help="parameter grid on the tune split")
+    ap.add_argument("--misses", choices=("tune", "heldout"), help="list the kept method's misses")
+    args = ap.parse_args(argv)
+    if args.sweep:
+        sweep()
+        return
+    if args.misses:
+        print("\n".join(misses(args.misses)) or "no misses")
+        return
+    rep = run(args.repeats)
+    print(f"FAQ matcher bench: {rep['n_items']} questions, repeats={args.repeats}\n")
+    head = (
+        f"{'method':<16} {'split':<8} {'top-1':>7} {'oos decl':>9} {'in decl':>8} "
+        f"{'rank-1':>7} {'med ms':>7} {'p99 ms':>7} {'build ms':>9} {'thr':>6}"
+    )
+    print(head)
+    print("-" * len(head))
+    for name, res in rep["methods"].items():
+        label = name + (" *" if name == rep["kept"] else "")
+        for split in ("tune", "heldout"):
+            m = res[split]
+            row = (
+                f"{label if split == 'tune' else '':<16} {split:<8} {_pct(m['top1']):>7} "
+                f"{_pct(m['oos_declined']):>9} {_pct(m['in_scope_declined']):>8} "
+                f"{_pct(m['rank1_ignoring_threshold']):>7} {m['median_ms']:7.3f} {m['p99_ms']:7.2f}"
+            )
+            if split == "tune":
+                row += f" {res['build_ms']:9.1f} {res['threshold']:6.3f}"
+            print(row)
+    if "scorer" in rep["methods"].get("rapidfuzz", {}):
+        print(f"\nrapidfuzz scorer chosen on tune: {rep['methods']['rapidfuzz']['scorer']}")
+    k = rep["kept_match_path"]
+    print(f"\nkept: {rep['kept']} (* above), via FaqIndex.match on content/faq.yaml:")
+    for split in ("tune", "heldout"):
+        m = k[split]
+        print(
+            f"  {split:<8} top-1 {_pct(m['top1'])}  out-of-scope declined {_pct(m['oos_declined'])}  "
+            f"in-scope wrongly declined {_pct(m['in_scope_declined'])}  "
+            f"median {m['median_ms']:.3f} ms  p99 {m['p99_ms']:.2f} ms"
+        )
+    print(f"  index build incl. YAML load: {k['build_ms_incl_yaml']:.1f} ms (median of {args.repeats})")
+    print(f"  cold start (new interpreter, import + build + 1 match): {rep['cold_start_ms']:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()

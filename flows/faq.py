@@ -1,0 +1,637 @@
+"""The FAQ knowledge base: load ``content/faq.yaml`` and match free-text questions to it.
+
+Matching (chosen on evidence in ``bench/faq_bench.py``; see ``docs/FAQ_METHOD.md``):
+
+1. **Analyze** text into canonical tokens: lower-case, expand the domain's
+   abbreviations and synonyms into one concept token each (``LoR``, "letter of
+   recommendation" and "reference letter" all become ``lor``), drop stop words,
+   strip plural/-ing/-ed endings, and repair typos by snapping an unknown word to
+   the closest index word (rapidfuzz ``ratio``, C-accelerated).
+2. **Score** with TF-IDF cosine over unigrams and bigrams of those tokens. Each
+   entry's topic, question and phrasings are separate documents (an entry scores
+   its best one); its answer is a further, down-weighted document. Words the
+   index has never seen still count in the query's length, so a long message
+   whose few known words are incidental scores low.
+3. **Decide**: the best entry's score is the confidence. Below ``THRESHOLD``, or
+   when an out-of-scope topic (exam scores, residency visas, named fees,
+   clinical advice...) scores at least as high, the match is declined.
+
+Pure Python plus rapidfuzz: no numpy at import, index build in milliseconds.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rapidfuzz import process
+from rapidfuzz.distance import DamerauLevenshtein
+
+from flows.content import CONTENT_DIR, ContentError, line_of, load_yaml, require
+from flows.text import MAX_INPUT
+
+MAX_TOPIC = 28
+MAX_ANSWER_CHARS = 480
+MAX_ANSWER_LINES = 5
+MAX_MORE_CHARS = 900
+MIN_PHRASINGS = 4
+MIN_RELATED, MAX_RELATED = 2, 3
+_ID_RE = re.compile(r"[a-z][a-z0-9_]*")
+
+# Tuned on the "tune" split of bench/faq_eval.yaml only (python -m bench.faq_bench --sweep).
+THRESHOLD = 0.30
+ANSWER_WEIGHT = 0.75
+BIGRAM_WEIGHT = 0.5
+UNKNOWN_WEIGHT = 0.35
+OOS_MARGIN = 1.0  # decline when best out-of-scope score >= OOS_MARGIN * best entry score
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True, slots=True)
+class FaqEntry:
+    id: str
+    topic: str
+    question: str
+    answer: str
+    more: str | None
+    phrasings: tuple[str, ...]
+    related: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OutOfScope:
+    """A kind of question the guide does not cover; matching it means: decline."""
+
+    id: str
+    phrasings: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    entry: FaqEntry | None  # None when declined
+    confidence: float  # 0..1
+    candidates: tuple[tuple[FaqEntry, float], ...]  # best 3, for the decline's buttons
+
+    @property
+    def matched(self) -> bool:
+        return self.entry is not None
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_faq(path: Path = CONTENT_DIR / "faq.yaml") -> tuple[FaqEntry, ...]:
+    """Read and validate the FAQ; any mistake raises ContentError naming file:line."""
+    return _load(path)[0]
+
+
+def load_out_of_scope(path: Path = CONTENT_DIR / "faq.yaml") -> tuple[OutOfScope, ...]:
+    """The out-of-scope question groups from the same file (may be empty)."""
+    return _load(path)[1]
+
+
+def _load(path: Path) -> tuple[tuple[FaqEntry, ...], tuple[OutOfScope, ...]]:
+    data = load_yaml(path)
+    if not isinstance(data, dict):
+        raise ContentError(path, line_of(data), "expected a mapping with an 'entries' list")
+    raw_entries = require(path, data, "entries", list)
+    if not raw_entries:
+        raise ContentError(path, line_of(raw_entries), "'entries' is empty")
+    entries: list[FaqEntry] = []
+    lines: dict[str, int | None] = {}
+    seen_phrasings: dict[str, str] = {}
+    for node in raw_entries:
+        entry = _entry(path, node, raw_entries)
+        if entry.id in lines:
+            raise ContentError(
+                path, line_of(node), f"duplicate id '{entry.id}' (first at line {lines[entry.id]})"
+            )
+        lines[entry.id] = line_of(node)
+        for text in (entry.question, *entry.phrasings):
+            key = " ".join(text.lower().split())
+            other = seen_phrasings.setdefault(key, entry.id)
+            if other != entry.id:
+                raise ContentError(
+                    path, line_of(node), f"'{entry.id}': phrasing {text!r} also used by '{other}'"
+                )
+        entries.append(entry)
+    for entry in entries:
+        for rel in entry.related:
+            if rel == entry.id:
+                raise ContentError(path, lines[entry.id], f"'{entry.id}' lists itself as related")
+            if rel not in lines:
+                raise ContentError(
+                    path, lines[entry.id], f"'{entry.id}': unknown related id '{rel}'"
+                )
+    oos: list[OutOfScope] = []
+    raw_oos = data.get("out_of_scope") or []
+    if not isinstance(raw_oos, list):
+        raise ContentError(path, line_of(data), "'out_of_scope' must be a list")
+    for node in raw_oos:
+        if not isinstance(node, dict):
+            raise ContentError(path, line_of(raw_oos), "each out_of_scope item must be a mapping")
+        oid = _ident(path, node)
+        if oid in lines:
+            raise ContentError(path, line_of(node), f"duplicate id '{oid}'")
+        lines[oid] = line_of(node)
+        oos.append(OutOfScope(oid, _phrasings(path, node, oid)))
+    return tuple(entries), tuple(oos)
+
+
+def _ident(path: Path, node: Mapping[str, Any]) -> str:
+    ident: str = require(path, node, "id")
+    if not _ID_RE.fullmatch(ident):
+        raise ContentError(path, line_of(node), f"id '{ident}' must be snake_case")
+    return ident
+
+
+def _phrasings(path: Path, node: Mapping[str, Any], ident: str) -> tuple[str, ...]:
+    raw = require(path, node, "phrasings", list)
+    items: list[str] = []
+    for p in raw:
+        if not isinstance(p, (str, int, float)) or not str(p).strip():
+            raise ContentError(path, line_of(raw) or line_of(node), f"'{ident}': empty phrasing")
+        items.append(str(p).strip())
+    if len(items) < MIN_PHRASINGS:
+        raise ContentError(
+            path, line_of(node), f"'{ident}': needs at least {MIN_PHRASINGS} phrasings, has {len(items)}"
+        )
+    if len({" ".join(p.lower().split()) for p in items}) != len(items):
+        raise ContentError(path, line_of(node), f"'{ident}': repeated phrasing")
+    return tuple(items)
+
+
+def _entry(path: Path, node: Any, parent: Any) -> FaqEntry:
+    if not isinstance(node, dict):
+        raise ContentError(path, line_of(parent), "each entry must be a mapping")
+    ident = _ident(path, node)
+    where = line_of(node)
+    topic = require(path, node, "topic").strip()
+    if len(topic) > MAX_TOPIC:
+        raise ContentError(path, where, f"'{ident}': topic is {len(topic)} chars (max {MAX_TOPIC})")
+    question = require(path, node, "question").strip()
+    answer = require(path, node, "answer").strip()
+    n_lines = len([ln for ln in answer.splitlines() if ln.strip()])
+    if len(answer) > MAX_ANSWER_CHARS or n_lines > MAX_ANSWER_LINES:
+        raise ContentError(
+            path,
+            where,
+            f"'{ident}': answer too long ({len(answer)} chars, {n_lines} lines; "
+            f"max {MAX_ANSWER_CHARS}, {MAX_ANSWER_LINES})",
+        )
+    more: str | None = None
+    if node.get("more") is not None:
+        more = require(path, node, "more").strip()
+        if len(more) > MAX_MORE_CHARS:
+            raise ContentError(
+                path, where, f"'{ident}': 'more' is {len(more)} chars (max {MAX_MORE_CHARS})"
+            )
+    related_raw = require(path, node, "related", list)
+    related = tuple(str(r) for r in related_raw)
+    if not MIN_RELATED <= len(related) <= MAX_RELATED or len(set(related)) != len(related):
+        raise ContentError(
+            path, where, f"'{ident}': needs {MIN_RELATED}-{MAX_RELATED} distinct related ids"
+        )
+    return FaqEntry(
+        id=ident,
+        topic=topic,
+        question=question,
+        answer=answer,
+        more=more,
+        phrasings=_phrasings(path, node, ident),
+        related=related,
+    )
+
+
+# --------------------------------------------------------------------------- analysis
+
+# canonical token -> ways users say it (words or phrases; matched whole-word, lower case)
+CONCEPTS: Mapping[str, tuple[str, ...]] = {
+    "usce": ("usce", "us clinical experience", "u.s. clinical experience", "clinical experience",
+             "us clinical exp", "us experience", "american experience", "usa experience",
+             "american clinical experience", "clinical exp", "us exposure"),
+    "lor": ("lor", "lors", "lo r", "letter of recommendation", "letters of recommendation",
+            "letter of rec", "letters of rec", "recommendation letter", "recommendation letters",
+            "reference letter", "reference letters", "rec letter", "rec letters", "letter",
+            "letters", "recommendation", "recommendations", "reference", "references", "lrs"),
+    "deanletter": ("dean's letter", "deans letter", "dean letter", "mspe"),
+    "observership": ("observership", "observerships", "observer", "observers", "obs",
+                     "observing", "observe", "observed", "observation", "observations", "obsv",
+                     "observeship"),
+    "externship": ("externship", "externships", "extern", "externs", "ext", "externing"),
+    "elective": ("elective", "electives", "clerkship", "clerkships", "clinical rotation for students"),
+    "subinternship": ("sub-i", "sub i", "subi", "sub-internship", "sub internship",
+                      "sub-internships", "acting internship", "acting internships"),
+    "handson": ("hands-on", "hands on", "handson", "hand on", "hands-one", "hand-on"),
+    "email": ("email", "emails", "e-mail", "e-mails", "mail", "mails", "emailing", "emailed",
+              "cold email", "cold emails", "cold mail", "cold mails", "cold emailing",
+              "cold outreach", "outreach"),
+    "pd": ("pd", "pds", "apd", "apds", "program director", "program directors",
+           "programme director", "associate pd", "associate program director"),
+    "internalmed": ("internal medicine", "int med"),
+    "fm": ("family medicine", "fm", "family med"),
+    "ps": ("ps", "personal statement", "personal statements", "personal statment"),
+    "yog": ("yog", "year of graduation", "years of graduation", "graduation year",
+            "graduating year", "passing year", "old graduate", "old grad"),
+    "graduate": ("graduate", "graduated", "graduation", "grad", "graduates", "passed out",
+                 "graduating"),
+    "vslo": ("vslo", "vsas", "visiting student learning opportunities",
+             "visiting student application service"),
+    "b1b2": ("b1/b2", "b1b2", "b1 b2", "b1-b2", "b1", "b2", "tourist visa", "visitor visa",
+             "visit visa", "tourist", "b-1", "b-2"),
+    "visa": ("visa", "visas", "immigration"),
+    "h1b": ("h1b", "h1-b", "h-1b", "h1 b", "h1"),
+    "j1": ("j1", "j-1", "j 1", "ecfmg sponsorship"),
+    "cost": ("cost", "costs", "price", "prices", "fee", "fees", "expensive", "pay", "paid",
+             "paying", "charge", "charges", "dollars", "dollar", "usd", "pricey"),
+    "budget": ("budget", "funds", "fund", "afford", "cheap", "cheaper", "money", "low cost",
+               "limited funds", "poor", "financial", "finances"),
+    "month": ("month", "months", "mo", "mos", "week", "weeks", "wk", "wks", "how long",
+              "duration"),
+    "year": ("year", "years", "yr", "yrs"),
+    "us": ("us", "usa", "u.s.", "u.s.a.", "u.s", "america", "american", "united states", "states"),
+    "doctor": ("doctor", "doctors", "doc", "docs", "dr", "physician", "physicians"),
+    "attending": ("attending", "attendings", "supervisor", "supervisors", "consultant",
+                  "preceptor", "mentor", "mentors"),
+    "rotation": ("rotation", "rotations", "rotate", "rotating", "rota"),
+    "telemedicine": ("telemedicine", "telehealth", "tele", "virtual", "online", "remote",
+                     "remotely", "video", "tele-medicine", "tele medicine", "teleconsult"),
+    "scribe": ("scribe", "scribes", "scribing", "scribed"),
+    "reply": ("reply", "replies", "replied", "respond", "responded", "response", "responses",
+              "answer my", "ignore", "ignored", "ignoring"),
+    "mandatory": ("mandatory", "compulsory", "obligatory", "necessary", "essential",
+                  "must have", "a must"),
+    "cv": ("cv", "resume", "curriculum vitae"),
+    "score": ("score", "scores", "grade", "grades", "cutoff", "cut off", "cut-off", "marks",
+              "percentile", "passing grade"),
+    "salary": ("salary", "salaries", "earn", "earning", "earnings", "income", "wage", "wages",
+               "stipend"),
+    "housing": ("rent", "housing", "apartment", "accommodation", "where to live",
+                "place to live", "living"),
+    "star": ("star", "s.t.a.r", "situation task action result"),
+    "specialty": ("specialty", "speciality", "specialities", "specialties", "field",
+                  "discipline"),
+    "img": ("img", "imgs", "international medical graduate", "international medical graduates",
+            "foreign medical graduate", "fmg", "fmgs", "international graduate"),
+    "student": ("student", "students", "med student", "medical student", "medical students"),
+    "school": ("school", "college", "med school", "medical school", "university of my country"),
+    "ck": ("step 2 ck", "step2 ck", "step 2", "step2", "step two", "ck", "2ck", "step2ck"),
+    "step1": ("step 1", "step1", "step one"),
+    "emr": ("emr", "ehr", "emrs", "electronic medical record", "electronic medical records",
+            "electronic health record", "epic", "chart", "charts"),
+    "hp": ("h&p", "h & p", "h and p", "history and physical", "history & physical"),
+    "soap": ("soap", "soap note", "soap notes"),
+    "pgy1": ("pgy1", "pgy-1", "pgy 1", "intern year"),
+    "count": ("count", "counts", "counted", "considered", "consider", "valid", "accepted",
+              "recognized", "recognised", "real"),
+    "worth": ("worth", "worthwhile", "useful", "valuable", "value", "benefit", "benefits",
+              "useless", "waste", "point of", "pointless", "helpful"),
+    "good": ("good", "strong", "best", "better", "great", "excellent", "high-quality",
+             "high quality", "solid"),
+    "legit": ("legit", "legitimate", "scam", "scams", "fraud", "fake", "genuine", "trustworthy"),
+    "dress": ("dress", "wear", "clothes", "attire", "outfit", "dressing"),
+    "behave": ("behave", "behavior", "behaviour", "etiquette", "manners", "conduct",
+               "professionalism", "professional"),
+    "start": ("start", "begin", "beginning", "started", "starting"),
+    "find": ("find", "search", "searching", "google", "googling", "look for", "looking for",
+             "locate", "finding"),
+    "attach": ("attach", "attachment", "attachments", "attached", "attaching"),
+    "goal": ("goal", "goals", "decide", "priorities", "priority"),
+    "reflection": ("reflection", "reflections", "reflect", "journal", "diary", "write down",
+                   "log"),
+    "timeline": ("timeline", "timelines", "time line", "schedule", "timing", "roadmap",
+                 "road map"),
+    "apply": ("apply", "applying", "application", "applications", "applicant", "applicants",
+              "applied"),
+    "match": ("match", "matching", "matched"),
+    "program": ("program", "programs", "programme", "programmes"),
+    "feedback": ("feedback", "feed back"),
+    "volunteer": ("volunteer", "volunteering", "volunteered", "volunteers"),
+    "shadow": ("shadow", "shadowing", "shadowed"),
+    "faculty": ("faculty", "professor", "professors", "author", "authors", "researcher",
+                "researchers", "staff physician"),
+    "publication": ("publication", "publications", "papers", "paper", "pubmed", "articles",
+                    "published"),
+    "research": ("research", "researching"),
+    "subject": ("subject", "subject line", "email title"),
+}
+
+STOP_WORDS = frozenset(
+    """a an the and or but if of to in on at for from by with about as into onto than then
+    is are was were be been being am do does did doing done have has had having i me my mine
+    we our you your yours he she him her it its they them their this that these those there
+    here what which who whom whose how why where can could would should will shall may might
+    so too very just also any some all no not yes ok okay please pls plz sir madam mam hi
+    hello hey dear thanks thank thx regards kindly tell know want wanted need needed get got
+    really actually exactly something anything thing things like im i'm iam u ur r e g eg
+    etc much many more most other else own same such only even still already now again""".split()
+)
+
+_SPACE_RE = re.compile(r"\s+")
+_TOKEN_RE = re.compile(r"[a-z0-9$]+")
+_UPPER_IM_RE = re.compile(r"(?<![A-Za-z0-9])IM(?![A-Za-z0-9])")
+_LOWER_IM_RE = re.compile(
+    r"(?<![a-z0-9])(for|in|applying|apply|match|into|to|of|and|or)\s+im(?![a-z0-9'])"
+    r"|(?<![a-z0-9'])im(?=\s+(residency|program|programs|match|rotation|rotations|elective|"
+    r"observership|externship|usce|applicant|applicants|specialty)\b)"
+)
+_CONTRACTIONS = (("i'm", "i am"), ("can't", "can not"), ("won't", "will not"), ("n't", " not"),
+                 ("'re", " are"), ("'ve", " have"), ("'ll", " will"), ("'d", " would"))
+_MONEY_RE = re.compile(r"\$\s*\d|\d\s*\$|\d+\s*k\b")
+_SCORE_RE = re.compile(r"(?<![\d$])(19\d|2[0-7]\d|280)(?![\d%$k])")
+
+
+def _stem(word: str) -> str:
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith("sses"):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    if word.endswith("ing") and len(word) > 5:
+        return word[:-3]
+    if word.endswith("ed") and len(word) > 4:
+        return word[:-2]
+    return word
+
+
+class Analyzer:
+    """Text -> canonical tokens. ``concepts``/``typos`` can be switched off for ablations."""
+
+    def __init__(self, *, concepts: bool = True, typos: bool = True) -> None:
+        self.concepts = concepts
+        self.typos = typos
+        self._phrase_map: dict[str, str] = {}
+        self._word_map: dict[str, str] = {}
+        if concepts:
+            for canon, variants in CONCEPTS.items():
+                for v in variants:
+                    v = " ".join(v.split())
+                    if len(_TOKEN_RE.findall(v)) > 1 or not re.fullmatch(r"[a-z0-9]+", v):
+                        self._phrase_map[v] = canon
+                    else:
+                        self._word_map[v] = canon
+                        self._word_map.setdefault(_stem(v), canon)
+        alts = sorted(self._phrase_map, key=len, reverse=True)
+        self._phrase_re = (
+            re.compile(
+                r"(?<![a-z0-9])(" + "|".join(re.escape(a).replace(r"\ ", r"\s+") for a in alts)
+                + r")(?![a-z0-9])"
+            )
+            if alts
+            else None
+        )
+        self.vocab: tuple[str, ...] = ()
+        self._vocab_set: frozenset[str] = frozenset()
+        self._fix_cache: dict[str, str | None] = {}
+
+    def set_vocab(self, vocab: Iterable[str]) -> None:
+        """Words typos may be snapped to: the index's own tokens and the concept words."""
+        known = set(vocab)
+        self._vocab_set = frozenset(known)
+        spell = {v for v in known if v.isalpha() and len(v) >= 4}
+        spell.update(w for w in self._word_map if w.isalpha() and len(w) >= 4)
+        self.vocab = tuple(sorted(spell))
+        self._fix_cache = {}
+
+    def _prepare(self, text: str) -> str:
+        text = unicodedata.normalize("NFKC", text)
+        if self.concepts:
+            text = _UPPER_IM_RE.sub(" internal medicine ", text)
+        text = text.lower().replace("\u2019", "'").replace("\u2018", "'")
+        for a, b in _CONTRACTIONS:
+            text = text.replace(a, b)
+        if self.concepts:
+            text = _LOWER_IM_RE.sub(lambda m: m.group(0).replace("im", " internal medicine "), text)
+            extra = []
+            if _MONEY_RE.search(text):
+                extra.append(" cost ")
+            if _SCORE_RE.search(text):
+                extra.append(" score ")
+            text = _SPACE_RE.sub(" ", text) + "".join(extra)
+            if self._phrase_re is not None:
+                text = self._phrase_re.sub(
+                    lambda m: f" {self._phrase_map[_SPACE_RE.sub(' ', m.group(0))]} ", text
+                )
+        return text
+
+    def tokens(self, text: str, *, fix: bool = False) -> list[str]:
+        out: list[str] = []
+        for raw in _TOKEN_RE.findall(self._prepare(text)):
+            if self.concepts and raw in CONCEPTS:
+                out.append(raw)
+                continue
+            raw = raw.strip("$")
+            if not raw or raw in STOP_WORDS:
+                continue
+            tok = self._word_map.get(raw) or self._word_map.get(_stem(raw)) or _stem(raw)
+            if fix and self.typos and tok not in self._vocab_set:
+                fixed = self._fix(raw)
+                if fixed is not None:
+                    tok = fixed
+            if tok not in STOP_WORDS:
+                out.append(tok)
+        return out
+
+    def _fix(self, word: str) -> str | None:
+        if len(word) < 4 or not word.isalpha() or not self.vocab:
+            return None
+        if word in self._fix_cache:
+            return self._fix_cache[word]
+        result: str | None = None
+        for form in dict.fromkeys((_stem(word), word)):
+            best = process.extractOne(
+                form, self.vocab, scorer=DamerauLevenshtein.distance,
+                score_cutoff=1 if len(form) <= 8 else 2,
+            )
+            if best is not None:
+                cand = best[0]
+                result = self._word_map.get(cand, cand)
+                break
+        if len(self._fix_cache) < 20_000:
+            self._fix_cache[word] = result
+        return result
+
+
+def features(tokens: Sequence[str], bigram_weight: float = BIGRAM_WEIGHT) -> dict[str, float]:
+    """Term counts for unigrams, plus down-weighted bigrams (``a_b``)."""
+    feats: dict[str, float] = dict(Counter(tokens))
+    if bigram_weight > 0:
+        for a, b in zip(tokens, tokens[1:], strict=False):
+            if a != b:
+                key = f"{a}_{b}" if a < b else f"{b}_{a}"
+                feats[key] = feats.get(key, 0.0) + bigram_weight
+    return feats
+
+
+# --------------------------------------------------------------------------- index
+
+
+class FaqIndex:
+    """TF-IDF cosine over analyzed phrasings; see the module docstring."""
+
+    def __init__(
+        self,
+        entries: tuple[FaqEntry, ...],
+        analyzer: Analyzer,
+        idf: dict[str, float],
+        postings: dict[str, list[tuple[int, float]]],
+        doc_owner: list[int],
+        doc_factor: list[float],
+        unknown_idf: float,
+        threshold: float,
+        bigram_weight: float,
+        unknown_weight: float,
+        oos_margin: float,
+    ) -> None:
+        self.entries = entries
+        self.analyzer = analyzer
+        self._idf = idf
+        self._postings = postings
+        self._doc_owner = doc_owner  # >= 0: entry index; < 0: out-of-scope group
+        self._doc_factor = doc_factor
+        self._unknown_idf = unknown_idf
+        self.threshold = threshold
+        self._bigram_weight = bigram_weight
+        self._unknown_weight = unknown_weight
+        self._oos_margin = oos_margin
+        self._by_id = {e.id: e for e in entries}
+
+    @classmethod
+    def build(
+        cls,
+        entries: Sequence[FaqEntry],
+        out_of_scope: Sequence[OutOfScope] = (),
+        *,
+        analyzer: Analyzer | None = None,
+        threshold: float = THRESHOLD,
+        answer_weight: float = ANSWER_WEIGHT,
+        bigram_weight: float = BIGRAM_WEIGHT,
+        unknown_weight: float = UNKNOWN_WEIGHT,
+        oos_margin: float = OOS_MARGIN,
+    ) -> FaqIndex:
+        entries = tuple(entries)
+        if not entries:
+            raise ValueError("FaqIndex needs at least one entry")
+        analyzer = analyzer or Analyzer()
+        docs: list[tuple[int, float, dict[str, float]]] = []  # owner, factor, features
+        groups: list[set[str]] = []
+        for i, e in enumerate(entries):
+            seen: set[str] = set()
+            for text in (e.topic, e.question, *e.phrasings):
+                f = features(analyzer.tokens(text), bigram_weight)
+                if f:
+                    docs.append((i, 1.0, f))
+                    seen.update(f)
+            if answer_weight > 0:
+                f = features(analyzer.tokens(f"{e.answer}\n{e.more or ''}"), bigram_weight)
+                if f:
+                    docs.append((i, answer_weight, f))
+                    seen.update(f)
+            groups.append(seen)
+        for j, o in enumerate(out_of_scope):
+            seen = set()
+            for text in o.phrasings:
+                f = features(analyzer.tokens(text), bigram_weight)
+                if f:
+                    docs.append((-1 - j, 1.0, f))
+                    seen.update(f)
+            groups.append(seen)
+        df: Counter[str] = Counter()
+        for g in groups:
+            df.update(g)
+        n = len(groups)
+        idf = {t: math.log((n + 1) / (c + 0.5)) for t, c in df.items()}
+        unknown_idf = math.log((n + 1) / 0.5)
+        postings: dict[str, list[tuple[int, float]]] = {}
+        owners: list[int] = []
+        factors: list[float] = []
+        for d, (owner, factor, f) in enumerate(docs):
+            weights = {t: (1 + math.log(c)) * idf[t] if c >= 1 else c * idf[t] for t, c in f.items()}
+            norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+            for t, w in weights.items():
+                postings.setdefault(t, []).append((d, w / norm))
+            owners.append(owner)
+            factors.append(factor)
+        analyzer.set_vocab(t for t in idf if "_" not in t)
+        return cls(entries, analyzer, idf, postings, owners, factors, unknown_idf, threshold,
+                   bigram_weight, unknown_weight, oos_margin)
+
+    def get(self, entry_id: str) -> FaqEntry:
+        return self._by_id[entry_id]
+
+    def scores(self, question: str) -> tuple[dict[int, float], float]:
+        """Best score per entry index, and the best out-of-scope score."""
+        text = question[:MAX_INPUT] if isinstance(question, str) else ""
+        toks = self.analyzer.tokens(text, fix=True)
+        if not toks:
+            return {}, 0.0
+        qf = features(toks, self._bigram_weight)
+        qw: dict[str, float] = {}
+        norm2 = 0.0
+        for t, c in qf.items():
+            tf = (1 + math.log(c)) if c >= 1 else c
+            if t in self._idf:
+                w = tf * self._idf[t]
+                qw[t] = w
+            else:
+                w = tf * self._unknown_idf * self._unknown_weight
+            norm2 += w * w
+        if not qw:
+            return {}, 0.0
+        acc: dict[int, float] = {}
+        for t, w in qw.items():
+            for d, dw in self._postings[t]:
+                acc[d] = acc.get(d, 0.0) + w * dw
+        qnorm = math.sqrt(norm2)
+        best: dict[int, float] = {}
+        oos = 0.0
+        owners, factors = self._doc_owner, self._doc_factor
+        for d, s in acc.items():
+            s = s / qnorm * factors[d]
+            o = owners[d]
+            if o < 0:
+                oos = max(oos, s)
+            elif s > best.get(o, 0.0):
+                best[o] = s
+        return best, oos
+
+    def match(self, question: str) -> Match:
+        try:
+            best, oos = self.scores(question)
+        except Exception:  # noqa: BLE001 - a user message must never crash the bot
+            best, oos = {}, 0.0
+        ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
+        cands = [(self.entries[i], min(1.0, s)) for i, s in ranked[:3]]
+        for e in self.entries:  # always offer three distinct topics
+            if len(cands) >= 3:
+                break
+            if all(c[0].id != e.id for c in cands):
+                cands.append((e, 0.0))
+        top = ranked[0][1] if ranked else 0.0
+        confidence = max(0.0, min(1.0, top))
+        ok = bool(ranked) and top >= self.threshold and oos < self._oos_margin * top
+        return Match(
+            entry=self.entries[ranked[0][0]] if ok else None,
+            confidence=confidence,
+            candidates=tuple(cands),
+        )
+
+
+@functools.cache
+def default_index() -> FaqIndex:
+    """The project's FAQ index, built once per process."""
+    path = CONTENT_DIR / "faq.yaml"
+    entries, oos = _load(path)
+    return FaqIndex.build(entries, oos)
