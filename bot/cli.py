@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from bot.logs import setup_logging
 from bot.settings import Mode, Settings, SettingsError, load_settings
 from bot.wiring import build_engine, log_salt, open_store
+from flows.content import ContentError
 
 
 def _settings(mode: Mode, **overrides: object) -> Settings:
@@ -103,7 +104,11 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except ContentError as exc:
+        print(f"Cannot start — a content file has a mistake: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -23,10 +23,30 @@ class RedactingFormatter(logging.Formatter):
         self.secrets += [s.split(":", 1)[1] for s in self.secrets if ":" in s]
 
     def format(self, record: logging.LogRecord) -> str:
+        if record.levelno < logging.INFO and record.name.startswith(("telegram", "httpx", "httpcore")):
+            record = _without_payloads(record)
         line = super().format(record)
         for secret in self.secrets:
             line = line.replace(secret, REDACTED)
         return line
+
+
+def _harmless(arg: object) -> bool:
+    """Numbers and single short words (method names, ids) carry no user content."""
+    if isinstance(arg, bool | int | float):
+        return True
+    return isinstance(arg, str) and len(arg) <= 40 and not any(ch.isspace() for ch in arg)
+
+
+def _without_payloads(record: logging.LogRecord) -> logging.LogRecord:
+    """A copy of a library DEBUG record with updates, parameters and results left out:
+    they hold what users typed and what the bot answered."""
+    clean = logging.makeLogRecord(record.__dict__)
+    if isinstance(record.args, tuple):
+        clean.args = tuple(a if _harmless(a) else "<omitted>" for a in record.args)
+    elif isinstance(record.args, dict):
+        clean.args = {k: v if _harmless(v) else "<omitted>" for k, v in record.args.items()}
+    return clean
 
 
 def setup_logging(level: str, secrets: Iterable[str], stream: object = None) -> logging.Handler:

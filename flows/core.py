@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flows.engine import CommandHandler, Feature, Turn
+from flows.engine import CommandHandler, Feature, MenuEntry, Turn
 from flows.errors import StaleButton
 from flows.types import Reply
 
@@ -10,6 +10,7 @@ from flows.types import Reply
 class Core(Feature):
     name = "core"
     prefix = "go"
+    menu_items = (MenuEntry("core.menu_help", "help", order=99),)
 
     def commands(self) -> dict[str, CommandHandler]:
         return {"start": self.start, "help": self.help, "menu": self.menu, "cancel": self.cancel}
