@@ -65,6 +65,32 @@ def _value(column: dict[str, Any], user_id: str) -> Any:
     return f"{column['name']}-{user_id}-{next(_unique)}"
 
 
+def insert_generic(store: Store, table: str, user_id: str, parents: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Insert one row into ``table``, every column filled, foreign keys pointing at ``parents``
+    (a parent table not given gets a generic row of its own first). Returns the stored row."""
+    fks = foreign_keys(store, table)
+    row: dict[str, Any] = {}
+    for col in columns(store, table):
+        name = col["name"]
+        if name == "user_id":
+            row[name] = user_id
+        elif name in fks:
+            parent, parent_col = fks[name]
+            if parent not in parents:
+                parents[parent] = [insert_generic(store, parent, user_id, parents)]
+            row[name] = parents[parent][0][parent_col]
+        elif col["pk"] and "INT" in col["type"]:
+            continue  # a rowid: SQLite numbers it
+        else:
+            row[name] = _value(col, user_id)
+    names = ", ".join(f"[{n}]" for n in row)
+    marks = ", ".join("?" for _ in row)
+    with store.atomic():
+        cursor = store.conn.execute(f"INSERT INTO [{table}] ({names}) VALUES ({marks})", list(row.values()))
+    stored = store.conn.execute(f"SELECT * FROM [{table}] WHERE rowid = ?", (cursor.lastrowid,)).fetchone()
+    return dict(zip([c["name"] for c in columns(store, table)], stored, strict=True))
+
+
 def fill_every_table(engine: Engine, user_id: str) -> dict[str, list[dict[str, Any]]]:
     """Give ``user_id`` a users row (through the engine) and one row in every other table
     about users, filling each column generically and following foreign keys."""
@@ -73,29 +99,11 @@ def fill_every_table(engine: Engine, user_id: str) -> dict[str, list[dict[str, A
     direct, linked = tables_about_users(store)
     todo = [t for t in direct + linked if t != "users"]
     inserted: dict[str, list[dict[str, Any]]] = {"users": [store.user(user_id) or {}]}
-    for _ in range(len(todo) + 1):  # parents before children
+    for _ in range(len(todo) + 1):  # parents about the user before their children
         for table in list(todo):
-            fks = foreign_keys(store, table)
-            if any(parent not in inserted for parent, _ in fks.values() if parent in todo):
+            if any(parent in todo for parent, _ in foreign_keys(store, table).values() if parent != table):
                 continue
-            row: dict[str, Any] = {}
-            for col in columns(store, table):
-                name = col["name"]
-                if name == "user_id":
-                    row[name] = user_id
-                elif name in fks and fks[name][0] in inserted:
-                    parent, parent_col = fks[name]
-                    row[name] = inserted[parent][0][parent_col]
-                elif col["pk"] and "INT" in col["type"]:
-                    continue  # a rowid: SQLite numbers it
-                else:
-                    row[name] = _value(col, user_id)
-            names = ", ".join(f"[{n}]" for n in row)
-            marks = ", ".join("?" for _ in row)
-            with store.atomic():
-                cursor = store.conn.execute(f"INSERT INTO [{table}] ({names}) VALUES ({marks})", list(row.values()))
-            full = store.conn.execute(f"SELECT * FROM [{table}] WHERE rowid = ?", (cursor.lastrowid,)).fetchone()
-            inserted[table] = [dict(zip([c["name"] for c in columns(store, table)], full, strict=True))]
+            inserted[table] = [insert_generic(store, table, user_id, inserted)]
             todo.remove(table)
     assert not todo, f"could not fill {todo} (a foreign-key cycle?)"
     return inserted

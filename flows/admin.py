@@ -1,0 +1,212 @@
+"""Operators' commands: /stats and /broadcast, for the admin ids in settings only.
+
+To anyone else both commands do not exist: the engine answers them exactly as it
+answers a command it has never heard of (``Feature.admin_commands``). A broadcast is
+previewed first, and the confirmed message is queued per recipient for the same
+rate-limited delivery that sends nudges; the engine never sends anything itself.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlite_utils import Database, Migrations
+
+from flows.engine import CommandHandler, Feature, Turn
+from flows.errors import StaleButton
+from flows.store import Store
+from flows.text import clean, escape
+from flows.types import Button, Reply
+
+BROADCAST_FLOW = "admin.broadcast"
+BROADCAST_LIMIT = 3500  # leaves room for the preview's header within one Telegram message
+TOP_UNANSWERED = 5
+
+migrations = Migrations("usce-coach.admin")
+
+
+@migrations()
+def m001_broadcasts(db: Database) -> None:
+    # No user_id here: a broadcast is about everyone, and erasing its author's data must not
+    # leave other users' queued copies pointing at nothing.
+    db.table("broadcasts").create(
+        {"id": int, "text": str, "created_at": str, "recipients": int},  # text: escaped HTML
+        pk="id",
+    )
+    db.table("broadcast_messages").create(
+        {
+            "id": int,
+            "broadcast_id": int,
+            "user_id": str,
+            "chat_id": int,
+            "status": str,  # "queued" -> "sent" | "failed"
+            "queued_at": str,
+            "sent_at": str,
+        },
+        pk="id",
+        foreign_keys=[("broadcast_id", "broadcasts", "id"), ("user_id", "users", "user_id")],
+    )
+    db.table("broadcast_messages").create_index(["status", "id"])
+
+
+class Admin(Feature):
+    name = "admin"
+    prefix = "ad"
+    migrations = migrations
+    flows = (BROADCAST_FLOW,)
+    flow_titles = {BROADCAST_FLOW: "admin.flow_broadcast"}
+    admin_commands = frozenset({"stats", "broadcast"})
+
+    def commands(self) -> dict[str, CommandHandler]:
+        return {"stats": self.stats, "broadcast": self.broadcast}
+
+    # -- /stats ---------------------------------------------------------------------------
+    def stats(self, turn: Turn, args: str) -> list[Reply]:
+        figures = collect_stats(turn.store, turn.now)
+        lines = [turn.t("admin.stats", now=turn.now.strftime("%Y-%m-%d %H:%M"), **figures["users"])]
+        lines += [turn.t("admin.stats_flows_line", flow=f, count=n) for f, n in figures["flows"]]
+        nudges = figures["nudges"]
+        lines.append(turn.t("admin.stats_nudges", **nudges) if nudges else turn.t("admin.stats_nudges_none"))
+        lines.append("")
+        unanswered = figures["unanswered"]
+        if unanswered is None:
+            lines.append(turn.t("admin.stats_unanswered_off"))
+        elif not unanswered:
+            lines.append(turn.t("admin.stats_unanswered_none"))
+        else:
+            lines.append(turn.t("admin.stats_unanswered_heading"))
+            lines += [
+                turn.t("admin.stats_unanswered_line", rank=i, question=q, count=n)
+                for i, (q, n) in enumerate(unanswered, 1)
+            ]
+        return [Reply("\n".join(lines))]
+
+    # -- /broadcast -----------------------------------------------------------------------
+    def broadcast(self, turn: Turn, args: str) -> list[Reply]:
+        text = clean(args, BROADCAST_LIMIT)
+        if not text:
+            turn.session.enter(BROADCAST_FLOW, "text")
+            return [Reply(turn.t("admin.broadcast_ask", limit=BROADCAST_LIMIT))]
+        turn.session.enter(BROADCAST_FLOW, "preview", {"text": text})
+        return self.prompt(turn)
+
+    def prompt(self, turn: Turn) -> list[Reply]:
+        if turn.session.state != "preview":
+            return [Reply(turn.t("admin.broadcast_ask", limit=BROADCAST_LIMIT))]
+        text = str(turn.session.data.get("text", ""))
+        header = turn.t("admin.broadcast_preview", count=len(recipients(turn.store)))
+        buttons = ((Button(turn.t("admin.button_send"), "ad:send"), Button(turn.t("admin.button_cancel"), "ad:no")),)
+        return [Reply(header), Reply(turn.t("admin.broadcast_body", text=text), buttons)]
+
+    def on_text(self, turn: Turn, text: str) -> list[Reply]:
+        if not turn.engine.is_admin(turn.user_id):  # no longer an admin: drop the draft
+            turn.session.leave()
+            return [turn.engine.main_menu(turn)]
+        cleaned = clean(text, BROADCAST_LIMIT)
+        if not cleaned:
+            return [Reply(turn.t("admin.broadcast_empty"))]
+        turn.session.enter(BROADCAST_FLOW, "preview", {"text": cleaned})  # a new text replaces the draft
+        return self.prompt(turn)
+
+    def on_button(self, turn: Turn, payload: str) -> list[Reply]:
+        session = turn.session
+        if (
+            payload not in ("send", "no")
+            or session.flow != BROADCAST_FLOW
+            or session.state != "preview"
+            or not turn.engine.is_admin(turn.user_id)
+        ):
+            raise StaleButton()  # an old preview, a second tap, or not an admin
+        text = str(session.data.get("text", ""))
+        session.leave()
+        if payload == "no":
+            turn.route = "admin:broadcast-cancelled"
+            return [Reply(turn.t("admin.broadcast_cancelled"), replace=True)]
+        turn.route = "admin:broadcast"
+        count = queue_broadcast(turn, escape(text))
+        if not count:
+            return [Reply(turn.t("admin.broadcast_nobody"), replace=True)]
+        return [Reply(turn.t("admin.broadcast_queued", count=count), replace=True)]
+
+
+# -- queries -------------------------------------------------------------------------------
+def recipients(store: Store) -> list[tuple[str, int]]:
+    """Users a message can reach: on Telegram (a chat id) and not blocking the bot."""
+    rows = store.conn.execute(
+        "SELECT user_id, chat_id FROM users WHERE active = 1 AND chat_id IS NOT NULL ORDER BY user_id"
+    ).fetchall()
+    return [(str(u), int(c)) for u, c in rows]
+
+
+def queue_broadcast(turn: Turn, html: str) -> int:
+    """Record the broadcast and queue one message per recipient; returns how many."""
+    people = recipients(turn.store)
+    if not people:
+        return 0
+    now = turn.now.isoformat(timespec="seconds")
+    broadcast_id = turn.store.db.table("broadcasts").insert(
+        {"text": html, "created_at": now, "recipients": len(people)}
+    ).last_pk
+    turn.store.db.table("broadcast_messages").insert_all(
+        {"broadcast_id": broadcast_id, "user_id": u, "chat_id": c, "status": "queued", "queued_at": now}
+        for u, c in people
+    )
+    return len(people)
+
+
+def queued_messages(store: Store, limit: int = 100) -> list[dict[str, Any]]:
+    """Broadcast copies waiting to be sent, oldest first, with their text."""
+    rows = store.conn.execute(
+        "SELECT m.id, m.user_id, m.chat_id, b.text FROM broadcast_messages m"
+        " JOIN broadcasts b ON b.id = m.broadcast_id WHERE m.status = 'queued' ORDER BY m.id LIMIT ?",
+        (limit,),
+    ).fetchall()
+    return [{"id": i, "user_id": u, "chat_id": c, "text": t} for i, u, c, t in rows]
+
+
+def _has(store: Store, table: str, *cols: str) -> bool:
+    if not store.db.table(table).exists():
+        return False
+    present = store.db.table(table).columns_dict
+    return all(c in present for c in cols)
+
+
+def collect_stats(store: Store, now: Any) -> dict[str, Any]:
+    """The figures /stats shows; tables of features that are not installed count as absent."""
+    q = store.conn.execute
+    week = (now - timedelta(days=7)).isoformat(timespec="seconds")
+    month = (now - timedelta(days=30)).isoformat(timespec="seconds")
+    users, blocked, active_7, active_30 = q(
+        "SELECT count(*), coalesce(sum(active = 0), 0), coalesce(sum(last_seen >= ?), 0),"
+        " coalesce(sum(last_seen >= ?), 0) FROM users",
+        (week, month),
+    ).fetchone()
+    completed = q("SELECT count(*) FROM completions").fetchone()[0]
+    flows = q("SELECT flow, count(*) FROM completions GROUP BY flow ORDER BY 2 DESC, 1 LIMIT 10").fetchall()
+    nudges: dict[str, int] | None = None
+    if _has(store, "nudges", "status"):
+        sent, failed = q(
+            "SELECT coalesce(sum(status = 'sent'), 0), coalesce(sum(status = 'failed'), 0) FROM nudges"
+        ).fetchone()
+        nudges = {"sent": sent, "failed": failed}
+    unanswered: list[tuple[str, int]] | None = None
+    if _has(store, "unanswered", "text", "asked_at"):
+        rows = q(
+            "SELECT min(text), count(*) FROM unanswered WHERE asked_at >= ?"
+            " GROUP BY lower(trim(text)) ORDER BY 2 DESC, 1 LIMIT ?",
+            (month, TOP_UNANSWERED),
+        ).fetchall()
+        unanswered = [(clean(str(t), 120), int(n)) for t, n in rows]
+    return {
+        "users": {
+            "users": users,
+            "blocked": blocked,
+            "active_7": active_7,
+            "active_30": active_30,
+            "completed": completed,
+        },
+        "flows": [(str(f), int(n)) for f, n in flows],
+        "nudges": nudges,
+        "unanswered": unanswered,
+    }
