@@ -19,7 +19,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, RetryAfter, TimedOut
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
-from tests.emulator import Emulator, parse_html
+from tests.emulator import Emulator, emulator, parse_html  # noqa: F401 - emulator: exported fixture
 from tests.emulator.client import AsyncEmulatorClient, EmulatorClient, EmulatorClientError
 
 TOKEN = "123456:TEST-token"
@@ -51,6 +51,18 @@ async def test_get_me_and_binding(emu: Emulator, bot: telegram.Bot) -> None:
     assert await bot.log_out() is True and await bot.close() is True
     with pytest.raises(AssertionError):
         Emulator(host="0.0.0.0")
+
+
+async def test_exported_fixture_and_user_http_api(emulator: Emulator) -> None:  # noqa: F811
+    async with AsyncEmulatorClient(emulator.url) as client:
+        msg = await client.send_media(USER, "document", content=b"%PDF", file_name="cv.pdf", caption="my cv")
+        assert msg["document"]["file_name"] == "cv.pdf" and msg["caption"] == "my cv"
+        with pytest.raises(EmulatorClientError, match="unknown emulator action"):
+            await client._call("nope")
+        await client.block(USER)
+        assert emulator.blocked == {USER}
+        await client.reset()
+    assert emulator.updates == [] and emulator.blocked == set()
 
 
 async def test_long_poll_wakes_on_user_message_and_offset_confirms(

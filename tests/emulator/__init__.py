@@ -11,7 +11,12 @@ In-process::
 
 As a subprocess: ``python -m tests.emulator --port 0`` prints ``READY http://127.0.0.1:PORT``
 and serves until SIGTERM; drive it with :class:`tests.emulator.client.EmulatorClient`.
+
+Pytest: ``from tests.emulator import emulator  # noqa: F401`` in a conftest.py provides an
+``emulator`` fixture (a started :class:`Emulator`, stopped after the test).
 """
+
+from collections.abc import AsyncIterator
 
 from tests.emulator.server import (
     ApiCall,
@@ -24,6 +29,19 @@ from tests.emulator.server import (
     parse_html,
 )
 
+try:
+    import pytest
+except ImportError:  # pragma: no cover - the fixture is only needed under pytest
+    pass
+else:
+
+    @pytest.fixture
+    async def emulator() -> AsyncIterator[Emulator]:
+        """A running emulator on a free 127.0.0.1 port."""
+        async with Emulator() as emu:
+            yield emu
+
+
 __all__ = [
     "ApiCall",
     "ApiError",
@@ -32,5 +50,6 @@ __all__ = [
     "Injection",
     "SentMessage",
     "StoredFile",
+    "emulator",
     "parse_html",
 ]

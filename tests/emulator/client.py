@@ -7,6 +7,7 @@ Results are plain JSON (messages/events as dicts, see SentMessage.to_json/ChatEv
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import httpx
@@ -49,8 +50,11 @@ class _Base:
     def send_command(self, user_id: int, command: str, args: str = "", **kw: Any) -> Any:
         return self._call_kw("command", user_id=user_id, command=command, args=args, **kw)
 
-    def send_media(self, user_id: int, kind: str, **kw: Any) -> Any:
-        """kind: sticker/photo/voice/document/location; kw: caption, content_b64, file_name..."""
+    def send_media(self, user_id: int, kind: str, content: bytes | None = None, **kw: Any) -> Any:
+        """kind: sticker/photo/voice/document/location; kw: caption, file_name, mime_type,
+        latitude, longitude and the chat arguments of :meth:`send_text`."""
+        if content is not None:
+            kw["content_b64"] = base64.b64encode(content).decode()
         return self._call_kw("media", user_id=user_id, kind=kind, **kw)
 
     def press_button(self, user_id: int, message_id: int, data: str, *,

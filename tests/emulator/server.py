@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import itertools
 import json
 import re
 import socket
@@ -302,6 +303,7 @@ class Emulator:
             self._handlers[name.lower()] = (name, self._m_log_out)
         self._next_update_id = 100001  # update and message ids never restart, even on reset()
         self._mid: Counter[int] = Counter()
+        self._file_seq = itertools.count(1)
         self._allowed: set[str] | None = None
         self._webhook = ""
         self._commands: dict[str, list[JSON]] = {}
@@ -483,7 +485,7 @@ class Emulator:
                              f"{msg.callback_data}")
         user = self._users.setdefault(user_id, {"id": user_id, "is_bot": False,
                                                 "first_name": first_name or "User"})
-        qid = str(8_000_000_000 + len(self._callbacks) + self._next_update_id)
+        qid = str(8_000_000_000 + self._next_update_id)  # unique: one update per press
         self._callbacks[qid] = {"chat_id": chat_id, "message_id": message_id, "data": data,
                                 "answered": None}
         self._events.append(ChatEvent("user_press", chat_id, message_id, {"data": data, "id": qid}))
@@ -559,6 +561,8 @@ class Emulator:
                description: str | None = None, chat_id: int | None = None,
                retry_after: int | None = None, delay: float | None = None) -> Injection:
         """Fail (or, with ``delay``, just slow down) the next ``times`` calls of ``method``."""
+        if status == 429 and retry_after is None:
+            retry_after = 5
         if description is None:
             description = {403: BLOCKED, 429: f"Too Many Requests: retry after {retry_after}",
                            500: "Internal Server Error", 502: "Bad Gateway"}.get(
@@ -651,13 +655,15 @@ class Emulator:
             chat = None
         if low == "answercallbackquery":
             chat = self._callbacks.get(str(p.get("callback_query_id")), {}).get("chat_id")
+        delay = 0.0
         for inj in self.injections:
             if inj.times > 0 and inj.method in ("*", low) and inj.chat_id in (None, chat):
                 inj.times -= 1
-                if inj.delay is not None:
-                    return inj.delay
-                params = {"retry_after": inj.retry_after} if inj.retry_after else None
-                raise ApiError(inj.status, inj.description, params)
+                if inj.delay is None:
+                    params = {"retry_after": inj.retry_after} if inj.retry_after else None
+                    raise ApiError(inj.status, inj.description, params)
+                delay = inj.delay
+                break
         if chat is not None and chat in self.blocked and low.startswith(
                 ("send", "edit", "copy", "forward")):
             raise ApiError(403, BLOCKED if chat > 0 else "Forbidden: bot was kicked from the group chat")
@@ -668,7 +674,7 @@ class Emulator:
             if (self.per_chat_limit and len(recent) >= self.per_chat_limit) or (
                     self.global_limit and len(overall) >= self.global_limit):
                 raise ApiError(429, "Too Many Requests: retry after 1", {"retry_after": 1})
-        return 0.0
+        return delay
 
     async def _handle_file(self, request: web.Request) -> web.Response:
         for f in self._files.values():
@@ -677,6 +683,18 @@ class Emulator:
         return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
 
     async def _handle_emu(self, request: web.Request) -> web.Response:
+        try:
+            body = await self._emu_body(request)
+            result = await self._emu_action(request.match_info["action"], body)
+        except TimeoutError as e:
+            return web.json_response({"ok": False, "description": str(e)}, status=408)
+        except (TypeError, ValueError, KeyError) as e:
+            return web.json_response({"ok": False, "description": f"{type(e).__name__}: {e}"},
+                                     status=400)
+        return web.json_response({"ok": True, "result": result})
+
+    @staticmethod
+    async def _emu_body(request: web.Request) -> JSON:
         body: JSON = dict(request.query)
         if request.can_read_body:
             body.update(await request.json())
@@ -691,15 +709,7 @@ class Emulator:
                 body[k] = _bool(body[k])
         if "content_b64" in body:
             body["content"] = base64.b64decode(body.pop("content_b64"))
-        action = request.match_info["action"]
-        try:
-            result = await self._emu_action(action, body)
-        except TimeoutError as e:
-            return web.json_response({"ok": False, "description": str(e)}, status=408)
-        except (TypeError, ValueError, KeyError) as e:
-            return web.json_response({"ok": False, "description": f"{type(e).__name__}: {e}"},
-                                     status=400)
-        return web.json_response({"ok": True, "result": result})
+        return body
 
     async def _emu_action(self, action: str, b: JSON) -> Any:
         simple: dict[str, Callable[..., Any]] = {
@@ -743,9 +753,8 @@ class Emulator:
                 "title": f"Group {chat_id}"}
 
     def _store_file(self, name: str, content: bytes, mime: str | None) -> StoredFile:
-        n = len(self._files) + 1
-        f = StoredFile(f"BQACAgIAAxkBAAEmu{n:06d}", f"AgADEmu{n:06d}", name,
-                       content, mime)
+        n = next(self._file_seq)
+        f = StoredFile(f"BQACAgIAAxkBAAEmu{n:06d}", f"AgADEmu{n:06d}", name, content, mime)
         self._files[f.file_id] = f
         return f
 
