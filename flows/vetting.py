@@ -44,7 +44,7 @@ NAME = "name"  # waiting for the program's name (new, or again after Back from t
 ITEM = "item"  # walking the checklist; data: {"p": program id, "i": item index}
 EDIT = "edit"  # changing one answer of a finished program; data as ITEM
 RENAME = "rename"  # waiting for a new name; data: {"p": program id}
-DONE = "done"  # verdict shown, the flow is left
+DONE = "done"  # outside the flow: a verdict, the list or a program's card is shown
 
 
 def is_first(index: int, count: int) -> bool:
@@ -67,12 +67,16 @@ VET_FLOW = FlowSpec(
     name=FLOW,
     states=[NAME, ITEM, EDIT, RENAME, DONE],
     transitions=[
+        {"trigger": "start", "source": DONE, "dest": NAME},
         {"trigger": "named", "source": NAME, "dest": ITEM},
         {"trigger": "answer", "source": ITEM, "dest": ITEM, "conditions": has_next},
         {"trigger": "answer", "source": ITEM, "dest": DONE, "conditions": is_last},
         {"trigger": "back", "source": ITEM, "dest": ITEM, "conditions": has_previous},
         {"trigger": "back", "source": ITEM, "dest": NAME, "conditions": is_first},
+        {"trigger": "resume", "source": DONE, "dest": ITEM},
+        {"trigger": "change", "source": DONE, "dest": EDIT},
         {"trigger": "answer", "source": EDIT, "dest": DONE},
+        {"trigger": "rename", "source": DONE, "dest": RENAME},
         {"trigger": "renamed", "source": RENAME, "dest": DONE},
     ],
     initial=NAME,
@@ -434,7 +438,7 @@ class Vetting(Feature):
 
     # -- the walk ------------------------------------------------------------------------
     def _new(self, turn: Turn) -> list[Reply]:
-        turn.session.enter(FLOW, NAME)
+        turn.session.enter(FLOW, MACHINE.fire("start", DONE))
         return [Reply(turn.t("vetting.ask_name", count=len(checklist())))]
 
     def _walk(
@@ -452,7 +456,7 @@ class Vetting(Feature):
             return [self._edit_list(turn, program_id, replace=True)]
         answers = load_answers(turn.store, turn.user_id, program_id)
         index = next((n for n, item in enumerate(checklist().items) if item.id not in answers), 0)
-        turn.session.enter(FLOW, ITEM, {"p": program_id, "i": index})
+        turn.session.enter(FLOW, MACHINE.fire("resume", DONE), {"p": program_id, "i": index})
         return [self._item_reply(turn, program, index, answers, replace=True)]
 
     def _item_reply(
@@ -555,7 +559,7 @@ class Vetting(Feature):
         labels = ", ".join
         lines = [
             turn.t("vetting.verdict_head", name=program.name),
-            turn.t(f"vetting.level_{verdict.level.code}"),
+            turn.t("vetting.verdict_level", level=turn.t(f"vetting.level_{verdict.level.code}")),
             self._reason(turn, verdict),
             turn.t(
                 "vetting.line_confirmed",
@@ -621,7 +625,7 @@ class Vetting(Feature):
         text = "\n".join(
             [
                 turn.t("vetting.verdict_head", name=program.name),
-                self._level_text(turn, program),
+                turn.t("vetting.verdict_level", level=self._level_text(turn, program)),
                 turn.t("vetting.card_dates", created=program.created_at[:10], updated=program.updated_at[:10]),
             ]
         )
@@ -678,13 +682,13 @@ class Vetting(Feature):
             raise StaleButton()
         if not program.finished:
             return self._continue(turn, program_id)
-        turn.session.enter(FLOW, EDIT, {"p": program_id, "i": index})
+        turn.session.enter(FLOW, MACHINE.fire("change", DONE), {"p": program_id, "i": index})
         answers = load_answers(turn.store, turn.user_id, program_id)
         return [self._item_reply(turn, program, index, answers, replace=True)]
 
     def _ask_rename(self, turn: Turn, program_id: int) -> list[Reply]:
         program = get_program(turn.store, turn.user_id, program_id)
-        turn.session.enter(FLOW, RENAME, {"p": program_id})
+        turn.session.enter(FLOW, MACHINE.fire("rename", DONE), {"p": program_id})
         return [Reply(turn.t("vetting.ask_rename", name=program.name))]
 
     def _confirm_delete(self, turn: Turn, program_id: int) -> list[Reply]:

@@ -1,0 +1,492 @@
+"""Conversations with the externship check (/vet) and the saved programs (/programs)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from flows.content import CONTENT_DIR, ContentError, Texts, load_texts
+from flows.core import Core
+from flows.engine import Engine, Feature
+from flows.experiences import migrations as experience_migrations
+from flows.scoring import UNSURE
+from flows.store import Store
+from flows.types import Input
+from flows.vetting import DONE, MACHINE, NAME, VET_FLOW, Vetting, checklist, load_checklist
+from tests.chat import Chat, Clock
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def features() -> list[Feature]:
+    """Only the features this flow talks to, so other features' work cannot break these tests."""
+    return [Core(), Vetting()]
+
+
+@pytest.fixture(scope="session")
+def catalogue(tmp_path_factory: pytest.TempPathFactory) -> Texts:
+    folder = tmp_path_factory.mktemp("texts")
+    for stem in ("core", "errors", "vetting"):
+        shutil.copy(CONTENT_DIR / "texts" / f"{stem}.yaml", folder)
+    return load_texts(folder)
+
+
+@pytest.fixture
+def engine(store: Store, clock: Clock, catalogue: Texts) -> Engine:
+    engine = Engine(store, features(), text_catalogue=catalogue, clock=clock)
+    engine.migrate()
+    return engine
+
+ITEMS = checklist().items
+COUNT = len(ITEMS)
+GOOD = {item.id: ("n" if item.red_flag else "y") for item in ITEMS}  # button codes: y, n, u
+
+
+def answer(chat: Chat, code: str) -> None:
+    """Press Yes (y), No (n) or Not sure (u) under the current question."""
+    found = [b for b in chat.buttons if b.data.startswith("vet:a:") and b.data.endswith(f":{code}")]
+    assert found, f"no answer button in {chat.text!r}"
+    chat.press_data(found[0].data)
+
+
+def walk(chat: Chat, name: str, codes: dict[str, str] | None = None) -> None:
+    """Vet a program from /vet to the verdict; items not in ``codes`` get a good answer."""
+    chat.send("/vet")
+    if "Start a new one" in chat.text:
+        chat.press("Start a new one")
+    chat.send(name)
+    for item in ITEMS:
+        answer(chat, (codes or {}).get(item.id, GOOD[item.id]))
+
+
+def program_rows(store: Store, user: str = "tg:1001") -> list[dict[str, object]]:
+    return list(store.db.table("programs").rows_where("user_id = ?", [user], order_by="id"))
+
+
+def answers_of(store: Store, program_id: int) -> dict[str, str]:
+    rows = store.db.table("program_answers").rows_where("program_id = ?", [program_id])
+    return {r["item_id"]: r["answer"] for r in rows}
+
+
+# -- the walk ------------------------------------------------------------------------------
+
+
+def test_a_whole_check_ends_with_a_verdict_and_the_questions_to_send(chat: Chat, store: Store) -> None:
+    chat.send("/vet")
+    assert "What's the program called?" in chat.text
+    chat.send("ABC Hospital IM externship")
+    assert f"1/{COUNT}" in chat.text and "H&P" in chat.text
+    assert "Written duties" in chat.text  # one line on why it matters
+    unsure = {"workflow", "matched", "observe_fee"}
+    for item in ITEMS:
+        answer(chat, "u" if item.id in unsure else ("n" if item.id == "schedule" else GOOD[item.id]))
+    assert "Promising — verify first" in chat.text
+    assert "Missing: Sample weekly schedule" in chat.text
+    assert "high price doesn't mean high value" in chat.text
+    verdict, questions = chat.replies
+    assert len(verdict.text) < 700  # phone-sized
+    assert "<pre>" in questions.text
+    for item in ITEMS:
+        assert (item.ask in chat.text) == (item.id in unsure), item.id
+    assert "1. Will I join the team" in chat.text
+    [row] = program_rows(store)
+    assert (row["finished"], row["verdict"], row["name"]) == (1, "promising", "ABC Hospital IM externship")
+    saved = answers_of(store, int(row["id"]))  # type: ignore[call-overload]
+    assert {k for k, v in saved.items() if v == UNSURE} == unsure
+    done = list(store.db.table("completions").rows_where("user_id = ?", ["tg:1001"]))
+    assert [c["flow"] for c in done] == ["vet"]
+    assert chat.engine.store.load_session("tg:1001").flow is None
+
+
+def test_red_flags_are_named_in_the_verdict(chat: Chat) -> None:
+    walk(chat, "Shiny Externships", {"guar_match": "y", "affiliation": "n"})
+    assert "Red flags" in chat.text
+    assert "Promises a residency or match" in chat.text and "Teaching affiliation" in chat.text
+
+
+def test_all_good_answers_give_strong_with_no_question_list(chat: Chat) -> None:
+    walk(chat, "Good Program")
+    assert "Strong" in chat.text
+    assert len(chat.replies) == 1 and "Questions to send" not in chat.text
+
+
+def test_the_check_is_on_the_menu_and_behind_a_deep_link(chat: Chat) -> None:
+    chat.send("/menu")
+    assert chat.button("Vet an externship").data == "go:vet"
+    assert chat.button("My programs").data == "go:programs"
+    chat.send("/start vet")
+    assert "What's the program called?" in chat.text
+    chat.send("/help")
+    assert "/vet" in chat.text and "/programs" in chat.text
+
+
+def test_typed_answers_work_and_nonsense_is_re_asked(chat: Chat, store: Store) -> None:
+    chat.send("/vet")
+    chat.send("Typed Program")
+    chat.send("Yes!")
+    assert f"2/{COUNT}" in chat.text
+    chat.send("not sure")
+    assert f"3/{COUNT}" in chat.text
+    chat.send("banana <b>")
+    assert "Yes, No or Not sure" in chat.text
+    [row] = program_rows(store)
+    assert answers_of(store, int(row["id"])) == {"duties": "y", "attendings": "?"}  # type: ignore[call-overload]
+
+
+# -- Back, /cancel, resuming ------------------------------------------------------------------
+
+
+def test_back_shows_the_earlier_answer_and_back_from_the_first_item_renames(chat: Chat, store: Store) -> None:
+    chat.send("/vet")
+    chat.send("First Name")
+    answer(chat, "y")
+    answer(chat, "u")
+    chat.press("Back")
+    assert f"2/{COUNT}" in chat.text and "Your answer so far: ❓ Not sure" in chat.text
+    assert chat.replies[0].replace  # the question message is edited in place
+    chat.press("Back")
+    assert f"1/{COUNT}" in chat.text and "Your answer so far: ✅ Yes" in chat.text
+    chat.press("Back")
+    assert "saved as First Name" in chat.text
+    chat.send("Second Name")
+    assert f"Second Name · 1/{COUNT}" in chat.text
+    chat.press("Back")
+    chat.press("Keep this name")
+    assert f"Second Name · 1/{COUNT}" in chat.text
+    assert [r["name"] for r in program_rows(store)] == ["Second Name"]
+
+
+def test_cancel_mid_way_keeps_the_answers_and_vet_resumes_later(chat: Chat, clock: Clock) -> None:
+    chat.send("/vet")
+    chat.send("Paused Program")
+    for _ in range(4):
+        answer(chat, "y")
+    chat.send("/cancel")
+    assert "Stopped the externship check" in chat.text
+    clock.advance(days=3)
+    chat.send("/vet")
+    assert "Paused Program" in chat.text and f"4 of {COUNT} answered" in chat.text
+    chat.press("Continue")
+    assert f"5/{COUNT}" in chat.text
+    for item in ITEMS[4:]:
+        answer(chat, GOOD[item.id])
+    assert "Strong" in chat.text
+
+
+def test_an_unfinished_program_shows_in_the_list_and_continues_from_there(chat: Chat) -> None:
+    chat.send("/vet")
+    chat.send("Half Done")
+    answer(chat, "y")
+    chat.send("/cancel")
+    chat.send("/programs")
+    assert "⏸ Half Done" in [b.label for b in chat.buttons]
+    chat.press("Half Done")
+    assert f"1 of {COUNT} answered" in chat.text
+    chat.press("Continue")
+    assert f"2/{COUNT}" in chat.text
+
+
+def test_a_restart_resumes_at_the_same_question(tmp_path: Path, clock: Clock, catalogue: Texts) -> None:
+    path = tmp_path / "coach.db"
+    first = Engine(Store.open(path), features(), text_catalogue=catalogue, clock=clock)
+    first.migrate()
+    chat = Chat(first)
+    chat.send("/vet")
+    chat.send("Survivor")
+    answer(chat, "y")
+    answer(chat, "n")
+    first.store.close()
+    second = Engine(Store.open(path), features(), text_catalogue=catalogue, clock=clock)
+    second.migrate()
+    chat = Chat(second)
+    chat.send("/start")
+    assert "middle of the externship check" in chat.text
+    chat.press("Continue")
+    assert f"Survivor · 3/{COUNT}" in chat.text
+
+
+def test_starting_a_new_one_leaves_the_unfinished_one_alone(chat: Chat, store: Store) -> None:
+    chat.send("/vet")
+    chat.send("Old One")
+    answer(chat, "y")
+    chat.send("/vet")
+    chat.press("Start a new one")
+    chat.send("New One")
+    assert [r["name"] for r in program_rows(store)] == ["Old One", "New One"]
+
+
+def test_other_commands_mid_way_offer_to_continue(chat: Chat) -> None:
+    chat.send("/vet")
+    chat.send("Busy Program")
+    answer(chat, "y")
+    chat.send("/help")
+    assert "middle of the externship check" in chat.text
+    chat.press("Continue")
+    assert f"2/{COUNT}" in chat.text
+
+
+# -- bad input ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["", "   ", "\x00\x07", "x" * 2000, "🏥" * 81])
+def test_bad_names_are_re_asked_and_nothing_is_saved(chat: Chat, store: Store, name: str) -> None:
+    chat.send("/vet")
+    chat.send(name)
+    assert "I need a name" in chat.text or "shorter one" in chat.text
+    assert program_rows(store) == []
+    chat.send("Fine Name")
+    assert f"1/{COUNT}" in chat.text
+
+
+def test_a_long_name_says_how_long_it_was(chat: Chat) -> None:
+    chat.send("/vet")
+    chat.send("x" * 2000)
+    assert "2000 characters" in chat.text
+
+
+def test_html_in_a_name_comes_back_escaped_and_unharmed(chat: Chat, store: Store) -> None:
+    name = "<b>ABC</b> & Sons' \"Clinic\" — مستشفى"
+    chat.send("/vet")
+    chat.send(name)
+    assert "&lt;b&gt;ABC&lt;/b&gt; &amp; Sons" in chat.replies[0].text
+    assert name in chat.text
+    assert program_rows(store)[0]["name"] == name
+
+
+def test_old_and_forged_buttons_are_refused(chat: Chat, store: Store) -> None:
+    chat.send("/vet")
+    chat.send("Mine")
+    first_yes = next(b.data for b in chat.buttons if b.data.endswith(":y"))
+    answer(chat, "y")
+    chat.press_data(first_yes)  # the question before
+    assert chat.route == "stale" and f"2/{COUNT}" in chat.text
+    for data in ["vet:a:1:1:z", "vet:a:x:1:y", "vet:a:1:99:y", "vet:b:1", "vet:", "vet:zz:1", "vet:o:-1",
+                 "vet:xx:1", "vet:i:1:999", "vet:o:" + "9" * 50]:
+        chat.press_data(data)
+        assert chat.route in ("stale", "error:NotFound"), data
+    assert answers_of(store, 1) == {"duties": "y"}
+
+
+def test_someone_elses_program_cannot_be_opened_or_changed(engine: Engine, store: Store) -> None:
+    owner, other = Chat(engine, "tg:1"), Chat(engine, "tg:2")
+    walk(owner, "Private Program")
+    program_id = program_rows(store, "tg:1")[0]["id"]
+    for action in ["o", "v", "e", "r", "d", "dd", "x", "t", "c"]:
+        other.press_data(f"vet:{action}:{program_id}")
+        assert "Private Program" not in other.text, action
+        assert other.route == "error:NotFound", action
+    other.press_data(f"vet:i:{program_id}:0")
+    assert other.route == "error:NotFound"
+    assert program_rows(store, "tg:1")[0]["name"] == "Private Program"
+
+
+# -- keeping and comparing ------------------------------------------------------------------
+
+
+def test_changing_an_answer_after_the_program_replies_updates_the_verdict(chat: Chat, store: Store) -> None:
+    walk(chat, "Reply Later", {"letter": "u"})
+    assert "Promising" in chat.text
+    chat.send("/programs")
+    chat.press("Reply Later")
+    chat.press("Change answers")
+    assert "Verdict now: 🟡 Promising" in chat.text
+    chat.press("Letter of recommendation")
+    assert "Changing an answer" in chat.text and "Your answer so far: ❓ Not sure" in chat.text
+    answer(chat, "y")
+    assert "Verdict now: 🟢 Strong" in chat.text
+    assert program_rows(store)[0]["verdict"] == "strong"
+    chat.press("See the verdict")
+    assert "Strong" in chat.text and "Questions to send" not in chat.text
+    completions = list(store.db.table("completions").rows_where())
+    assert len(completions) == 1  # the check was completed once, then changed
+
+
+def test_back_while_changing_an_answer_returns_to_the_list(chat: Chat) -> None:
+    walk(chat, "Undecided")
+    chat.press("Change answers")
+    chat.press("Clear fee")
+    chat.press("Back")
+    assert "tap an item to change its answer" in chat.text
+    chat.send("yes")  # no question is waiting any more
+    assert "Yes, No or Not sure" not in chat.text
+
+
+def test_rename_from_the_card(chat: Chat, store: Store) -> None:
+    walk(chat, "Old Name")
+    chat.send("/programs")
+    chat.press("Old Name")
+    chat.press("Rename")
+    chat.send("")
+    assert "I need a name" in chat.text
+    chat.send("  New   Name ")
+    assert "Renamed to New Name" in chat.text
+    assert program_rows(store)[0]["name"] == "New Name"
+
+
+def test_side_by_side_comparison_is_one_line_per_item(chat: Chat) -> None:
+    walk(chat, "Alpha")
+    walk(chat, "Beta", {"duties": "n", "letter": "u", "guar_lor": "y"})
+    chat.send("/programs")
+    chat.press("Alpha")
+    chat.press("Compare")
+    chat.press("Beta")
+    lines = chat.text.splitlines()
+    assert "A: Alpha — 🟢 Strong" in lines and "B: Beta — 🔴 Red flags" in lines
+    assert "✅ ❌ Defined clinical duties" in lines
+    assert "✅ ❓ Letter of recommendation" in lines
+    assert "✅ ❌ Guaranteed letter" in lines  # a red flag present is a problem
+    assert "✅ ✅ Clear fee" in lines
+    assert sum(1 for line in lines if line[:1] in "✅❌❓") >= COUNT
+    assert max(len(line) for line in lines) < 60
+
+
+def test_comparing_needs_a_second_program(chat: Chat) -> None:
+    walk(chat, "Lonely")
+    chat.send("/programs")
+    chat.press("Lonely")
+    chat.press("Compare")
+    assert "second program" in chat.text
+
+
+def test_delete_asks_first_then_removes_the_answers(chat: Chat, store: Store) -> None:
+    walk(chat, "Gone Soon")
+    chat.send("/programs")
+    chat.press("Gone Soon")
+    chat.press("Delete")
+    chat.press("Keep it")
+    assert program_rows(store)
+    chat.press("Delete")
+    chat.press("Yes, delete")
+    assert "Deleted Gone Soon" in chat.text and "haven't vetted" in chat.text
+    assert program_rows(store) == [] and answers_of(store, 1) == {}
+
+
+def test_a_user_erase_and_export_cover_both_tables(chat: Chat, store: Store) -> None:
+    walk(chat, "Exported")
+    exported = store.export_user("tg:1001")
+    assert len(exported["programs"]) == 1 and len(exported["program_answers"]) == COUNT
+    store.delete_user("tg:1001")
+    assert program_rows(store) == [] and list(store.db.table("program_answers").rows) == []
+
+
+def test_there_is_a_cap_on_saved_programs(chat: Chat, store: Store) -> None:
+    chat.send("/start")
+    for n in range(50):
+        store.db.table("programs").insert(
+            {"user_id": "tg:1001", "name": f"P{n}", "created_at": "x", "updated_at": "x", "finished": 1}
+        )
+    chat.send("/vet")
+    chat.send("One Too Many")
+    assert "already have 50" in chat.text
+    assert len(program_rows(store)) == 50
+
+
+# -- the tracker ----------------------------------------------------------------------------
+
+
+def test_a_strong_program_goes_to_the_tracker_once(chat: Chat, store: Store) -> None:
+    experience_migrations.apply(store.db)
+    walk(chat, "Tracked Program")
+    chat.press("Add to tracker")
+    assert "planned externship for December 2026" in chat.text and "/experiences" in chat.text
+    [row] = list(store.db.table("experiences").rows)
+    assert (row["type"], row["level"], row["status"], row["letter"]) == ("externship", "hands_on", "planned", "none")
+    assert (row["institution"], row["start"], row["end"], row["specialty"]) == (
+        "Tracked Program", "2026-12", "2026-12", "Not set"
+    )
+    assert row["teaching"] == 1 and row["user_id"] == "tg:1001"
+    chat.send("/programs")
+    chat.press("Tracked Program")
+    chat.press("Add to tracker")
+    assert "already in your tracker" in chat.text
+    assert len(list(store.db.table("experiences").rows)) == 1
+
+
+def test_a_weak_program_is_not_offered_to_the_tracker(chat: Chat, store: Store) -> None:
+    experience_migrations.apply(store.db)
+    walk(chat, "Weak One", {"hands_on": "n"})
+    assert "Weak" in chat.text and "Add to tracker" not in [b.label for b in chat.buttons]
+    chat.press_data(f"vet:t:{program_rows(store)[0]['id']}")
+    assert "Strong or Promising" in chat.text
+    assert list(store.db.table("experiences").rows) == []
+
+
+def test_no_tracker_button_until_the_tracker_exists(engine: Engine, store: Store) -> None:
+    if "experiences" in store.db.table_names():
+        pytest.skip("the tracker is installed")
+    chat = Chat(engine)
+    walk(chat, "Early Bird")
+    assert "Add to tracker" not in [b.label for b in chat.buttons]
+
+
+# -- the flow and its content ---------------------------------------------------------------
+
+
+def test_every_state_is_reachable_and_the_diagram_is_current() -> None:
+    reachable, frontier = {VET_FLOW.initial}, [VET_FLOW.initial]
+    while frontier:
+        state = frontier.pop()
+        for t in VET_FLOW.transitions:
+            if t["source"] == state and t["dest"] not in reachable:
+                reachable.add(t["dest"])
+                frontier.append(t["dest"])
+    assert reachable == set(VET_FLOW.states)
+    assert MACHINE.fire("named", NAME) == "item"
+    assert MACHINE.fire("answer", "item", COUNT - 1, COUNT) == DONE
+    diagram = (ROOT / "docs" / "flows" / "vetting.mmd").read_text(encoding="utf-8").strip()
+    assert diagram == MACHINE.mermaid()
+
+
+def test_every_text_key_the_feature_uses_exists(catalogue: Texts) -> None:
+    source = (ROOT / "flows" / "vetting.py").read_text(encoding="utf-8")
+    keys = set(re.findall(r'"(vetting\.[a-z_]+)"', source))
+    keys |= {f"vetting.level_{level}" for level in ("strong", "promising", "weak", "red_flags", "unfinished")}
+    keys |= {f"vetting.answer_{code}" for code in "ynu"} | {f"vetting.reason_{c}" for c in
+                                                           ("strong", "promising", "weak", "red_flags")}
+    assert len(keys) > 40
+    assert [k for k in sorted(keys) if k not in catalogue] == []
+
+
+def test_button_data_stays_short_for_big_ids(engine: Engine, store: Store) -> None:
+    store.db.execute("INSERT INTO users (user_id, first_seen, last_seen) VALUES ('tg:1001', 'x', 'x')")
+    store.db.table("programs").insert(
+        {"id": 10**12 - 1, "user_id": "tg:1001", "name": "Big", "created_at": "x", "updated_at": "x", "finished": 1}
+    )
+    chat = Chat(engine)
+    chat.send("/programs")
+    chat.press("Big")
+    chat.press("Change answers")  # building the buttons would raise over 64 bytes
+    assert len(chat.buttons) == COUNT + 1
+
+
+def test_a_checklist_mistake_names_the_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "checklist.yaml"
+    path.write_text(
+        "checks:\n  - id: duties\n    label: Duties\n    question: Q?\n    why: W\n    ask: A?\n"
+        "    weight: 9\nred_flags: []\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ContentError, match=r"checklist.yaml:2: 'weight' must be 1 to 5"):
+        load_checklist(path)
+    path.write_text("checks:\n  - id: a\n    label: L\n    weight: 1\nred_flags: []\n", encoding="utf-8")
+    with pytest.raises(ContentError, match=r"checklist.yaml:2: missing 'question'"):
+        load_checklist(path)
+
+
+def test_the_checklist_texts_are_in_our_own_words() -> None:
+    guide = (ROOT.parent / "shared" / "source" / "usce-guide.txt")
+    if not guide.exists():
+        pytest.skip("the guide is not beside the project")
+    words = re.findall(r"[a-z0-9]+", guide.read_text(encoding="utf-8").lower())
+    runs = {tuple(words[i : i + 10]) for i in range(len(words) - 9)}
+    for path in (ROOT / "content" / "checklist.yaml", ROOT / "content" / "texts" / "vetting.yaml"):
+        ours = re.findall(r"[a-z0-9]+", path.read_text(encoding="utf-8").lower())
+        assert not [i for i in range(len(ours) - 9) if tuple(ours[i : i + 10]) in runs], path
+
+
+def test_a_text_while_no_step_waits_is_not_swallowed(engine: Engine) -> None:
+    outcome = engine.handle(Input.text("tg:5", "is this externship legit?"))
+    assert outcome.route != "flow:vet"
