@@ -1,0 +1,310 @@
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from flows import experiences, profile
+from flows.content import ContentError, texts
+from flows.engine import Engine
+from flows.outreach import (
+    ADD,
+    EMAIL,
+    Counts,
+    FlowMachine,
+    count,
+    email_draft,
+    followup_days,
+    followups_due,
+    is_followup_due,
+    load_settings,
+    parse_sent_date,
+)
+from flows.store import Store
+from flows.text import to_plain
+from tests.chat import Chat, Clock
+
+USER = "tg:1001"
+TODAY = date(2026, 11, 25)  # the test clock's day
+
+
+@pytest.fixture(autouse=True)
+def shared_tables(engine: Engine, store: Store) -> None:
+    """The profile and tracker tables, in case their features are not registered yet."""
+    profile.migrations.apply(store.db)
+    experiences.migrations.apply(store.db)
+
+
+def set_profile(store: Store, **answers: object) -> None:
+    store.conn.execute(
+        "INSERT OR IGNORE INTO users (user_id, first_seen, last_seen) VALUES (?, 'x', 'x')", (USER,)
+    )
+    profile.save_answer(store, USER, "2026-11-01T00:00:00", **answers)
+
+
+def outreach_rows(store: Store) -> list[dict[str, object]]:
+    return list(store.db.table("outreach").rows_where("user_id = ?", [USER], order_by="id"))
+
+
+# -- pure helpers ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("today", TODAY),
+        (" Yesterday ", date(2026, 11, 24)),
+        ("3 days ago", date(2026, 11, 22)),
+        ("2026-11-20", date(2026, 11, 20)),
+        ("20.11.2026", date(2026, 11, 20)),
+        ("2026-02-30", None),
+        ("31.02.2026", None),
+        ("last tuesday", None),
+        ("", None),
+        ("<b>2026</b>", None),
+        ("9" * 4000, None),
+    ],
+)
+def test_parse_sent_date(text: str, expected: date | None) -> None:
+    assert parse_sent_date(text, TODAY) == expected
+
+
+@pytest.mark.parametrize(
+    ("row", "due"),
+    [
+        ({"status": "sent", "sent_on": "2026-11-15", "followed_up_on": None}, True),  # 10 days
+        ({"status": "sent", "sent_on": "2026-11-16", "followed_up_on": None}, False),  # 9 days
+        ({"status": "replied", "sent_on": "2026-10-01", "followed_up_on": None}, False),
+        ({"status": "sent", "sent_on": "2026-10-01", "followed_up_on": "2026-10-12"}, False),
+        ({"status": "sent", "sent_on": None, "followed_up_on": None}, False),
+        ({"status": "sent", "sent_on": "garbage", "followed_up_on": None}, False),
+    ],
+)
+def test_followup_due_after_the_content_number_of_days(row: dict[str, object], due: bool) -> None:
+    assert followup_days() == 10
+    assert is_followup_due(row, TODAY, followup_days()) is due
+
+
+@pytest.mark.parametrize(
+    ("statuses", "rate"),
+    [
+        ([], None),
+        (["sent"] * 19 + ["replied"], 5),
+        (["sent", "declined", "accepted", "replied"], 75),
+    ],
+)
+def test_response_rate_counts_any_answer(statuses: list[str], rate: int | None) -> None:
+    counts = count(statuses)
+    assert counts.total == len(statuses)
+    assert counts.rate == rate
+
+
+def test_counts_answered() -> None:
+    assert Counts(10, 1, 2, 3).answered == 6
+
+
+def test_settings_name_the_file_and_line_on_mistakes(tmp_path: Path) -> None:
+    bad = tmp_path / "outreach.yaml"
+    bad.write_text("followup_days: 0\nexpected_response_rate: 10\ntypical_volume: 100\npage_size: 8\n")
+    with pytest.raises(ContentError, match=r"outreach\.yaml:1: 'followup_days' must be at least 1"):
+        load_settings(bad)
+    bad.write_text("followup_days: ten\n")
+    with pytest.raises(ContentError, match="must be int"):
+        load_settings(bad)
+
+
+def test_email_draft_follows_the_guide_pattern() -> None:
+    student = profile.Profile(USER, status="student", student_year=5, grad_year=2027)
+    draft = to_plain(
+        email_draft(texts(), name="Asha Rao", school="AIIMS <Delhi>", specialty="Internal Medicine",
+                    purpose="observership", profile=student)
+    )
+    first_line = draft.splitlines()[0]
+    assert first_line == "Subject: Prospective Observership – IMG Interested in Internal Medicine – Asha Rao"
+    assert "year-5 medical student at AIIMS <Delhi>" in draft
+    assert "2027" in draft
+    assert "[Why you:" in draft
+    assert "CV" in draft
+
+
+def test_email_draft_without_profile_leaves_brackets() -> None:
+    draft = email_draft(texts(), name="A", school="B", specialty="C", purpose="research", profile=None)
+    assert "[student / graduate]" in draft and "[year]" in draft
+
+
+def test_every_state_is_reachable_and_the_diagrams_render() -> None:
+    for spec in (EMAIL, ADD):
+        machine = FlowMachine(spec)
+        reached = {spec.initial}
+        for t in spec.transitions:
+            reached.add(t["dest"])
+        assert reached == set(spec.states), spec.name
+        assert machine.mermaid().startswith("stateDiagram-v2")
+
+
+# -- conversations -----------------------------------------------------------------------------
+def test_apply_menu_lists_every_helper(chat: Chat) -> None:
+    chat.send("/menu")
+    chat.press("Application help")
+    labels = [b.label for b in chat.buttons]
+    for name in ("Cold email", "Outreach log", "Letters", "Reflections", "ERAS", "Interview"):
+        assert any(name in label for label in labels), name
+
+
+def test_cold_email_asks_name_and_school_once(chat: Chat, store: Store) -> None:
+    chat.send("/start")
+    set_profile(store, status="graduate", grad_year=2021, specialties=["Internal Medicine"])
+    chat.send("/email")
+    assert "full name" in chat.text
+    chat.send("Asha <b>Rao</b> & co")
+    assert "medical school" in chat.text
+    chat.send("Grant Medical College")
+    assert "asking this person for" in chat.text  # one specialty in the profile: not asked
+    replies = chat.press("Observership")
+    draft = replies[1].text
+    assert draft.startswith("<pre>") and draft.endswith("</pre>")
+    assert "Asha &lt;b&gt;Rao&lt;/b&gt; &amp; co" in draft  # escaped, comes back unharmed
+    assert "graduated from Grant Medical College in 2021" in to_plain(draft)
+    assert "IMG Interested in Internal Medicine" in draft
+    assert "under 10%" in chat.text
+    assert store.db.table("completions").count_where("flow = 'email'") == 1
+    # Next time: straight to the purpose.
+    chat.send("/email")
+    assert "asking this person for" in chat.text
+    assert "full name" not in chat.text
+
+
+def test_cold_email_offers_the_profile_specialties(chat: Chat, store: Store) -> None:
+    chat.send("/start")
+    set_profile(store, status="student", student_year=4, grad_year=2028,
+                specialties=["Pediatrics", "Psychiatry"])
+    chat.send("/email")
+    chat.send("Lee Min")
+    chat.send("Seoul National University")
+    assert "Which specialty" in chat.text
+    chat.press("Psychiatry")
+    chat.press("Shadowing")
+    assert "Shadowing Request – IMG Interested in Psychiatry – Lee Min" in chat.text
+    assert "year-4 medical student" in chat.text
+
+
+def test_cold_email_bad_answers_are_re_asked(chat: Chat) -> None:
+    chat.send("/email")
+    chat.send("   ")
+    assert "type your name" in chat.text
+    chat.send("x" * 4000)
+    assert "type your name" in chat.text
+    chat.send("Ana")
+    chat.send("")
+    assert "medical school" in chat.text
+    chat.send("UNAM")
+    chat.send("Cardiology 🫀 <script>")  # no profile: specialty is typed
+    chat.send("some text where a button is expected")
+    assert "tap one of the buttons" in chat.text
+    chat.press("Research")
+    assert "Cardiology 🫀 &lt;script&gt;" in chat.replies[1].text
+    assert "/profile" in chat.text  # no profile yet: says how to fill the brackets
+
+
+def test_email_survives_an_interruption(chat: Chat) -> None:
+    chat.send("/email")
+    chat.send("Ana")
+    chat.send("/outreach")
+    assert "Continue" in chat.text
+    chat.press("Continue")
+    assert "medical school" in chat.text
+
+
+def test_stale_purpose_button_is_refused(chat: Chat) -> None:
+    chat.send("/email")
+    chat.press_data("or:pu:o")
+    assert chat.route == "stale"
+    assert "full name" in chat.text  # the current step again
+
+
+def test_log_a_contact_and_see_the_rate(chat: Chat, store: Store, clock: Clock) -> None:
+    chat.send("/outreach")
+    assert "Nothing logged yet" in chat.text
+    chat.press("Add a contact")
+    chat.send("Dr. <Lopez>")
+    assert len(outreach_rows(store)) == 1  # saved the moment it was given
+    chat.press("Program director")
+    chat.send("Mayo & Sons Clinic")
+    chat.send("31.02.2026")
+    assert "couldn't read that" in chat.text
+    chat.send("2027-01-01")
+    assert "in the future" in chat.text
+    chat.send("2026-11-10")
+    assert "Logged" in chat.text and "Dr. <Lopez>" in chat.text
+    row = outreach_rows(store)[0]
+    assert (row["contact"], row["role"], row["institution"], row["sent_on"], row["status"]) == (
+        "Dr. <Lopez>", "program_director", "Mayo & Sons Clinic", "2026-11-10", "sent"
+    )
+    assert "Sent: 1" in chat.text and "0%" in chat.text and "under 10%" in chat.text
+    assert "Follow-up due: 1" in chat.text  # 15 days without an answer
+    assert followups_due(store, USER, TODAY)[0]["contact"] == "Dr. <Lopez>"
+    chat.press("Dr. <Lopez>")
+    assert "No answer after 15 days" in chat.text
+    chat.press("Follow-up draft")
+    assert "<pre>" in chat.replies[1].text and "2026-11-10" in chat.replies[1].text
+    chat.press("I sent a follow-up")
+    assert "Followed up on 2026-11-25" in chat.text
+    assert followups_due(store, USER, TODAY) == []
+    chat.press("Mark 💬 replied")
+    assert "now 💬 replied" in chat.text
+    chat.press("Outreach log")
+    assert "100%" in chat.text
+
+
+def test_add_with_today_button(chat: Chat, store: Store) -> None:
+    chat.send("/outreach")
+    chat.press("Add a contact")
+    chat.send("Dr. Kim")
+    chat.send("typed instead of a role")
+    assert "tap one of the buttons" in chat.text
+    chat.press("Section chief")
+    chat.send("x" * 4000)
+    assert "institution's name" in chat.text
+    chat.send("Cleveland")
+    chat.press("Today")
+    assert outreach_rows(store)[0]["sent_on"] == "2026-11-25"
+    assert "Follow-up due" not in chat.text
+
+
+def test_log_pages_and_delete(chat: Chat, store: Store) -> None:
+    chat.send("/start")
+    for i in range(10):
+        store.db.table("outreach").insert(
+            {"user_id": USER, "contact": f"Dr {i}", "status": "sent", "sent_on": f"2026-11-{i + 10:02d}"}
+        )
+    chat.send("/outreach")
+    assert "Page 1 of 2" in chat.text
+    assert any("Dr 9" in b.label for b in chat.buttons)
+    chat.press("Older")
+    assert "Page 2 of 2" in chat.text
+    chat.press("Dr 0")
+    chat.press("Delete")
+    assert "can't be undone" in chat.text
+    chat.press("Yes, delete")
+    assert "Deleted" in chat.text and len(outreach_rows(store)) == 9
+
+
+def test_someone_elses_entry_cannot_be_touched(engine: Engine, store: Store) -> None:
+    owner, thief = Chat(engine, "tg:1"), Chat(engine, "tg:2")
+    owner.send("/start")
+    thief.send("/start")
+    entry = store.db.table("outreach").insert({"user_id": "tg:1", "contact": "Dr A", "status": "sent"})
+    entry_id = entry.last_pk
+    for data in (f"or:v:{entry_id}", f"or:st:{entry_id}:a", f"or:X:{entry_id}", f"or:fs:{entry_id}"):
+        thief.press_data(data)
+        assert "can't find" in thief.text, data
+    assert store.db.table("outreach").get(entry_id)["status"] == "sent"
+
+
+@pytest.mark.parametrize(
+    "data", ["or:", "or:v:", "or:v:abc", "or:v:-1", "or:st:1:z", "or:l:x", "or:r:p", "or:d:t", "or:sp:9",
+             "or:zz", "or:v:99999999999999999999"]
+)
+def test_forged_or_old_buttons_never_crash(chat: Chat, data: str) -> None:
+    chat.send("/start")
+    chat.press_data(data)
+    assert chat.route in ("stale", "error:NotFound"), chat.route
