@@ -455,7 +455,8 @@ class Vetting(Feature):
         if program.finished:
             return [self._edit_list(turn, program_id, replace=True)]
         answers = load_answers(turn.store, turn.user_id, program_id)
-        index = next((n for n, item in enumerate(checklist().items) if item.id not in answers), 0)
+        items = checklist().items
+        index = next((n for n, item in enumerate(items) if item.id not in answers), len(items) - 1)
         turn.session.enter(FLOW, MACHINE.fire("resume", DONE), {"p": program_id, "i": index})
         return [self._item_reply(turn, program, index, answers, replace=True)]
 
@@ -749,8 +750,8 @@ class Vetting(Feature):
             lines.append(f"{sa} {sb} {item.label}")
         buttons = keyboard(
             [
-                Button(turn.t("vetting.button_open", name=_short(a.name)), f"vet:o:{a.id}"),
-                Button(turn.t("vetting.button_open", name=_short(b.name)), f"vet:o:{b.id}"),
+                Button(f"{turn.t('vetting.button_open')} A: {_short(a.name)}", f"vet:o:{a.id}"),
+                Button(f"{turn.t('vetting.button_open')} B: {_short(b.name)}", f"vet:o:{b.id}"),
             ],
             [Button(turn.t("vetting.button_programs"), "vet:l")],
         )

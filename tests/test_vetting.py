@@ -341,6 +341,19 @@ def test_side_by_side_comparison_is_one_line_per_item(chat: Chat) -> None:
     assert "✅ ✅ Clear fee" in lines
     assert sum(1 for line in lines if line[:1] in "✅❌❓") >= COUNT
     assert max(len(line) for line in lines) < 60
+    assert [b.label for b in chat.buttons][:2] == ["↗️ A: Alpha", "↗️ B: Beta"]
+
+
+def test_button_labels_show_names_as_typed(chat: Chat) -> None:
+    walk(chat, "A&B <Clinic>")
+    walk(chat, "Second")
+    chat.send("/programs")
+    assert "🟢 A&B <Clinic>" in [b.label for b in chat.buttons]
+    chat.press("Second")
+    chat.press("Compare")
+    assert "🟢 A&B <Clinic>" in [b.label for b in chat.buttons]
+    chat.press("A&B")
+    assert "↗️ B: A&B <Clinic>" in [b.label for b in chat.buttons]
 
 
 def test_comparing_needs_a_second_program(chat: Chat) -> None:
@@ -442,7 +455,7 @@ def test_every_state_is_reachable_and_the_diagram_is_current() -> None:
 
 def test_every_text_key_the_feature_uses_exists(catalogue: Texts) -> None:
     source = (ROOT / "flows" / "vetting.py").read_text(encoding="utf-8")
-    keys = set(re.findall(r'"(vetting\.[a-z_]+)"', source))
+    keys = set(re.findall(r"[\"'](vetting\.[a-z_]+)[\"']", source))
     keys |= {f"vetting.level_{level}" for level in ("strong", "promising", "weak", "red_flags", "unfinished")}
     keys |= {f"vetting.answer_{code}" for code in "ynu"} | {f"vetting.reason_{c}" for c in
                                                            ("strong", "promising", "weak", "red_flags")}
