@@ -398,8 +398,8 @@ class Vetting(Feature):
             return self._walk(turn, program_id, 0, trigger="named", replace=True)
         if action == "n":
             return self._new(turn)
-        if action == "l":
-            return [self._list(turn, replace=True)]
+        if action == "l":  # under a verdict too: never replace (the questions list must stay)
+            return [self._list(turn)]
         if action == "dd":
             (program_id,) = _ints(parts, 1)
             return self._delete(turn, program_id)
@@ -414,7 +414,8 @@ class Vetting(Feature):
             "c": self._continue,
             "o": lambda t, p: [self._card(t, p, replace=True)],
             "v": self._verdict_replies,
-            "e": lambda t, p: [self._edit_list(t, p, replace=True)],
+            "e": lambda t, p: [self._edit_list(t, p)],
+            "eb": lambda t, p: [self._edit_list(t, p, replace=True)],  # Back while changing an answer
             "r": self._ask_rename,
             "d": self._confirm_delete,
             "x": self._pick_compare,
@@ -480,7 +481,7 @@ class Vetting(Feature):
         answer_row = [
             Button(turn.t(f"vetting.answer_{code}"), f"vet:a:{program.id}:{index}:{code}") for code in _CODES
         ]
-        back = f"vet:e:{program.id}" if editing else f"vet:b:{program.id}:{index}"
+        back = f"vet:eb:{program.id}" if editing else f"vet:b:{program.id}:{index}"
         return Reply(
             "\n".join(lines),
             keyboard(answer_row, [Button(turn.t("vetting.button_back"), back)]),

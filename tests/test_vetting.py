@@ -113,6 +113,15 @@ def test_all_good_answers_give_strong_with_no_question_list(chat: Chat) -> None:
     assert len(chat.replies) == 1 and "Questions to send" not in chat.text
 
 
+def test_buttons_under_the_questions_list_leave_it_in_the_chat(chat: Chat) -> None:
+    walk(chat, "Keep My Questions", {"fee": "u"})
+    assert "Questions to send" in chat.replies[-1].text and chat.replies[-1].buttons
+    verdict_buttons = {b.label: b.data for b in chat.buttons}
+    for label, data in verdict_buttons.items():
+        chat.press_data(data)
+        assert not any(r.replace for r in chat.replies), label
+
+
 def test_the_check_is_on_the_menu_and_behind_a_deep_link(chat: Chat) -> None:
     chat.send("/menu")
     assert chat.button("Vet an externship").data == "go:vet"
@@ -309,7 +318,7 @@ def test_back_while_changing_an_answer_returns_to_the_list(chat: Chat) -> None:
     chat.press("Change answers")
     chat.press("Clear fee")
     chat.press("Back")
-    assert "tap an item to change its answer" in chat.text
+    assert "tap an item to change its answer" in chat.text and chat.replies[0].replace
     chat.send("yes")  # no question is waiting any more
     assert "Yes, No or Not sure" not in chat.text
 
