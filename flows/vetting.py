@@ -592,8 +592,7 @@ class Vetting(Feature):
 
     def _reason(self, turn: Turn, verdict: Verdict) -> str:
         if verdict.level is Level.WEAK and verdict.essentials_missing:
-            items = ", ".join(checklist().item(i).label for i in verdict.essentials_missing)
-            return turn.t("vetting.reason_weak_essential", items=items)
+            return turn.t("vetting.reason_weak_essential")  # the Missing line names them
         return turn.t(f"vetting.reason_{verdict.level.code}")
 
     def _level_text(self, turn: Turn, program: Program, answered: int | None = None) -> str:
