@@ -351,7 +351,7 @@ def cold_start_ms() -> float:
     code = "import flows.faq as f; f.default_index().match('how many months of usce')"
     root = Path(__file__).resolve().parent.parent
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], cwd=root, check=True)  # noqa: S603
+    subprocess.run([sys.executable, "-c", code], cwd=root, check=True)
     return (time.perf_counter() - t0) * 1000
 
 
@@ -442,20 +442,24 @@ def sweep() -> None:
     items = [it for it in load_eval() if it.split == "tune"]
     entries, oos = faq.load_faq(), faq.load_out_of_scope()
     rows = []
-    for aw in (0.0, 0.5, 0.75, 1.0):
-        for bw in (0.0, 0.5, 1.0):
-            for uw in (0.0, 0.2, 0.35, 0.5):
-                idx = FaqIndex.build(entries, oos, answer_weight=aw, bigram_weight=bw, unknown_weight=uw)
-                r = TfidfRanker(idx)
-                outs = [r.rank(it.text) for it in items]
-                t = pick_threshold(items, outs)
-                m = metrics(items, outs, t)
-                rows.append(((m["top1"] + m["oos_declined"]) / 2, aw, bw, uw, t, m))
+    for ai in (True, False):
+        for aw in (0.0, 0.5, 0.75, 1.0):
+            for bw in (0.0, 0.5, 1.0):
+                for uw in (0.0, 0.2, 0.35, 0.5):
+                    idx = FaqIndex.build(
+                        entries, oos, answer_weight=aw, answer_idf=ai, bigram_weight=bw,
+                        unknown_weight=uw,
+                    )
+                    r = TfidfRanker(idx)
+                    outs = [r.rank(it.text) for it in items]
+                    t = pick_threshold(items, outs)
+                    m = metrics(items, outs, t)
+                    rows.append(((m["top1"] + m["oos_declined"]) / 2, ai, aw, bw, uw, t, m))
     rows.sort(key=lambda r: -r[0])
-    for v, aw, bw, uw, t, m in rows[:15]:
+    for v, ai, aw, bw, uw, t, m in rows[:20]:
         print(
-            f"score={v:.3f} answer_w={aw} bigram_w={bw} unknown_w={uw} thr={t:.3f} "
-            f"top1={m['top1']:.3f} oos_declined={m['oos_declined']:.3f}"
+            f"score={v:.3f} answer_idf={ai} answer_w={aw} bigram_w={bw} unknown_w={uw} "
+            f"thr={t:.3f} top1={m['top1']:.3f} oos_declined={m['oos_declined']:.3f}"
         )
 
 

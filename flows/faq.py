@@ -21,7 +21,9 @@ Pure Python plus rapidfuzz: no numpy at import, index build in milliseconds.
 
 from __future__ import annotations
 
+import datetime
 import functools
+import itertools
 import math
 import re
 import unicodedata
@@ -46,11 +48,15 @@ MIN_RELATED, MAX_RELATED = 2, 3
 _ID_RE = re.compile(r"[a-z][a-z0-9_]*")
 
 # Tuned on the "tune" split of bench/faq_eval.yaml only (python -m bench.faq_bench --sweep).
-THRESHOLD = 0.30
+THRESHOLD = 0.28
 ANSWER_WEIGHT = 0.75
+ANSWER_IDF = True  # answers count towards document frequency
 BIGRAM_WEIGHT = 0.5
 UNKNOWN_WEIGHT = 0.35
 OOS_MARGIN = 1.0  # decline when best out-of-scope score >= OOS_MARGIN * best entry score
+LONG_MESSAGE_TOKENS = 18  # from this many tokens on, sentences are scored on their own too
+SENTENCE_WEIGHT = 0.9
+OLD_GRADUATION_YEARS = 6  # a graduation year this many years back reads as a YOG gap
 
 
 # --------------------------------------------------------------------------- data
@@ -231,14 +237,21 @@ CONCEPTS: Mapping[str, tuple[str, ...]] = {
     "elective": ("elective", "electives", "clerkship", "clerkships", "clinical rotation for students"),
     "subinternship": ("sub-i", "sub i", "subi", "sub-internship", "sub internship",
                       "sub-internships", "acting internship", "acting internships"),
-    "handson": ("hands-on", "hands on", "handson", "hand on", "hands-one", "hand-on"),
+    "handson": ("hands-on", "hands on", "handson", "hand on", "hands-one", "hand-on",
+                "hands-on-experience"),
     "email": ("email", "emails", "e-mail", "e-mails", "mail", "mails", "emailing", "emailed",
               "cold email", "cold emails", "cold mail", "cold mails", "cold emailing",
               "cold outreach", "outreach"),
     "pd": ("pd", "pds", "apd", "apds", "program director", "program directors",
            "programme director", "associate pd", "associate program director"),
-    "internalmed": ("internal medicine", "int med"),
-    "fm": ("family medicine", "fm", "family med"),
+    "internalmed specialty": ("internal medicine", "int med"),
+    "fm specialty": ("family medicine", "fm", "family med"),
+    "specialty": ("specialty", "speciality", "specialities", "specialties", "field",
+                  "discipline", "cardiology", "psych", "psychiatry", "surgery", "neurology",
+                  "neuro", "pediatrics", "paediatrics", "peds", "obgyn", "ob/gyn", "radiology",
+                  "anesthesia", "anesthesiology", "pathology", "dermatology", "emergency medicine",
+                  "oncology", "nephrology", "gastroenterology", "pulmonology", "endocrinology",
+                  "cardio", "gi", "heme onc", "hem onc", "subspecialty", "subspecialties"),
     "ps": ("ps", "personal statement", "personal statements", "personal statment"),
     "yog": ("yog", "year of graduation", "years of graduation", "graduation year",
             "graduating year", "passing year", "old graduate", "old grad"),
@@ -253,23 +266,24 @@ CONCEPTS: Mapping[str, tuple[str, ...]] = {
     "j1": ("j1", "j-1", "j 1", "ecfmg sponsorship"),
     "cost": ("cost", "costs", "price", "prices", "fee", "fees", "expensive", "pay", "paid",
              "paying", "charge", "charges", "dollars", "dollar", "usd", "pricey"),
-    "budget": ("budget", "funds", "fund", "afford", "cheap", "cheaper", "money", "low cost",
-               "limited funds", "poor", "financial", "finances"),
+    "budget": ("budget", "funds", "fund", "afford", "affordable", "cheap", "cheaper", "cheapest",
+               "money", "low cost", "low-cost", "inexpensive", "limited funds", "poor",
+               "financial", "finances", "low budget", "cost effective"),
     "month": ("month", "months", "mo", "mos", "week", "weeks", "wk", "wks", "how long",
               "duration"),
     "year": ("year", "years", "yr", "yrs"),
-    "us": ("us", "usa", "u.s.", "u.s.a.", "u.s", "america", "american", "united states", "states"),
+    "us": ("us", "usa", "u.s.", "u.s.a.", "u.s", "america", "american", "united states"),
     "doctor": ("doctor", "doctors", "doc", "docs", "dr", "physician", "physicians"),
     "attending": ("attending", "attendings", "supervisor", "supervisors", "consultant",
                   "preceptor", "mentor", "mentors"),
-    "rotation": ("rotation", "rotations", "rotate", "rotating", "rota"),
+    "rotation usce": ("rotation", "rotations", "rotate", "rotating", "rota"),
     "telemedicine": ("telemedicine", "telehealth", "tele", "virtual", "online", "remote",
                      "remotely", "video", "tele-medicine", "tele medicine", "teleconsult"),
     "scribe": ("scribe", "scribes", "scribing", "scribed"),
     "reply": ("reply", "replies", "replied", "respond", "responded", "response", "responses",
               "answer my", "ignore", "ignored", "ignoring"),
     "mandatory": ("mandatory", "compulsory", "obligatory", "necessary", "essential",
-                  "must have", "a must"),
+                  "must have", "a must", "must", "optional", "have to have", "has to have"),
     "cv": ("cv", "resume", "curriculum vitae"),
     "score": ("score", "scores", "grade", "grades", "cutoff", "cut off", "cut-off", "marks",
               "percentile", "passing grade"),
@@ -278,11 +292,10 @@ CONCEPTS: Mapping[str, tuple[str, ...]] = {
     "housing": ("rent", "housing", "apartment", "accommodation", "where to live",
                 "place to live", "living"),
     "star": ("star", "s.t.a.r", "situation task action result"),
-    "specialty": ("specialty", "speciality", "specialities", "specialties", "field",
-                  "discipline"),
     "img": ("img", "imgs", "international medical graduate", "international medical graduates",
             "foreign medical graduate", "fmg", "fmgs", "international graduate"),
-    "student": ("student", "students", "med student", "medical student", "medical students"),
+    "student": ("student", "students", "med student", "medical student", "medical students",
+                "in med school", "in medical school", "still in school", "enrolled"),
     "school": ("school", "college", "med school", "medical school", "university of my country"),
     "ck": ("step 2 ck", "step2 ck", "step 2", "step2", "step two", "ck", "2ck", "step2ck"),
     "step1": ("step 1", "step1", "step one"),
@@ -292,7 +305,7 @@ CONCEPTS: Mapping[str, tuple[str, ...]] = {
     "soap": ("soap", "soap note", "soap notes"),
     "pgy1": ("pgy1", "pgy-1", "pgy 1", "intern year"),
     "count": ("count", "counts", "counted", "considered", "consider", "valid", "accepted",
-              "recognized", "recognised", "real"),
+              "recognized", "recognised", "real", "called"),
     "worth": ("worth", "worthwhile", "useful", "valuable", "value", "benefit", "benefits",
               "useless", "waste", "point of", "pointless", "helpful"),
     "good": ("good", "strong", "best", "better", "great", "excellent", "high-quality",
@@ -300,7 +313,7 @@ CONCEPTS: Mapping[str, tuple[str, ...]] = {
     "legit": ("legit", "legitimate", "scam", "scams", "fraud", "fake", "genuine", "trustworthy"),
     "dress": ("dress", "wear", "clothes", "attire", "outfit", "dressing"),
     "behave": ("behave", "behavior", "behaviour", "etiquette", "manners", "conduct",
-               "professionalism", "professional"),
+               "professionalism", "professional", "act", "expect", "expected", "expectations"),
     "start": ("start", "begin", "beginning", "started", "starting"),
     "find": ("find", "search", "searching", "google", "googling", "look for", "looking for",
              "locate", "finding"),
@@ -323,9 +336,71 @@ CONCEPTS: Mapping[str, tuple[str, ...]] = {
                     "published"),
     "research": ("research", "researching"),
     "subject": ("subject", "subject line", "email title"),
+    "define": ("what is", "what's", "whats", "wat is", "wht is", "what are", "meaning", "means",
+               "mean", "define", "definition", "explain", "stand for", "stands for"),
+    "who": ("who", "whom", "whome", "to whom"),
+    "howmany": ("how many", "how much", "how often", "number of"),
+    "18 month": ("1.5 years", "1.5 year", "1.5 yrs", "one and a half years", "a year and a half",
+                 "year and a half", "one and half year", "one and half years"),
+    "guarantee": ("guarantee", "guarantees", "guaranteed", "guaranteeing", "promise", "promises",
+                  "promising", "promised", "assured"),
+    "compare": ("vs", "versus", "difference", "differences", "different", "differ", "compare",
+                "comparison", "compared", "diff"),
+    "ask": ("ask", "asking", "asked", "request", "requesting", "requested"),
+    "lor writer": ("recommender", "recommenders", "referee", "referees", "letter writer",
+                   "letter writers"),
+    "bad": ("bad", "weak", "average", "mediocre", "poor quality", "low quality"),
+    "family": ("parents", "family", "wife", "husband", "kids", "children", "spouse", "mother",
+               "father", "mom", "dad"),
+    "old": ("old", "older", "ago", "expire", "expired", "expires", "outdated", "long time"),
+    "when": ("when", "by when", "what time", "right time", "how early", "how soon"),
+    "why": ("why",),
+    "where": ("where", "which place"),
+    "find where": ("where to look", "where to find", "where to search", "where can i find",
+                   "where do i find", "where can i get"),
+    "without": ("no", "zero", "without", "none", "lack", "lacking", "didnt", "did not",
+                "do not have", "dont have", "have not", "havent", "never had", "not any"),
+    "quantity": ("quantity", "more months", "many months", "more rotations", "many rotations",
+                 "number of rotations", "amount", "lots of"),
+    "help": ("help", "helping", "assist", "assisting", "contribute", "useful to"),
+    "type": ("type", "types", "kind", "kinds", "sort of", "category", "categories", "example",
+             "examples", "option", "options"),
+    "important": ("important", "imp", "importance", "matter", "matters", "care", "cares",
+                  "weight", "weigh", "look at", "shortlist", "shortlisting", "bother"),
+    "semi": ("semi", "partially", "partly", "not fully", "partial", "in between"),
+    "judge": ("look for in", "judge", "evaluate", "assess", "how to know if", "how do i know if",
+              "tell if", "how to tell", "how can i tell", "check if", "signs of", "red flags",
+              "red flag", "checklist", "recognise", "recognize", "legit or not", "how can i know",
+              "how do i know", "how to know", "how to check", "how can i check"),
+    "choose": ("choose", "choosing", "pick", "picking", "select", "selecting", "chose"),
+    "include": ("include", "includes", "offer", "offers", "involve", "involves", "contain",
+                "contains"),
+    "give": ("give", "provide", "hand over", "share"),
+    "study": ("qbank", "qbanks", "uworld", "amboss", "nbme", "question bank", "study",
+              "studying", "first aid", "anki"),
+    "namedplace": ("mayo", "mayo clinic", "cleveland clinic", "johns hopkins", "hopkins",
+                   "mount sinai", "mt sinai", "harvard", "stanford", "yale", "columbia", "nyu",
+                   "ucla", "ucsf", "duke", "emory", "baylor", "penn", "upenn", "mass general",
+                   "mgh", "brigham", "cornell", "northwestern", "vanderbilt", "michigan",
+                   "pittsburgh", "upmc", "cedars sinai", "cedars-sinai", "jackson", "montefiore",
+                   "beth israel", "kaiser", "hca"),
+    "newyork": ("new york", "nyc", "ny"),
+    "service": ("translate", "translation", "write my", "write it for me", "edit my",
+                "proofread", "do it for me", "make my"),
 }
 
-STOP_WORDS = frozenset(
+# Concept tokens that say what kind of question it is but not what it is about: a
+# message made only of these (plus unknown words) is declined.
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+GENERIC = _words(
+    """define who when why where howmany type good bad count worth important compare ask help
+    give include choose judge find start us new"""
+)
+
+STOP_WORDS = _words(
     """a an the and or but if of to in on at for from by with about as into onto than then
     is are was were be been being am do does did doing done have has had having i me my mine
     we our you your yours he she him her it its they them their this that these those there
@@ -333,7 +408,8 @@ STOP_WORDS = frozenset(
     so too very just also any some all no not yes ok okay please pls plz sir madam mam hi
     hello hey dear thanks thank thx regards kindly tell know want wanted need needed get got
     really actually exactly something anything thing things like im i'm iam u ur r e g eg
-    etc much many more most other else own same such only even still already now again""".split()
+    etc much many more most other else own same such only even still already now again
+    wat wht between"""
 )
 
 _SPACE_RE = re.compile(r"\s+")
@@ -346,24 +422,40 @@ _LOWER_IM_RE = re.compile(
 )
 _CONTRACTIONS = (("i'm", "i am"), ("can't", "can not"), ("won't", "will not"), ("n't", " not"),
                  ("'re", " are"), ("'ve", " have"), ("'ll", " will"), ("'d", " would"))
+_ORDINAL_RE = re.compile(r"(?<![a-z0-9])(\d+)(?:st|nd|rd|th)(?![a-z0-9])")
+_SENTENCE_RE = re.compile(r"[^.!?\n]+[.!?\n]*")
+_WHEN_CONJ_RE = re.compile(r"(?<![a-z0-9])when(?=\s+(i|they|you|we|he|she|it|my|the)\b)")
+_GRAD_YEAR_RE = re.compile(
+    r"(?:graduat\w*|grad|passed out|yog|class of|batch of)\s+(?:in\s+|of\s+|year\s+)?"
+    r"(?P<year>(?:19|20)\d\d)|(?P<year2>(?:19|20)\d\d)\s+(?:graduate|grad|passout|pass out)"
+)
+_THIS_YEAR = datetime.date.today().year
 _MONEY_RE = re.compile(r"\$\s*\d|\d\s*\$|\d+\s*k\b")
 _SCORE_RE = re.compile(r"(?<![\d$])(19\d|2[0-7]\d|280)(?![\d%$k])")
 
 
 def _stem(word: str) -> str:
+    """A light suffix stripper: plurals, -ing, -ed, and a final -e, so that
+    require/requires/required/requiring all become ``requir``."""
     if len(word) <= 3 or not word.isalpha():
         return word
     if word.endswith("ies") and len(word) > 4:
         return word[:-3] + "y"
+    if word.endswith("ied") and len(word) > 4:
+        return word[:-3] + "y"
     if word.endswith("sses"):
-        return word[:-2]
-    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
         word = word[:-1]
     if word.endswith("ing") and len(word) > 5:
-        return word[:-3]
-    if word.endswith("ed") and len(word) > 4:
-        return word[:-2]
-    return word
+        word = word[:-3]
+    elif word.endswith("ed") and len(word) > 4:
+        word = word[:-1] if word.endswith("eed") else word[:-2]
+    else:
+        return word[:-1] if word.endswith("e") and len(word) > 4 else word
+    if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeioulsz":
+        word = word[:-1]  # planning -> plan
+    return word[:-1] if word.endswith("e") and len(word) > 4 else word
 
 
 class Analyzer:
@@ -382,7 +474,11 @@ class Analyzer:
                         self._phrase_map[v] = canon
                     else:
                         self._word_map[v] = canon
-                        self._word_map.setdefault(_stem(v), canon)
+                        if _stem(v) not in STOP_WORDS:
+                            self._word_map.setdefault(_stem(v), canon)
+            self._canon = frozenset(tok for key in CONCEPTS for tok in key.split())
+        else:
+            self._canon = frozenset()
         alts = sorted(self._phrase_map, key=len, reverse=True)
         self._phrase_re = (
             re.compile(
@@ -410,11 +506,16 @@ class Analyzer:
         if self.concepts:
             text = _UPPER_IM_RE.sub(" internal medicine ", text)
         text = text.lower().replace("\u2019", "'").replace("\u2018", "'")
+        text = _ORDINAL_RE.sub(r"\1", text)
         for a, b in _CONTRACTIONS:
             text = text.replace(a, b)
         if self.concepts:
             text = _LOWER_IM_RE.sub(lambda m: m.group(0).replace("im", " internal medicine "), text)
+            text = _WHEN_CONJ_RE.sub(" ", text)
             extra = []
+            for m in _GRAD_YEAR_RE.finditer(text):
+                if int(m.group("year") or m.group("year2")) <= _THIS_YEAR - OLD_GRADUATION_YEARS:
+                    extra.append(" yog old ")
             if _MONEY_RE.search(text):
                 extra.append(" cost ")
             if _SCORE_RE.search(text):
@@ -429,19 +530,23 @@ class Analyzer:
     def tokens(self, text: str, *, fix: bool = False) -> list[str]:
         out: list[str] = []
         for raw in _TOKEN_RE.findall(self._prepare(text)):
-            if self.concepts and raw in CONCEPTS:
+            raw = raw.strip("$")
+            mapped = self._word_map.get(raw)
+            if mapped is not None:
+                out.extend(mapped.split())
+                continue
+            if raw in self._canon:
                 out.append(raw)
                 continue
-            raw = raw.strip("$")
             if not raw or raw in STOP_WORDS:
                 continue
-            tok = self._word_map.get(raw) or self._word_map.get(_stem(raw)) or _stem(raw)
+            tok = self._word_map.get(_stem(raw)) or _stem(raw)
             if fix and self.typos and tok not in self._vocab_set:
                 fixed = self._fix(raw)
                 if fixed is not None:
                     tok = fixed
             if tok not in STOP_WORDS:
-                out.append(tok)
+                out.extend(tok.split())
         return out
 
     def _fix(self, word: str) -> str | None:
@@ -468,11 +573,22 @@ def features(tokens: Sequence[str], bigram_weight: float = BIGRAM_WEIGHT) -> dic
     """Term counts for unigrams, plus down-weighted bigrams (``a_b``)."""
     feats: dict[str, float] = dict(Counter(tokens))
     if bigram_weight > 0:
-        for a, b in zip(tokens, tokens[1:], strict=False):
+        for a, b in itertools.pairwise(tokens):
             if a != b:
                 key = f"{a}_{b}" if a < b else f"{b}_{a}"
                 feats[key] = feats.get(key, 0.0) + bigram_weight
     return feats
+
+
+def _question_sentences(text: str) -> list[str]:
+    """The sentences of a message that ask something, plus its last sentence."""
+    sentences = [s.strip() for s in _SENTENCE_RE.findall(text) if s.strip()]
+    if len(sentences) < 2:
+        return []
+    picked = [s for s in sentences if "?" in s]
+    if sentences[-1] not in picked:
+        picked.append(sentences[-1])
+    return picked
 
 
 # --------------------------------------------------------------------------- index
@@ -517,6 +633,7 @@ class FaqIndex:
         analyzer: Analyzer | None = None,
         threshold: float = THRESHOLD,
         answer_weight: float = ANSWER_WEIGHT,
+        answer_idf: bool = ANSWER_IDF,
         bigram_weight: float = BIGRAM_WEIGHT,
         unknown_weight: float = UNKNOWN_WEIGHT,
         oos_margin: float = OOS_MARGIN,
@@ -538,7 +655,8 @@ class FaqIndex:
                 f = features(analyzer.tokens(f"{e.answer}\n{e.more or ''}"), bigram_weight)
                 if f:
                     docs.append((i, answer_weight, f))
-                    seen.update(f)
+                    if answer_idf:
+                        seen.update(f)
             groups.append(seen)
         for j, o in enumerate(out_of_scope):
             seen = set()
@@ -552,7 +670,7 @@ class FaqIndex:
         for g in groups:
             df.update(g)
         n = len(groups)
-        idf = {t: math.log((n + 1) / (c + 0.5)) for t, c in df.items()}
+        idf = {t: math.log((n + 1) / (df.get(t, 0) + 0.5)) for _, _, f in docs for t in f}
         unknown_idf = math.log((n + 1) / 0.5)
         postings: dict[str, list[tuple[int, float]]] = {}
         owners: list[int] = []
@@ -572,9 +690,29 @@ class FaqIndex:
         return self._by_id[entry_id]
 
     def scores(self, question: str) -> tuple[dict[int, float], float]:
-        """Best score per entry index, and the best out-of-scope score."""
+        """Best score per entry index, and the best out-of-scope score.
+
+        A long message is also scored sentence by sentence (the sentences asking
+        something, and the last one), so a question buried in a paragraph of
+        background still finds its entry.
+        """
         text = question[:MAX_INPUT] if isinstance(question, str) else ""
         toks = self.analyzer.tokens(text, fix=True)
+        best, oos = self._score(toks)
+        if len(toks) >= LONG_MESSAGE_TOKENS:
+            for seg in _question_sentences(text):
+                seg_toks = self.analyzer.tokens(seg, fix=True)
+                if len(seg_toks) < 2 or len(seg_toks) >= len(toks):
+                    continue
+                seg_best, seg_oos = self._score(seg_toks)
+                for i, s in seg_best.items():
+                    s *= SENTENCE_WEIGHT
+                    if s > best.get(i, 0.0):
+                        best[i] = s
+                oos = max(oos, seg_oos * SENTENCE_WEIGHT)
+        return best, oos
+
+    def _score(self, toks: Sequence[str]) -> tuple[dict[int, float], float]:
         if not toks:
             return {}, 0.0
         qf = features(toks, self._bigram_weight)
@@ -588,7 +726,7 @@ class FaqIndex:
             else:
                 w = tf * self._unknown_idf * self._unknown_weight
             norm2 += w * w
-        if not qw:
+        if not qw or all(t in GENERIC or "_" in t for t in qw):
             return {}, 0.0
         acc: dict[int, float] = {}
         for t, w in qw.items():

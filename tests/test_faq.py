@@ -1,0 +1,322 @@
+"""FAQ knowledge base: the loader catches content mistakes, the matcher behaves as users expect."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from flows.content import ContentError
+from flows.faq import (
+    MAX_ANSWER_CHARS,
+    MAX_ANSWER_LINES,
+    MAX_MORE_CHARS,
+    MAX_TOPIC,
+    FaqEntry,
+    FaqIndex,
+    Match,
+    default_index,
+    load_faq,
+    load_out_of_scope,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+EVAL = ROOT / "bench" / "faq_eval.yaml"
+COPY_CHECK = ROOT.parent / "shared" / "tools" / "copied-from-guide"
+
+
+def _entry(ident: str, related: str = "[b, c]", phrasings: int = 4, topic: str = "A topic") -> str:
+    lines = "\n".join(f"      - {ident} question number {i}" for i in range(phrasings))
+    return textwrap.indent(
+        textwrap.dedent(
+            f"""\
+            - id: {ident}
+              topic: {topic}
+              question: What about {ident}?
+              answer: |-
+                A short answer about {ident}.
+              phrasings:
+            """
+        )
+        + lines
+        + f"\n  related: {related}\n",
+        "  ",
+    )
+
+
+def _write(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "faq.yaml"
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def _valid() -> str:
+    return "entries:\n" + _entry("a", "[b, c]") + _entry("b", "[a, c]") + _entry("c", "[a, b]")
+
+
+# --------------------------------------------------------------------------- loader
+
+
+def test_minimal_valid_file_loads(tmp_path: Path) -> None:
+    entries = load_faq(_write(tmp_path, _valid()))
+    assert [e.id for e in entries] == ["a", "b", "c"]
+    assert entries[0].related == ("b", "c")
+    assert entries[0].more is None
+    assert len(entries[0].phrasings) == 4
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    lines = _valid().splitlines()
+    bad_line = lines.index("  - id: b") + 2  # its topic line
+    lines[bad_line - 1] = "    topic: Letters: who writes them"  # an unquoted ': ' inside a value
+    body = "\n".join(lines) + "\n"
+    with pytest.raises(ContentError, match=rf"faq\.yaml:{bad_line}: mapping values"):
+        load_faq(_write(tmp_path, body))
+
+
+def test_missing_field_names_entry_line(tmp_path: Path) -> None:
+    body = _valid().replace("    answer: |-\n      A short answer about b.\n", "")
+    line = body.splitlines().index("  - id: b") + 1
+    with pytest.raises(ContentError, match=rf"faq\.yaml:{line}: missing 'answer'"):
+        load_faq(_write(tmp_path, body))
+
+
+def test_duplicate_id(tmp_path: Path) -> None:
+    body = _valid() + _entry("a", "[b, c]").replace("question number", "another way")
+    line = [i for i, ln in enumerate(body.splitlines(), 1) if ln == "  - id: a"][1]
+    with pytest.raises(ContentError, match=rf"faq\.yaml:{line}: duplicate id 'a'"):
+        load_faq(_write(tmp_path, body))
+
+
+def test_unknown_related_id(tmp_path: Path) -> None:
+    body = _valid().replace("related: [a, b]", "related: [a, zzz]")
+    line = body.splitlines().index("  - id: c") + 1
+    with pytest.raises(ContentError, match=rf"faq\.yaml:{line}: 'c': unknown related id 'zzz'"):
+        load_faq(_write(tmp_path, body))
+
+
+def test_too_long_topic(tmp_path: Path) -> None:
+    body = _valid().replace("topic: A topic", "topic: " + "x" * (MAX_TOPIC + 1), 1)
+    with pytest.raises(ContentError, match=r"faq\.yaml:2: 'a': topic is"):
+        load_faq(_write(tmp_path, body))
+
+
+def test_too_few_phrasings(tmp_path: Path) -> None:
+    body = "entries:\n" + _entry("a", "[b, c]", phrasings=3) + _entry("b", "[a, c]") + _entry("c", "[a, b]")
+    with pytest.raises(ContentError, match=r"faq\.yaml:2: 'a': needs at least 4 phrasings"):
+        load_faq(_write(tmp_path, body))
+
+
+def test_same_phrasing_in_two_entries_is_rejected(tmp_path: Path) -> None:
+    body = _valid().replace("c question number 0", "a question number 0")
+    with pytest.raises(ContentError, match="also used by 'a'"):
+        load_faq(_write(tmp_path, body))
+
+
+def test_missing_file_is_a_content_error(tmp_path: Path) -> None:
+    with pytest.raises(ContentError, match=r"faq\.yaml: cannot read"):
+        load_faq(tmp_path / "faq.yaml")
+
+
+# --------------------------------------------------------------------------- the real content
+
+
+@pytest.fixture(scope="module")
+def entries() -> tuple[FaqEntry, ...]:
+    return load_faq()
+
+
+def test_content_size_and_ids(entries: tuple[FaqEntry, ...]) -> None:
+    assert 40 <= len(entries) <= 80
+    assert len({e.id for e in entries}) == len(entries)
+    assert load_out_of_scope(), "out-of-scope groups keep near-miss questions declined"
+
+
+def test_every_related_id_exists(entries: tuple[FaqEntry, ...]) -> None:
+    ids = {e.id for e in entries}
+    for e in entries:
+        assert 2 <= len(e.related) <= 3, e.id
+        assert set(e.related) <= ids - {e.id}, e.id
+
+
+def test_answers_fit_a_phone_screen(entries: tuple[FaqEntry, ...]) -> None:
+    for e in entries:
+        lines = [ln for ln in e.answer.splitlines() if ln.strip()]
+        assert len(lines) <= MAX_ANSWER_LINES and len(e.answer) <= MAX_ANSWER_CHARS, e.id
+        assert len(e.topic) <= MAX_TOPIC, e.id
+        assert e.more is None or len(e.more) <= MAX_MORE_CHARS, e.id
+        assert len(e.phrasings) >= 4, e.id
+        assert "<" not in e.answer and "<" not in (e.more or ""), f"{e.id}: plain text, not HTML"
+
+
+def test_content_covers_the_whole_guide(entries: tuple[FaqEntry, ...]) -> None:
+    ids = {e.id for e in entries}
+    for must in (
+        "what_is_usce", "how_much_usce", "electives", "vslo_vsas", "externships", "paid_externship",
+        "observership_value", "research_clinical", "scribe_roles", "find_usce", "cold_email",
+        "email_response_rate", "professionalism", "active_participation", "lor_asking",
+        "lor_materials", "lor_content", "reflection", "timeline", "yog_gap", "limited_funds",
+        "visa_b1b2", "eras_experiences", "personal_statement", "interview_questions",
+        "star_method", "usce_mandatory", "telemedicine", "shadowing", "volunteering",
+        "img_friendly_programs", "quality_vs_quantity",
+    ):
+        assert must in ids
+
+
+@pytest.mark.skipif(not COPY_CHECK.exists(), reason="copy checker not available")
+def test_no_sentences_copied_from_the_guide() -> None:
+    python = shutil.which("python3") or "python3"
+    out = subprocess.run(
+        [python, str(COPY_CHECK), "content"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    assert "faq.yaml" not in out, out
+
+
+# --------------------------------------------------------------------------- matcher
+
+
+@pytest.fixture(scope="module")
+def index() -> FaqIndex:
+    return default_index()
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("how mny monts of usce do i realy need", "how_much_usce"),  # typos
+        ("is obsrvership concidered usce", "observership_value"),
+        ("LoR", "lor_overview"),  # abbreviations
+        ("what to send my LOR writer, cv and eras id?", "lor_materials"),
+        ("VSAS", "vslo_vsas"),
+        ("B1/B2 ok for obs?", "visa_b1b2"),
+        ("graduated 2008, big YOG gap", "yog_gap"),
+        ("H&P and SOAP notes in an ext, is that a good one", "good_externship"),
+        ("when do i take OET", "timeline_6_12_months"),
+        ("how 2 use STAR in interviw", "star_method"),
+        ("how to mention usce in my PS", "personal_statement"),
+        ("do I really have to have US experience to match or is it optional", "usce_mandatory"),
+    ],
+)
+def test_finds_the_right_entry(index: FaqIndex, question: str, expected: str) -> None:
+    m = index.match(question)
+    assert m.matched, f"{question!r} declined; candidates {[c[0].id for c in m.candidates]}"
+    assert m.entry is not None and m.entry.id == expected
+    assert 0.0 < m.confidence <= 1.0
+
+
+def test_question_inside_a_paragraph(index: FaqIndex) -> None:
+    text = (
+        "Hello doctor, I am from Nigeria and I finished medical school in 2021. I passed Step 1 "
+        "last year and now I am studying for CK while I look for some experience in the US. "
+        "Last week I started sending emails to hospitals and to doctors I found online. "
+        "So far I wrote to around 40 people and only one answered, and that was a no. "
+        "Is it normal that almost nobody replies to my emails?"
+    )
+    m = index.match(text)
+    assert m.entry is not None and m.entry.id == "email_response_rate"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "what step 1 score do programs want",  # exam score cut-offs
+        "is 245 on CK competitive",
+        "does the program sponsor H1B for residents",  # residency visas
+        "how much is the observership fee at Cleveland Clinic",  # named fees
+        "my patient has chest pain and low BP, what should I give",  # clinical advice
+        "best city to live in as a resident",
+        "what's the weather like",
+        "asdf qwer zxcv",
+    ],
+)
+def test_out_of_scope_is_declined(index: FaqIndex, question: str) -> None:
+    m = index.match(question)
+    assert not m.matched and m.entry is None
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\n\t", "😂🙏🔥", "???", "..", "x" * 4096, "usce " * 900])
+def test_odd_input_never_raises(index: FaqIndex, question: str) -> None:
+    m = index.match(question)
+    assert isinstance(m, Match)
+    assert 0.0 <= m.confidence <= 1.0
+    assert len(m.candidates) == 3
+
+
+@pytest.mark.parametrize("question", ["", "😂", "tell me a joke", "what is the salary of a resident"])
+def test_decline_offers_three_distinct_topics(index: FaqIndex, question: str) -> None:
+    m = index.match(question)
+    assert not m.matched
+    ids = [c[0].id for c in m.candidates]
+    assert len(ids) == 3 and len(set(ids)) == 3
+    assert all(0.0 <= s <= 1.0 for _, s in m.candidates)
+
+
+def test_long_message_is_cut_not_rejected(index: FaqIndex) -> None:
+    text = ("I have a question about my plans. " * 150) + " How many months of USCE do I need?"
+    assert len(text) > 4096
+    m = index.match(text)  # the question is past the 4096-char cut, so it may decline: no crash
+    assert isinstance(m, Match)
+
+
+def test_get(index: FaqIndex) -> None:
+    assert index.get("star_method").topic
+    with pytest.raises(KeyError):
+        index.get("no_such_entry")
+
+
+def test_default_index_is_cached() -> None:
+    assert default_index() is default_index()
+
+
+def test_build_without_out_of_scope_groups(entries: tuple[FaqEntry, ...]) -> None:
+    idx = FaqIndex.build(entries)
+    m = idx.match("what is vslo")
+    assert m.entry is not None and m.entry.id == "vslo_vsas"
+
+
+# --------------------------------------------------------------------------- accuracy floor
+
+
+def _accuracy(index: FaqIndex, split: str) -> tuple[float, float]:
+    items = [i for i in yaml.safe_load(EVAL.read_text(encoding="utf-8"))["items"] if i["split"] == split]
+    in_scope = [i for i in items if i["expected"] is not None]
+    out = [i for i in items if i["expected"] is None]
+
+    def ok(item: dict[str, object]) -> bool:
+        exp = item["expected"]
+        allowed = set(exp) if isinstance(exp, list) else {exp}
+        m = index.match(str(item["text"]))
+        return (m.entry.id if m.entry else None) in allowed
+
+    top1 = sum(ok(i) for i in in_scope) / len(in_scope)
+    declined = sum(not index.match(str(i["text"])).matched for i in out) / len(out)
+    return top1, declined
+
+
+def test_eval_set_shape() -> None:
+    items = yaml.safe_load(EVAL.read_text(encoding="utf-8"))["items"]
+    ids = {e.id for e in load_faq()}
+    assert len(items) >= 150
+    assert sum(i["expected"] is None for i in items) >= 30
+    heldout = sum(i["split"] == "heldout" for i in items)
+    assert 0.25 <= heldout / len(items) <= 0.4
+    for i in items:
+        exp = i["expected"]
+        for e in exp if isinstance(exp, list) else [exp]:
+            assert e is None or e in ids, f"eval item {i['text']!r} expects unknown id {e}"
+
+
+def test_accuracy_floor_tune(index: FaqIndex) -> None:
+    top1, declined = _accuracy(index, "tune")
+    assert top1 >= 0.90
+    assert declined >= 0.85
+
+
+def test_accuracy_floor_heldout(index: FaqIndex) -> None:
+    top1, declined = _accuracy(index, "heldout")
+    assert top1 >= 0.75
+    assert declined >= 0.70
