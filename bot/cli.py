@@ -77,11 +77,33 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot import checks
+    from flows.content import ContentError
+
     settings = _settings("check")
-    store = open_store(settings)
-    engine = build_engine(settings, store)
-    print(f"ok: {len(engine.texts.entries)} texts, {len(engine.command_names)} commands, schema up to date")
-    return 0
+    try:
+        engine = build_engine(settings, open_store(settings))
+    except ContentError as exc:
+        print(f"  ✗ content: {exc}", file=sys.stderr)
+        return 1
+    loader_problems, loaders = checks.check_loaders()
+    key_problems, keys = checks.check_text_keys(engine)
+    problems = loader_problems + key_problems + checks.check_schema(engine)
+    print(f"content: {len(engine.texts.entries)} texts, {loaders} content loaders run, {keys} text uses checked")
+    print(f"schema: {len(engine.store.db.table_names())} tables, {len(engine.store.user_tables())} about users")
+    if settings.token:
+        token_problems, name = asyncio.run(checks.check_token(settings.token, settings.telegram_api_base_url))
+        problems += token_problems
+        if name:
+            print(f"token: works for {name}")
+    else:
+        print("token: not set, not checked")
+    for problem in problems:
+        print(f"  ✗ {problem}", file=sys.stderr)
+    print("ok" if not problems else f"{len(problems)} problem(s) found")
+    return 1 if problems else 0
 
 
 def parser() -> argparse.ArgumentParser:

@@ -6,12 +6,15 @@ Nothing else in the project reads ``os.environ``.
 from __future__ import annotations
 
 import os
+import re
 import zoneinfo
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_TOKEN_SHAPE = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{1,100}")
 
 Mode = Literal["run", "chat", "ask", "check", "nudges", "other"]
 
@@ -44,9 +47,11 @@ class Settings(BaseSettings):
     def _split_ids(cls, value: object) -> object:
         if isinstance(value, str):
             parts = [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]
-            bad = [p for p in parts if not p.lstrip("-").isdigit()]
+            bad = [p for p in parts if not p.isdigit() or int(p) == 0]
             if bad:
-                raise ValueError(f"ADMIN_IDS must be numeric Telegram user ids, got {bad[0]!r}")
+                raise ValueError(
+                    f"use numeric Telegram user ids separated by commas, like 123456789 (got {bad[0]!r})"
+                )
             return tuple(int(p) for p in parts)
         return value
 
@@ -68,6 +73,10 @@ class Settings(BaseSettings):
         found: list[str] = []
         if mode == "run" and not self.token:
             found.append("TELEGRAM_BOT_TOKEN is not set: get a token from @BotFather and export it.")
+        elif self.token and not _TOKEN_SHAPE.fullmatch(self.token):
+            found.append("TELEGRAM_BOT_TOKEN does not look like a bot token (digits, a colon, then letters).")
+        if not self.telegram_api_base_url.startswith(("https://", "http://")):
+            found.append("TELEGRAM_API_BASE_URL must start with https:// (or http:// for a local server).")
         try:
             zoneinfo.ZoneInfo(self.default_timezone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -79,7 +88,9 @@ class Settings(BaseSettings):
             folder = self.database_path.resolve().parent
             existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
             target = self.database_path if self.database_path.exists() else existing
-            if target is None or not os.access(target, os.W_OK):
+            if self.database_path.is_dir():
+                found.append(f"DATABASE_PATH {self.database_path} is a folder; name a file inside it.")
+            elif target is None or not os.access(target, os.W_OK) or (target is existing and not target.is_dir()):
                 found.append(f"DATABASE_PATH {self.database_path} is not writable.")
         return found
 
