@@ -196,11 +196,17 @@ async def send_reply(bot: Any, chat_id: int, reply: Reply) -> None:
 
 
 def build_application(
-    engine: Engine, settings: Settings, salt: str, request: BaseRequest | None = None
+    engine: Engine,
+    settings: Settings,
+    salt: str,
+    request: BaseRequest | None = None,
+    rate_limited: bool = True,
 ) -> Application:
     """Build the python-telegram-bot Application. Only wiring happens here.
 
-    ``request`` replaces the HTTP layer (tests pass a recording fake).
+    ``request`` replaces the HTTP layer (tests pass a recording fake). The benchmark
+    turns the rate limiter off: it caps sends at Telegram's ~30 messages a second,
+    which would measure the limiter instead of the bot.
     """
     channel = TelegramChannel(engine, settings, salt)
 
@@ -210,12 +216,13 @@ def build_application(
     builder = ApplicationBuilder()
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
+    if rate_limited:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
     app = (
         builder.token(settings.token)
         .base_url(settings.telegram_api_base_url)
         .base_file_url(settings.telegram_api_base_url.replace("/bot", "/file/bot"))
         .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)))
-        .rate_limiter(AIORateLimiter(max_retries=2))
         .concurrent_updates(PerUserOrder())
         .post_init(post_init)
         .build()

@@ -24,6 +24,10 @@ class Core(Feature):
         if turn.session.flow:
             replies.append(turn.engine.resume_hint(turn))
         else:
+            for feature in turn.engine.features:
+                for offer in feature.on_start(turn):  # shown as part of the welcome
+                    welcome = replies[0]
+                    replies[0] = Reply(f"{welcome.text}\n\n{offer.text}", welcome.buttons + offer.buttons)
             replies.append(turn.engine.main_menu(turn))
         return replies
 
@@ -42,10 +46,10 @@ class Core(Feature):
 
     def cancel(self, turn: Turn, args: str) -> list[Reply]:
         if not turn.session.flow:
-            return [Reply(turn.t("core.nothing_to_cancel")), turn.engine.main_menu(turn)]
+            return [turn.engine.main_menu(turn, turn.t("core.nothing_to_cancel"))]
         title = turn.engine.flow_title(turn, turn.session.flow)
         turn.session.leave()
-        return [Reply(turn.t("core.cancelled", flow=title)), turn.engine.main_menu(turn)]
+        return [turn.engine.main_menu(turn, turn.t("core.cancelled", flow=title))]
 
     def on_button(self, turn: Turn, payload: str) -> list[Reply]:
         if payload == "resume":

@@ -75,6 +75,7 @@ class Feature:
     menu_items: tuple[MenuEntry, ...] = ()
     deep_links: tuple[str, ...] = ()  # /start payloads that run the command of the same name
     flow_titles: dict[str, str] = {}  # flow -> text key naming it ("the checklist")
+    admin_commands: frozenset[str] = frozenset()  # others get the unknown-command answer
 
     def commands(self) -> dict[str, CommandHandler]:
         return {}
@@ -96,6 +97,10 @@ class Feature:
 
     def help_keys(self) -> tuple[str, ...]:
         return ()
+
+    def on_start(self, turn: Turn) -> list[Reply]:
+        """Offers added to the /start welcome (text and buttons) when no flow is active."""
+        return []
 
     def on_changed(self, turn: Turn, changed: set[str]) -> None:
         """Called at the end of a turn in which some feature marked records as changed
@@ -176,12 +181,13 @@ class Engine:
                 replies = self._stale(turn)
                 turn.route = "stale"
             except CoachError as exc:
-                replies = [Reply(self.texts[exc.text_key]), self.main_menu(turn)]
+                replies = [self.main_menu(turn, self.texts[exc.text_key])]
                 turn.route = f"error:{type(exc).__name__}"
             if turn.changed:
                 for feature in self.features:
                     feature.on_changed(turn, turn.changed)
-            self.store.save_session(session, turn.now, chat_id)
+            if not session.erased:
+                self.store.save_session(session, turn.now, chat_id)
         return Outcome(replies, turn.route, session)
 
     def _route(self, turn: Turn, inp: Input) -> list[Reply]:
@@ -198,9 +204,11 @@ class Engine:
 
     def run_command(self, turn: Turn, name: str, args: str = "") -> list[Reply]:
         entry = self._commands.get(name)
+        if entry is not None and name in entry[0].admin_commands and not self.is_admin(turn.user_id):
+            entry = None  # indistinguishable from a command that does not exist
         if entry is None:
             turn.route = "unknown-command"
-            return [Reply(turn.t("core.unknown_command", command=name[:40])), self.main_menu(turn)]
+            return [self.main_menu(turn, turn.t("core.unknown_command", command=name[:40]))]
         _, handler = entry
         turn.route = f"command:{name}"
         flow_before = turn.session.flow
@@ -224,12 +232,14 @@ class Engine:
                 turn.route = turn.route or f"text:{feature.name}"
                 return replies
         turn.route = "fallback"
-        return [Reply(turn.t("core.fallback")), self.main_menu(turn)]
+        return [self.main_menu(turn, turn.t("core.fallback"))]
 
     # -- shared pieces ------------------------------------------------------------------
-    def main_menu(self, turn: Turn, text_key: str = "core.menu") -> Reply:
+    def main_menu(self, turn: Turn, lead: str | None = None) -> Reply:
+        """The main menu as one message; ``lead`` (already formatted) goes above the question."""
         buttons = [Button(turn.t(e.label_key), f"go:{e.command}") for e in self.menu_entries]
-        return Reply(turn.t(text_key), column(buttons, 2))
+        text = turn.t("core.menu")
+        return Reply(f"{lead}\n\n{text}" if lead else text, column(buttons, 2))
 
     def menu_keyboard(self, turn: Turn) -> Keyboard:
         return self.main_menu(turn).buttons
@@ -256,7 +266,6 @@ class Engine:
         return owner.prompt(turn)
 
     def _stale(self, turn: Turn) -> list[Reply]:
-        replies = [Reply(turn.t("errors.stale_button"))]
         if turn.session.flow:
-            return replies + self.resume(turn)
-        return [*replies, self.main_menu(turn)]
+            return [Reply(turn.t("errors.stale_button")), *self.resume(turn)]
+        return [self.main_menu(turn, turn.t("errors.stale_button"))]

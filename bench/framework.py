@@ -1,0 +1,169 @@
+"""The assistant against the bare framework, in one process and one run.
+
+Both run the real python-telegram-bot ``Application`` over the same recording fake
+request (no network): first an echo handler (the floor), then the full assistant on a
+realistic mix — menu presses, flow answers that save, FAQ questions — from N distinct
+users. Figures: updates per second, p50/p99 latency of ``process_update``, the ratio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
+
+from bot.settings import Settings
+from bot.telegram import build_application
+from flows.engine import Engine
+from flows.features import all_features
+from flows.store import Store
+from tests.fake_telegram import TOKEN, RecordingRequest, Updates
+
+QUESTIONS = [
+    "how many months of usce do i need",
+    "is observership counted as usce?",
+    "what is vslo",
+    "how to ask for LOR",
+    "paid externship worth it?",
+    "what should my cold email subject be",
+    "can i do observership on b1/b2",
+    "what goes in ERAS experiences",
+]
+
+
+class QuietRequest(RecordingRequest):
+    """The recording fake without the recording: a benchmark must not grow memory per call."""
+
+    async def do_request(self, url: str, method: str, request_data: Any = None, *args: Any, **kw: Any) -> Any:
+        result = await super().do_request(url, method, request_data, *args, **kw)
+        self.calls.clear()
+        return result
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+async def _drive(app: Application, updates: list[Update]) -> list[float]:  # type: ignore[type-arg]
+    latencies = []
+    gc.collect()
+    for update in updates:
+        started = time.perf_counter()
+        await app.process_update(update)
+        latencies.append(time.perf_counter() - started)
+    return latencies
+
+
+def _summary(latencies: list[float]) -> dict[str, float]:
+    total = sum(latencies)
+    return {
+        "updates": len(latencies),
+        "per_second": len(latencies) / total,
+        "p50_ms": percentile(latencies, 0.50) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
+    }
+
+
+async def floor(n: int) -> dict[str, float]:
+    async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.effective_message is not None
+        await update.effective_message.reply_text(update.effective_message.text or "")
+
+    request = QuietRequest()
+    app = ApplicationBuilder().token(TOKEN).request(request).get_updates_request(request).build()
+    app.add_handler(MessageHandler(filters.TEXT, echo))
+    async with app:
+        factory = Updates(app.bot)
+        updates = [factory.message(10_000 + i, f"hello {i}") for i in range(n)]
+        return _summary(await _drive(app, updates))
+
+
+def _assistant_mix(factory: Updates, n: int, rng: random.Random, buttons: Callable[[], list[str]]) -> list[Any]:
+    """A plan of n steps over distinct users; callables are resolved when reached (they need the last reply)."""
+    plan: list[Any] = []
+    user = 20_000
+    while len(plan) < n:
+        user += 1
+        uid = user
+        plan.append(lambda uid=uid: factory.message(uid, "/start"))
+        for _ in range(3):  # answer the flow the menu leads into, by its first buttons
+            plan.append(lambda uid=uid: factory.press(uid, (buttons() or ["go:menu"])[0]))
+        plan.append(lambda uid=uid: factory.message(uid, rng.choice(QUESTIONS)))
+        plan.append(lambda uid=uid: factory.press(uid, "go:menu"))
+    return plan[:n]
+
+
+async def assistant(n: int, database: Path) -> dict[str, float]:
+    request = QuietRequest()
+    last_buttons: list[str] = []
+
+    class Watching(QuietRequest):
+        async def do_request(self, url: str, method: str, request_data: Any = None, *a: Any, **kw: Any) -> Any:
+            if request_data is not None and url.endswith("sendMessage"):
+                markup = request_data.parameters.get("reply_markup")
+                if markup:
+                    import json
+
+                    rows = json.loads(markup) if isinstance(markup, str) else markup
+                    last_buttons[:] = [b["callback_data"] for row in rows["inline_keyboard"] for b in row]
+                else:
+                    last_buttons.clear()
+            return await super().do_request(url, method, request_data, *a, **kw)
+
+    request = Watching()
+    store = Store.open(database)
+    engine = Engine(store, all_features())
+    engine.migrate()
+    settings = Settings(telegram_bot_token=TOKEN, database_path=database)  # type: ignore[arg-type]
+    app = build_application(engine, settings, "bench-salt", request=request, rate_limited=False)
+    import logging
+
+    logging.getLogger("usce_coach").setLevel(logging.WARNING)
+    async with app:
+        factory = Updates(app.bot)
+        plan = _assistant_mix(factory, n, random.Random(7), lambda: list(last_buttons))
+        latencies = []
+        gc.collect()
+        for step in plan:
+            update = step()
+            started = time.perf_counter()
+            await app.process_update(update)
+            latencies.append(time.perf_counter() - started)
+    store.close()
+    return _summary(latencies)
+
+
+def run(n: int = 10_000, repeats: int = 3) -> dict[str, Any]:
+    rounds = []
+    for r in range(repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            f = asyncio.run(floor(n))
+            a = asyncio.run(assistant(n, Path(tmp) / f"bench-{r}.db"))
+        rounds.append({"floor": f, "assistant": a, "ratio": a["per_second"] / f["per_second"]})
+    med = {
+        side: {k: statistics.median(rd[side][k] for rd in rounds) for k in rounds[0][side]}
+        for side in ("floor", "assistant")
+    }
+    return {"n": n, "repeats": repeats, "rounds": rounds, **med, "ratio": statistics.median(r["ratio"] for r in rounds)}
+
+
+def main() -> None:
+    result = run()
+    for side in ("floor", "assistant"):
+        s = result[side]
+        print(f"{side:9} {s['per_second']:8.0f} upd/s  p50 {s['p50_ms']:.3f} ms  p99 {s['p99_ms']:.3f} ms")
+    print(f"ratio     {result['ratio']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
