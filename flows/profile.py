@@ -43,6 +43,13 @@ def m001_profiles(db: Database) -> None:
     )
 
 
+@migrations()
+def m002_onboarding_step(db: Database) -> None:
+    # Where the goal conversation stopped, so a returning user continues there even after
+    # /cancel cleared their session: a question's state name, or "done".
+    db.table("profiles").add_column("onboarding_step", str)
+
+
 JSON_FIELDS = frozenset({"specialties", "gaps"})
 
 
@@ -62,6 +69,7 @@ class Profile:
     gaps: tuple[str, ...] = ()
     timezone: str | None = None
     completed_at: str | None = None
+    onboarding_step: str | None = None
 
     @property
     def application_date(self) -> date | None:
@@ -81,10 +89,11 @@ class Profile:
 
 
 def load_profile(store: Store, user_id: str) -> Profile | None:
-    row = store.conn.execute("SELECT * FROM profiles WHERE user_id = ?", (user_id,)).fetchone()
+    cursor = store.conn.execute("SELECT * FROM profiles WHERE user_id = ?", (user_id,))
+    row = cursor.fetchone()
     if row is None:
         return None
-    names = [d[0] for d in store.conn.execute("SELECT * FROM profiles LIMIT 0").description]
+    names = [d[0] for d in cursor.description]
     values: dict[str, Any] = dict(zip(names, row, strict=True))
     values.pop("updated_at", None)
     for name in JSON_FIELDS:
@@ -92,9 +101,20 @@ def load_profile(store: Store, user_id: str) -> Profile | None:
     return Profile(**values)
 
 
+COLUMNS = frozenset(Profile.__dataclass_fields__) - {"user_id"}
+
+
 def save_answer(store: Store, user_id: str, now: str, **answers: Any) -> None:
     """Store some answers at once (the moment they are given)."""
+    unknown = set(answers) - COLUMNS
+    if unknown:
+        raise ValueError(f"not a profile field: {sorted(unknown)}")
     row: dict[str, Any] = {"user_id": user_id, "updated_at": now}
     for name, value in answers.items():
         row[name] = json.dumps(list(value)) if name in JSON_FIELDS and value is not None else value
-    store.db.table("profiles").upsert(row, pk="user_id", alter=False)
+    names = list(row)
+    store.conn.execute(
+        f"INSERT INTO profiles ({', '.join(names)}) VALUES ({', '.join(':' + n for n in names)})"
+        f" ON CONFLICT(user_id) DO UPDATE SET {', '.join(f'{n} = excluded.{n}' for n in names[1:])}",
+        row,
+    )
