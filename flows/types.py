@@ -107,6 +107,7 @@ class Session:
     data: dict[str, Any] = field(default_factory=dict)
     created: bool = False  # first time this user was seen
     dirty: bool = False
+    erased: bool = False  # the user's data was erased this turn: the session is not saved again
 
     def enter(self, flow: str, state: str, data: dict[str, Any] | None = None) -> None:
         self.flow, self.state, self.data, self.dirty = flow, state, data or {}, True
