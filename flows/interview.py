@@ -1,0 +1,267 @@
+"""Interview practice (/interview): questions about US experience, STAR feedback, saved answers."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database, Migrations
+
+from flows.content import CONTENT_DIR, ContentError, line_of, load_yaml, require
+from flows.engine import CommandHandler, Feature, Turn
+from flows.errors import InvalidAnswer, NotFound, StaleButton
+from flows.machine import FlowMachine, FlowSpec
+from flows.outreach import hub_button, short
+from flows.star import PARTS, StarCheck, check_star
+from flows.store import Store
+from flows.text import clean, escape
+from flows.types import Button, Reply, column, keyboard
+
+migrations = Migrations("usce-coach.interview")
+
+
+@migrations()
+def m001_interview_answers(db: Database) -> None:
+    db.table("interview_answers").create(
+        {
+            "id": int,
+            "user_id": str,
+            "question_id": str,  # an id from content/interview.yaml
+            "answer": str,
+            "feedback": str,  # JSON: StarCheck.as_json()
+            "created_at": str,
+        },
+        pk="id",
+        foreign_keys=[("user_id", "users", "user_id")],
+    )
+    db.table("interview_answers").create_index(["user_id"])
+
+
+ANSWER_LIMIT = 4000
+MAX_LISTED = 15
+_ID = re.compile(r"[a-z][a-z0-9_]{0,19}")
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    id: str
+    label: str
+    text: str
+
+
+def load_questions(path: Path = CONTENT_DIR / "interview.yaml") -> tuple[Question, ...]:
+    data = load_yaml(path)
+    if not isinstance(data, dict):
+        raise ContentError(path, None, "expected a mapping")
+    items = require(path, data, "questions", list)
+    questions: list[Question] = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise ContentError(path, line_of(items), "each question must be a mapping")
+        question = Question(require(path, item, "id"), require(path, item, "label"), require(path, item, "text"))
+        if not _ID.fullmatch(question.id):
+            raise ContentError(path, line_of(item), f"id {question.id!r}: use a-z, 0-9 and _ (max 20)")
+        if any(q.id == question.id for q in questions):
+            raise ContentError(path, line_of(item), f"duplicate id {question.id!r}")
+        questions.append(question)
+    if not questions:
+        raise ContentError(path, line_of(items), "no questions")
+    return tuple(questions)
+
+
+@functools.cache
+def questions() -> dict[str, Question]:
+    return {q.id: q for q in load_questions()}
+
+
+ANSWER = FlowSpec(
+    name="interview",
+    states=["answer", "done"],
+    transitions=[{"trigger": "answer", "source": "answer", "dest": "done"}],
+    initial="answer",
+)
+MACHINE = FlowMachine(ANSWER)
+
+
+def feedback_lines(turn: Turn, check: StarCheck) -> list[str]:
+    """The STAR verdict as text lines: score, parts found, one line per missing part, the caveat."""
+    lines = [turn.t("interview.score", score=check.score)]
+    found = [turn.t(f"interview.part_{part}") for part in PARTS if check.found[part]]
+    if found:
+        lines.append(turn.t("interview.found", parts=" · ".join(found)))
+    lines += [turn.t(f"interview.missing_{part}") for part in check.missing]
+    if not check.missing:
+        lines.append(turn.t("interview.all_found"))
+    lines.append(turn.t("interview.heuristic"))
+    return lines
+
+
+def count_answers(store: Store, user_id: str) -> int:
+    row = store.conn.execute("SELECT count(*) FROM interview_answers WHERE user_id = ?", (user_id,)).fetchone()
+    return int(row[0])
+
+
+def get_answer(store: Store, user_id: str, answer_id: int) -> dict[str, Any]:
+    row = store.conn.execute(
+        "SELECT id, question_id, answer, feedback, created_at FROM interview_answers WHERE id = ? AND user_id = ?",
+        (answer_id, user_id),
+    ).fetchone()
+    if row is None:
+        raise NotFound()
+    return dict(zip(("id", "question_id", "answer", "feedback", "created_at"), row, strict=True))
+
+
+def _check_of(feedback: str | None) -> StarCheck:
+    try:
+        data = json.loads(feedback or "{}")
+    except ValueError:
+        data = {}
+    return StarCheck.from_json(data if isinstance(data, dict) else {})
+
+
+def _id(value: str) -> int:
+    if not value.isdigit() or len(value) > 12:
+        raise StaleButton()
+    return int(value)
+
+
+class Interview(Feature):
+    name = "interview"
+    prefix = "iv"
+    migrations = migrations
+    flows = (ANSWER.name,)
+    flow_titles = {ANSWER.name: "interview.title_flow"}
+
+    def commands(self) -> dict[str, CommandHandler]:
+        return {"interview": self.menu}
+
+    def menu(self, turn: Turn, args: str = "") -> list[Reply]:
+        saved = count_answers(turn.store, turn.user_id)
+        text = turn.t("interview.intro")
+        if saved:
+            text += "\n" + turn.t("interview.saved_count", count=saved)
+        picks = [Button(f"❓ {q.label}", f"iv:q:{q.id}") for q in questions().values()]
+        buttons = (
+            *column(picks, 1),
+            *keyboard([Button(turn.t("interview.button_saved"), "iv:s")], [hub_button(turn)]),
+        )
+        return [Reply(text, buttons)]
+
+    def ask(self, turn: Turn, question_id: str) -> list[Reply]:
+        if question_id not in questions():
+            raise StaleButton()
+        turn.session.enter(ANSWER.name, ANSWER.initial, {"q": question_id})
+        return self.prompt(turn)
+
+    def prompt(self, turn: Turn) -> list[Reply]:
+        question = questions().get(str(turn.session.data.get("q")))
+        if question is None:  # a question removed from content since
+            turn.session.leave()
+            return self.menu(turn)
+        return [Reply(turn.t("interview.ask", question=question.text))]
+
+    def on_text(self, turn: Turn, text: str) -> list[Reply]:
+        question_id = str(turn.session.data.get("q"))
+        if question_id not in questions():
+            turn.session.leave()
+            raise StaleButton()
+        answer = clean(text, ANSWER_LIMIT + 1)
+        if not answer:
+            raise InvalidAnswer(turn.t("interview.empty_answer"))
+        replies = []
+        if len(answer) > ANSWER_LIMIT:
+            answer = answer[:ANSWER_LIMIT]
+            replies.append(Reply(turn.t("interview.trimmed", limit=f"{ANSWER_LIMIT:,}")))
+        check = check_star(answer)
+        turn.store.db.table("interview_answers").insert(
+            {
+                "user_id": turn.user_id,
+                "question_id": question_id,
+                "answer": answer,
+                "feedback": json.dumps(check.as_json(), separators=(",", ":")),
+                "created_at": turn.now.isoformat(timespec="seconds"),
+            }
+        )
+        turn.session.state = MACHINE.fire("answer", turn.session.state or ANSWER.initial)
+        turn.session.leave()
+        turn.store.record_completion(turn.user_id, "interview", turn.now)
+        lines = [*feedback_lines(turn, check), "", turn.t("interview.saved")]
+        buttons = keyboard(
+            [Button(turn.t("interview.button_again"), f"iv:q:{question_id}"),
+             Button(turn.t("interview.button_other"), "iv:m")],
+            [Button(turn.t("interview.button_saved"), "iv:s")],
+        )
+        return [*replies, Reply("\n".join(lines), buttons)]
+
+    def saved(self, turn: Turn) -> list[Reply]:
+        rows = turn.store.conn.execute(
+            "SELECT id, question_id, feedback, created_at FROM interview_answers WHERE user_id = ?"
+            " ORDER BY id DESC LIMIT ?",
+            (turn.user_id, MAX_LISTED),
+        ).fetchall()
+        back = keyboard([Button(turn.t("interview.button_other"), "iv:m")], [hub_button(turn)])
+        if not rows:
+            return [Reply(turn.t("interview.saved_empty"), back)]
+        known = questions()
+        picks = []
+        for answer_id, question_id, feedback, created_at in rows:
+            question = known.get(question_id)
+            label = question.label if question else turn.t("interview.retired_question")
+            picks.append(Button(short(f"{_check_of(feedback).score}/4 · {label} · {created_at[5:10]}"),
+                                f"iv:a:{answer_id}"))
+        text = f"{turn.t('interview.saved_title')}\n{turn.t('interview.saved_pick')}"
+        return [Reply(text, (*column(picks, 1), *back))]
+
+    def view(self, turn: Turn, answer_id: int) -> list[Reply]:
+        row = get_answer(turn.store, turn.user_id, answer_id)
+        question = questions().get(row["question_id"])
+        check = _check_of(row["feedback"])
+        head = turn.t(
+            "interview.answer_view",
+            question=question.text if question else turn.t("interview.retired_question"),
+            date=row["created_at"][:10],
+            score=check.score,
+        )
+        parts = [head, "", escape(row["answer"])]
+        if check.missing:
+            missing = ", ".join(turn.t(f"interview.part_{p}") for p in check.missing)
+            parts += ["", turn.t("interview.answer_missing", parts=missing)]
+        again = [Button(turn.t("interview.button_again"), f"iv:q:{question.id}")] if question else []
+        buttons = keyboard(
+            [*again, Button(turn.t("interview.button_delete"), f"iv:x:{answer_id}")],
+            [Button(turn.t("interview.button_saved"), "iv:s")],
+        )
+        return [Reply("\n".join(parts), buttons)]
+
+    def confirm_delete(self, turn: Turn, answer_id: int) -> list[Reply]:
+        get_answer(turn.store, turn.user_id, answer_id)
+        buttons = keyboard(
+            [Button(turn.t("interview.button_confirm_delete"), f"iv:X:{answer_id}"),
+             Button(turn.t("interview.button_saved"), "iv:s")]
+        )
+        return [Reply(turn.t("interview.confirm_delete"), buttons)]
+
+    def delete(self, turn: Turn, answer_id: int) -> list[Reply]:
+        cursor = turn.store.conn.execute(
+            "DELETE FROM interview_answers WHERE id = ? AND user_id = ?", (answer_id, turn.user_id)
+        )
+        if cursor.rowcount == 0:
+            raise NotFound()
+        return [Reply(turn.t("interview.deleted")), *self.saved(turn)]
+
+    def on_button(self, turn: Turn, payload: str) -> list[Reply]:
+        action, _, rest = payload.partition(":")
+        if action == "m" and not rest:
+            return self.menu(turn)
+        if action == "s" and not rest:
+            return self.saved(turn)
+        if action == "q":
+            return self.ask(turn, rest)
+        handlers = {"a": self.view, "x": self.confirm_delete, "X": self.delete}
+        if action in handlers:
+            return handlers[action](turn, _id(rest))
+        raise StaleButton()

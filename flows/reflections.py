@@ -1,0 +1,341 @@
+"""Reflections (/reflect): guided notes written right after an experience.
+
+Four prompts — key cases, skills, how it shaped the specialty choice, differences from the
+home system — each saved to the ``reflections`` table the moment it is answered. Saved
+reflections are listed, can be edited field by field, and go into the data export like every
+table with a ``user_id``. The ERAS draft reads the specialty-choice answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlite_utils import Database, Migrations
+
+from flows.engine import CommandHandler, Feature, Turn
+from flows.eras import experience_buttons, experience_title
+from flows.errors import InvalidAnswer, NotFound, StaleButton
+from flows.experiences import Experience, get_experience, list_experiences
+from flows.machine import FlowMachine, FlowSpec
+from flows.outreach import hub_button, short
+from flows.store import Store
+from flows.text import clean, escape
+from flows.types import Button, Reply, column, keyboard
+
+migrations = Migrations("usce-coach.reflections")
+
+
+@migrations()
+def m001_reflections(db: Database) -> None:
+    db.table("reflections").create(
+        {
+            "id": int,
+            "user_id": str,
+            "experience_id": int,  # the tracked experience, NULL for a general reflection
+            "cases": str,
+            "skills": str,
+            "specialty_choice": str,
+            "differences": str,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        foreign_keys=[("user_id", "users", "user_id")],
+    )
+    db.table("reflections").create_index(["user_id"])
+
+
+ANSWER_LIMIT = 4000
+PREVIEW = 300  # characters of each answer shown in the overview
+MAX_LISTED = 20
+
+# The prompts, in order: state -> column. Button codes for editing are the first letters.
+FIELDS = {"cases": "cases", "skills": "skills", "choice": "specialty_choice", "differences": "differences"}
+CODES = {"c": "cases", "s": "skills", "h": "choice", "d": "differences"}
+
+
+def editing(edit: bool) -> bool:
+    return edit
+
+
+REFLECT = FlowSpec(
+    name="reflect",
+    states=["cases", "skills", "choice", "differences", "done"],
+    transitions=[
+        # Editing one answer ends the flow; otherwise the prompts follow one another.
+        {"trigger": "answer", "source": list(FIELDS), "dest": "done", "conditions": editing},
+        {"trigger": "answer", "source": "cases", "dest": "skills"},
+        {"trigger": "answer", "source": "skills", "dest": "choice"},
+        {"trigger": "answer", "source": "choice", "dest": "differences"},
+        {"trigger": "answer", "source": "differences", "dest": "done"},
+    ],
+    initial="cases",
+)
+MACHINE = FlowMachine(REFLECT)
+
+_COLUMNS = ("id", "experience_id", "cases", "skills", "specialty_choice", "differences", "created_at")
+
+
+def get_reflection(store: Store, user_id: str, reflection_id: int) -> dict[str, Any]:
+    row = store.conn.execute(
+        f"SELECT {', '.join(_COLUMNS)} FROM reflections WHERE id = ? AND user_id = ?",
+        (reflection_id, user_id),
+    ).fetchone()
+    if row is None:
+        raise NotFound()
+    return dict(zip(_COLUMNS, row, strict=True))
+
+
+def list_reflections(store: Store, user_id: str) -> list[dict[str, Any]]:
+    rows = store.conn.execute(
+        f"SELECT {', '.join(_COLUMNS)} FROM reflections WHERE user_id = ? ORDER BY id DESC",
+        (user_id,),
+    ).fetchall()
+    return [dict(zip(_COLUMNS, row, strict=True)) for row in rows]
+
+
+def specialty_choice(store: Store, user_id: str, experience_id: int) -> str | None:
+    """What the user wrote about their specialty choice for this experience, if anything."""
+    row = store.conn.execute(
+        "SELECT specialty_choice FROM reflections WHERE user_id = ? AND experience_id = ?"
+        " AND coalesce(specialty_choice, '') != '' ORDER BY updated_at DESC, id DESC LIMIT 1",
+        (user_id, experience_id),
+    ).fetchone()
+    return str(row[0]) if row else None
+
+
+def _id(value: str) -> int:
+    if not value.isdigit() or len(value) > 12:
+        raise StaleButton()
+    return int(value)
+
+
+class Reflections(Feature):
+    name = "reflections"
+    prefix = "rf"
+    migrations = migrations
+    flows = (REFLECT.name,)
+    flow_titles = {REFLECT.name: "reflections.title_flow"}
+
+    def commands(self) -> dict[str, CommandHandler]:
+        return {"reflect": self.overview}
+
+    # -- listing -------------------------------------------------------------------------------
+    def overview(self, turn: Turn, args: str = "") -> list[Reply]:
+        rows = list_reflections(turn.store, turn.user_id)
+        titles = self._titles(turn)
+        text = turn.t("reflections.intro")
+        if rows:
+            text += "\n" + turn.t("reflections.saved_count", count=len(rows))
+        buttons = [
+            Button(short(f"📝 {self._title(turn, row, titles)} · {row['created_at'][:10]}"), f"rf:v:{row['id']}")
+            for row in rows[:MAX_LISTED]
+        ]
+        return [
+            Reply(
+                text,
+                (*column(buttons, 1),
+                 *keyboard([Button(turn.t("reflections.button_new"), "rf:n")], [hub_button(turn)])),
+            )
+        ]
+
+    def _titles(self, turn: Turn) -> dict[int, str]:
+        return {e.id: experience_title(e) for e in list_experiences(turn.store, turn.user_id)}
+
+    def _title(self, turn: Turn, row: dict[str, Any], titles: dict[int, str] | None = None) -> str:
+        exp_id = row["experience_id"]
+        if exp_id is None:
+            return turn.t("reflections.general")
+        if titles is not None:
+            return titles.get(exp_id) or turn.t("reflections.experience_gone")
+        try:
+            return experience_title(get_experience(turn.store, turn.user_id, exp_id))
+        except NotFound:
+            return turn.t("reflections.experience_gone")
+
+    # -- starting one --------------------------------------------------------------------------
+    def choose(self, turn: Turn) -> list[Reply]:
+        experiences = list_experiences(turn.store, turn.user_id)
+        if not experiences:
+            buttons = keyboard(
+                [Button(turn.t("reflections.button_log"), "go:log")],
+                [Button(turn.t("reflections.button_anyway"), "rf:n:0")],
+                [Button(turn.t("reflections.button_list"), "rf:l")],
+            )
+            return [Reply(turn.t("reflections.no_experiences"), buttons)]
+        picks = experience_buttons(experiences, "rf:n:")
+        extra = keyboard(
+            [Button(turn.t("reflections.button_unlinked"), "rf:n:0")],
+            [Button(turn.t("reflections.button_list"), "rf:l")],
+        )
+        return [Reply(turn.t("reflections.pick_experience"), (*column(picks, 1), *extra))]
+
+    def start(self, turn: Turn, experience_id: int) -> list[Reply]:
+        exp: Experience | None = None
+        if experience_id:
+            exp = get_experience(turn.store, turn.user_id, experience_id)
+            existing = turn.store.conn.execute(
+                "SELECT id FROM reflections WHERE user_id = ? AND experience_id = ? ORDER BY id DESC LIMIT 1",
+                (turn.user_id, exp.id),
+            ).fetchone()
+            if existing:  # one reflection per experience: open it rather than start a second
+                return self.view(turn, int(existing[0]))
+        now = turn.now.isoformat(timespec="seconds")
+        row = {
+            "user_id": turn.user_id,
+            "experience_id": exp.id if exp else None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        reflection_id = int(turn.store.db.table("reflections").insert(row).last_pk or 0)
+        turn.session.enter(REFLECT.name, REFLECT.initial, {"id": reflection_id})
+        return self.prompt(turn)
+
+    # -- answering ---------------------------------------------------------------------------
+    def prompt(self, turn: Turn) -> list[Reply]:
+        state = turn.session.state or REFLECT.initial
+        if state not in FIELDS:
+            turn.session.leave()
+            return self.overview(turn)
+        text = turn.t(f"reflections.ask_{state}")
+        if turn.session.data.get("edit"):
+            reflection = self._current(turn)
+            current = reflection[FIELDS[state]]
+            if current:
+                text += "\n\n" + turn.t("reflections.edit_hint") + "\n" + escape(short(current, PREVIEW))
+            else:
+                text += "\n\n" + turn.t("reflections.edit_empty")
+            button = Button(turn.t("reflections.button_keep"), f"rf:k:{state[0:2]}")
+        else:
+            button = Button(turn.t("reflections.button_skip"), f"rf:k:{state[0:2]}")
+        return [Reply(text, ((button,),))]
+
+    def _current(self, turn: Turn) -> dict[str, Any]:
+        reflection_id = turn.session.data.get("id")
+        if not isinstance(reflection_id, int):
+            turn.session.leave()
+            raise NotFound()
+        try:
+            return get_reflection(turn.store, turn.user_id, reflection_id)
+        except NotFound:
+            turn.session.leave()
+            raise
+
+    def on_text(self, turn: Turn, text: str) -> list[Reply]:
+        state = turn.session.state
+        if state not in FIELDS:
+            raise StaleButton()
+        value = clean(text, ANSWER_LIMIT + 1)
+        if not value:
+            raise InvalidAnswer(turn.t("reflections.empty_answer"))
+        notes = []
+        if len(value) > ANSWER_LIMIT:
+            value = value[:ANSWER_LIMIT]
+            notes.append(Reply(turn.t("reflections.trimmed", limit=f"{ANSWER_LIMIT:,}")))
+        reflection = self._current(turn)
+        turn.store.conn.execute(
+            f"UPDATE reflections SET [{FIELDS[state]}] = ?, updated_at = ? WHERE id = ? AND user_id = ?",
+            (value, turn.now.isoformat(timespec="seconds"), reflection["id"], turn.user_id),
+        )
+        turn.changed.add("reflections")
+        return notes + self._advance(turn)
+
+    def _skip(self, turn: Turn, code: str) -> list[Reply]:
+        state = turn.session.state
+        if turn.session.flow != REFLECT.name or state not in FIELDS or state[0:2] != code:
+            raise StaleButton()
+        self._current(turn)
+        return self._advance(turn)
+
+    def _advance(self, turn: Turn) -> list[Reply]:
+        edit = bool(turn.session.data.get("edit"))
+        turn.session.state = MACHINE.fire("answer", turn.session.state or REFLECT.initial, edit)
+        turn.session.dirty = True
+        if turn.session.state != "done":
+            return self.prompt(turn)
+        reflection_id = int(turn.session.data["id"])
+        turn.session.leave()
+        if edit:
+            return self.view(turn, reflection_id)
+        turn.store.record_completion(turn.user_id, "reflection", turn.now)
+        return [Reply(turn.t("reflections.done")), *self.view(turn, reflection_id)]
+
+    # -- one reflection ------------------------------------------------------------------------
+    def view(self, turn: Turn, reflection_id: int) -> list[Reply]:
+        row = get_reflection(turn.store, turn.user_id, reflection_id)
+        lines = [turn.t("reflections.view_head", title=self._title(turn, row), date=row["created_at"][:10])]
+        shortened = False
+        for state, column_name in FIELDS.items():
+            value = row[column_name] or ""
+            preview = short(value, PREVIEW) if value else turn.t("reflections.empty_field")
+            shortened = shortened or len(value) > PREVIEW
+            lines.append(f"\n<b>{turn.t(f'reflections.label_{state}')}</b>\n{escape(preview)}")
+        if shortened:
+            lines.append("\n" + turn.t("reflections.more"))
+        edits = [
+            Button(turn.t(f"reflections.button_edit_{state}"), f"rf:e:{reflection_id}:{code}")
+            for code, state in CODES.items()
+        ]
+        buttons = (
+            *column(edits, 2),
+            *keyboard(
+                [Button(turn.t("reflections.button_full"), f"rf:f:{reflection_id}"),
+                 Button(turn.t("reflections.button_delete"), f"rf:x:{reflection_id}")],
+                [Button(turn.t("reflections.button_list"), "rf:l")],
+            ),
+        )
+        return [Reply("\n".join(lines), buttons)]
+
+    def full_text(self, turn: Turn, reflection_id: int) -> list[Reply]:
+        row = get_reflection(turn.store, turn.user_id, reflection_id)
+        replies = [Reply(turn.t("reflections.view_head", title=self._title(turn, row), date=row["created_at"][:10]))]
+        for state, column_name in FIELDS.items():
+            value = row[column_name] or turn.t("reflections.empty_field")
+            replies.append(Reply(f"<b>{turn.t(f'reflections.label_{state}')}</b>\n{escape(value)}"))
+        replies[-1] = Reply(
+            replies[-1].text, ((Button(turn.t("reflections.button_list"), f"rf:v:{reflection_id}"),),)
+        )
+        return replies
+
+    def edit(self, turn: Turn, reflection_id: int, code: str) -> list[Reply]:
+        if code not in CODES:
+            raise StaleButton()
+        get_reflection(turn.store, turn.user_id, reflection_id)
+        turn.session.enter(REFLECT.name, CODES[code], {"id": reflection_id, "edit": 1})
+        return self.prompt(turn)
+
+    def confirm_delete(self, turn: Turn, reflection_id: int) -> list[Reply]:
+        get_reflection(turn.store, turn.user_id, reflection_id)
+        buttons = keyboard(
+            [Button(turn.t("reflections.button_confirm_delete"), f"rf:X:{reflection_id}"),
+             Button(turn.t("reflections.button_list"), f"rf:v:{reflection_id}")]
+        )
+        return [Reply(turn.t("reflections.confirm_delete"), buttons)]
+
+    def delete(self, turn: Turn, reflection_id: int) -> list[Reply]:
+        cursor = turn.store.conn.execute(
+            "DELETE FROM reflections WHERE id = ? AND user_id = ?", (reflection_id, turn.user_id)
+        )
+        if cursor.rowcount == 0:
+            raise NotFound()
+        turn.changed.add("reflections")
+        if turn.session.flow == REFLECT.name and turn.session.data.get("id") == reflection_id:
+            turn.session.leave()
+        return [Reply(turn.t("reflections.deleted")), *self.overview(turn)]
+
+    # -- routing -------------------------------------------------------------------------------
+    def on_button(self, turn: Turn, payload: str) -> list[Reply]:
+        action, _, rest = payload.partition(":")
+        if action == "l" and not rest:
+            return self.overview(turn)
+        if action == "n":
+            return self.choose(turn) if not rest else self.start(turn, _id(rest))
+        if action == "k":
+            return self._skip(turn, rest)
+        if action == "e":
+            reflection_id, _, code = rest.partition(":")
+            return self.edit(turn, _id(reflection_id), code)
+        handlers = {"v": self.view, "f": self.full_text, "x": self.confirm_delete, "X": self.delete}
+        if action in handlers:
+            return handlers[action](turn, _id(rest))
+        raise StaleButton()
