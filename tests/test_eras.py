@@ -74,7 +74,8 @@ def test_title_follows_specialty_type_institution(type: str, level: str, title: 
 
 
 def test_title_tidies_a_lower_case_specialty_and_survives_blanks() -> None:
-    assert experience_title(exp(specialty="family medicine")) == "Family Medicine Observership – XYZ University Hospital"
+    title = experience_title(exp(specialty="family medicine"))
+    assert title == "Family Medicine Observership – XYZ University Hospital"
     assert experience_title(exp(specialty="", institution="")) == "Observership"
 
 

@@ -293,7 +293,7 @@ def test_someone_elses_entry_cannot_be_touched(engine: Engine, store: Store) -> 
     owner.send("/start")
     thief.send("/start")
     entry = store.db.table("outreach").insert({"user_id": "tg:1", "contact": "Dr A", "status": "sent"})
-    entry_id = entry.last_pk
+    entry_id = int(entry.last_pk or 0)
     for data in (f"or:v:{entry_id}", f"or:st:{entry_id}:a", f"or:X:{entry_id}", f"or:fs:{entry_id}"):
         thief.press_data(data)
         assert "can't find" in thief.text, data
