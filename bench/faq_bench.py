@@ -24,6 +24,7 @@ top-1 accuracy and out-of-scope declined):
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import re
 import sqlite3
@@ -442,23 +443,25 @@ def sweep() -> None:
     items = [it for it in load_eval() if it.split == "tune"]
     entries, oos = faq.load_faq(), faq.load_out_of_scope()
     rows = []
-    for ai in (True, False):
-        for aw in (0.0, 0.5, 0.75, 1.0):
-            for bw in (0.0, 0.5, 1.0):
-                for uw in (0.0, 0.2, 0.35, 0.5):
-                    idx = FaqIndex.build(
-                        entries, oos, answer_weight=aw, answer_idf=ai, bigram_weight=bw,
-                        unknown_weight=uw,
-                    )
-                    r = TfidfRanker(idx)
-                    outs = [r.rank(it.text) for it in items]
-                    t = pick_threshold(items, outs)
-                    m = metrics(items, outs, t)
-                    rows.append(((m["top1"] + m["oos_declined"]) / 2, ai, aw, bw, uw, t, m))
+    grid = itertools.product(
+        (0.0, 0.2, 0.35, 0.5),  # centroid_weight
+        (0.0, 0.5, 0.75, 1.0),  # answer_weight
+        (0.0, 0.5, 1.0),  # bigram_weight
+        (0.0, 0.35, 0.5),  # unknown_weight
+    )
+    for cw, aw, bw, uw in grid:
+        idx = FaqIndex.build(
+            entries, oos, centroid_weight=cw, answer_weight=aw, bigram_weight=bw, unknown_weight=uw
+        )
+        r = TfidfRanker(idx)
+        outs = [r.rank(it.text) for it in items]
+        t = pick_threshold(items, outs)
+        m = metrics(items, outs, t)
+        rows.append(((m["top1"] + m["oos_declined"]) / 2, cw, aw, bw, uw, t, m))
     rows.sort(key=lambda r: -r[0])
-    for v, ai, aw, bw, uw, t, m in rows[:20]:
+    for v, cw, aw, bw, uw, t, m in rows[:20]:
         print(
-            f"score={v:.3f} answer_idf={ai} answer_w={aw} bigram_w={bw} unknown_w={uw} "
+            f"score={v:.3f} centroid_w={cw} answer_w={aw} bigram_w={bw} unknown_w={uw} "
             f"thr={t:.3f} top1={m['top1']:.3f} oos_declined={m['oos_declined']:.3f}"
         )
 

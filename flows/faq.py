@@ -48,9 +48,10 @@ MIN_RELATED, MAX_RELATED = 2, 3
 _ID_RE = re.compile(r"[a-z][a-z0-9_]*")
 
 # Tuned on the "tune" split of bench/faq_eval.yaml only (python -m bench.faq_bench --sweep).
-THRESHOLD = 0.28
+THRESHOLD = 0.25
 ANSWER_WEIGHT = 0.75
 ANSWER_IDF = True  # answers count towards document frequency
+CENTROID_WEIGHT = 0.4  # blend of best-phrasing score with the entry centroid score
 BIGRAM_WEIGHT = 0.5
 UNKNOWN_WEIGHT = 0.35
 OOS_MARGIN = 1.0  # decline when best out-of-scope score >= OOS_MARGIN * best entry score
@@ -605,6 +606,7 @@ class FaqIndex:
         postings: dict[str, list[tuple[int, float]]],
         doc_owner: list[int],
         doc_factor: list[float],
+        centroid_weight: float,
         unknown_idf: float,
         threshold: float,
         bigram_weight: float,
@@ -616,7 +618,8 @@ class FaqIndex:
         self._idf = idf
         self._postings = postings
         self._doc_owner = doc_owner  # >= 0: entry index; < 0: out-of-scope group
-        self._doc_factor = doc_factor
+        self._doc_factor = doc_factor  # 0: a centroid document (blended), else a multiplier
+        self._centroid_weight = centroid_weight
         self._unknown_idf = unknown_idf
         self.threshold = threshold
         self._bigram_weight = bigram_weight
@@ -634,6 +637,7 @@ class FaqIndex:
         threshold: float = THRESHOLD,
         answer_weight: float = ANSWER_WEIGHT,
         answer_idf: bool = ANSWER_IDF,
+        centroid_weight: float = CENTROID_WEIGHT,
         bigram_weight: float = BIGRAM_WEIGHT,
         unknown_weight: float = UNKNOWN_WEIGHT,
         oos_margin: float = OOS_MARGIN,
@@ -646,11 +650,15 @@ class FaqIndex:
         groups: list[set[str]] = []
         for i, e in enumerate(entries):
             seen: set[str] = set()
+            centroid: Counter[str] = Counter()
             for text in (e.topic, e.question, *e.phrasings):
                 f = features(analyzer.tokens(text), bigram_weight)
                 if f:
                     docs.append((i, 1.0, f))
                     seen.update(f)
+                    centroid.update(f)
+            if centroid_weight > 0 and centroid:
+                docs.append((i, 0.0, dict(centroid)))
             if answer_weight > 0:
                 f = features(analyzer.tokens(f"{e.answer}\n{e.more or ''}"), bigram_weight)
                 if f:
@@ -660,11 +668,15 @@ class FaqIndex:
             groups.append(seen)
         for j, o in enumerate(out_of_scope):
             seen = set()
+            centroid = Counter()
             for text in o.phrasings:
                 f = features(analyzer.tokens(text), bigram_weight)
                 if f:
                     docs.append((-1 - j, 1.0, f))
                     seen.update(f)
+                    centroid.update(f)
+            if centroid_weight > 0 and centroid:
+                docs.append((-1 - j, 0.0, dict(centroid)))
             groups.append(seen)
         df: Counter[str] = Counter()
         for g in groups:
@@ -683,8 +695,8 @@ class FaqIndex:
             owners.append(owner)
             factors.append(factor)
         analyzer.set_vocab(t for t in idf if "_" not in t)
-        return cls(entries, analyzer, idf, postings, owners, factors, unknown_idf, threshold,
-                   bigram_weight, unknown_weight, oos_margin)
+        return cls(entries, analyzer, idf, postings, owners, factors, centroid_weight, unknown_idf,
+                   threshold, bigram_weight, unknown_weight, oos_margin)
 
     def get(self, entry_id: str) -> FaqEntry:
         return self._by_id[entry_id]
@@ -734,16 +746,21 @@ class FaqIndex:
                 acc[d] = acc.get(d, 0.0) + w * dw
         qnorm = math.sqrt(norm2)
         best: dict[int, float] = {}
-        oos = 0.0
+        cent: dict[int, float] = {}
         owners, factors = self._doc_owner, self._doc_factor
         for d, s in acc.items():
-            s = s / qnorm * factors[d]
+            s /= qnorm
             o = owners[d]
-            if o < 0:
-                oos = max(oos, s)
-            elif s > best.get(o, 0.0):
+            if factors[d] == 0.0:
+                cent[o] = s
+            elif (s := s * factors[d]) > best.get(o, 0.0):
                 best[o] = s
-        return best, oos
+        lam = self._centroid_weight
+        if lam > 0:
+            for o, c in cent.items():
+                best[o] = (1 - lam) * best.get(o, 0.0) + lam * c
+        oos = max((s for o, s in best.items() if o < 0), default=0.0)
+        return {o: s for o, s in best.items() if o >= 0}, oos
 
     def match(self, question: str) -> Match:
         try:
