@@ -1,0 +1,618 @@
+"""Goal questions, /plan and /profile, as a user goes through them."""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from flows.content import texts
+from flows.engine import Engine, Feature, Turn
+from flows.features import all_features
+from flows.onboarding import (
+    EDITABLE,
+    MACHINE,
+    QUESTIONS,
+    SPEC,
+    STEP,
+    TOTAL_STEPS,
+    match_choice,
+    next_cycles,
+    normalize,
+    parse_month,
+    parse_number,
+    parse_timezone,
+)
+from flows.plan import load_rules
+from flows.profile import Profile, load_profile
+from flows.store import Store
+from flows.types import Input
+from tests.chat import Chat, Clock
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "flows" / "onboarding.mmd"
+
+
+def profile_of(chat: Chat) -> Profile:
+    found = load_profile(chat.engine.store, chat.user)
+    assert found is not None
+    return found
+
+
+def state_of(chat: Chat) -> tuple[str | None, str | None]:
+    session = chat.engine.store.load_session(chat.user)
+    return session.flow, session.state
+
+
+def answer_graduate(chat: Chat, upto: str | None = None) -> None:
+    """Walk the questions as a graduate with buttons, stopping before ``upto``."""
+    steps = [
+        ("status", lambda: chat.press("Graduate")),
+        ("grad_year", lambda: chat.send("2019")),
+        ("specialties", lambda: (chat.press("Internal medicine"), chat.press("Done"))),
+        ("application", lambda: chat.press("Sep 2028")),
+        ("months", lambda: chat.press_data("ob:a:months:3")),
+        ("budget", lambda: chat.press("Limited")),
+        ("visa", lambda: chat.press("visitor visa")),
+        ("us_experience", lambda: chat.press("None yet")),
+        ("letters", lambda: chat.press_data("ob:a:letters:0")),
+        ("gaps", lambda: (chat.press("Recent experience"), chat.press("Done"))),
+        ("timezone", lambda: chat.press("Nigeria")),
+    ]
+    chat.send("/plan")
+    for state, act in steps:
+        if state == upto:
+            return
+        assert state_of(chat) == ("onboarding", state), chat.text
+        act()
+
+
+# -- the whole conversation -------------------------------------------------------------------------
+def test_a_graduate_walks_through_and_gets_the_plan(chat: Chat, store: Store) -> None:
+    answer_graduate(chat)
+    assert "All done" in chat.text
+    assert "Your USCE plan" in chat.text
+    assert "Graduated 2019 · Internal medicine · applying Sep 2028" in chat.text
+    assert "Externships for IMGs" in chat.text and "Limited budget" in chat.text
+    assert "Graduation 9 years before applying" in chat.text and "rule of thumb" in chat.text
+    assert "🗓 Your timeline — applying Sep 2028" in chat.text
+    assert state_of(chat) == (None, None)
+    p = profile_of(chat)
+    assert (p.status, p.grad_year, p.application) == ("graduate", 2019, "2028-09")
+    assert p.specialties == ("Internal medicine",)
+    assert (p.months_available, p.budget, p.visa, p.us_months, p.us_letters) == (3, "limited", "visitor", 0, 0)
+    assert (p.gaps, p.timezone, p.onboarding_step) == (("recent",), "Africa/Lagos", "done")
+    assert p.complete
+    completions = list(store.db["completions"].rows_where("user_id = ?", [chat.user]))
+    assert [c["flow"] for c in completions] == ["onboarding"]
+    chat.send("/plan")  # again, any time, without questions
+    assert "Your USCE plan" in chat.text and "Step 1" not in chat.text
+
+
+def test_a_student_is_asked_the_year_and_every_step_is_numbered(chat: Chat) -> None:
+    chat.send("/plan")
+    assert "Step 1 of 11" in chat.text
+    chat.press("Medical student")
+    assert "Step 1 of 11" in chat.text and "Which year of medical school" in chat.text
+    chat.press("Year 4")
+    assert "Step 2 of 11" in chat.text and "(2026–2034)" in chat.text
+    chat.send("2027")
+    assert "Step 3 of 11" in chat.text
+    p = profile_of(chat)
+    assert (p.status, p.student_year, p.grad_year) == ("student", 4, 2027)
+
+
+def test_typed_answers_work_as_well_as_buttons(chat: Chat) -> None:
+    chat.send("/plan")
+    for line in ("graduate", "2020", "psych", "neurology", "done", "June 2029", "about 4 months",
+                 "flexible", "not sure", "3", "two", "none", "UTC+5:30"):
+        chat.send(line)
+    assert "All done" in chat.text
+    p = profile_of(chat)
+    assert p.specialties == ("Psychiatry", "Neurology")
+    assert (p.application, p.months_available, p.budget, p.visa) == ("2029-06", 4, "flexible", "unsure")
+    assert (p.us_months, p.us_letters, p.gaps, p.timezone) == (3, 2, (), "Asia/Kolkata")
+
+
+def test_some_us_experience_asks_how_many_months(chat: Chat) -> None:
+    answer_graduate(chat, upto="us_experience")
+    chat.press("Yes, some")
+    assert state_of(chat) == ("onboarding", "us_months")
+    assert "Step 8 of 11" in chat.text
+    chat.press_data("ob:a:us_months:2")
+    assert state_of(chat) == ("onboarding", "letters")
+    chat.press("Back")
+    assert state_of(chat) == ("onboarding", "us_months")
+    assert "Your answer now: 2 months" in chat.text
+
+
+# -- invalid answers --------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("upto", "answer", "says"),
+    [
+        ("status", "maybe", "medical student"),
+        ("grad_year", "19", "full year"),
+        ("grad_year", "2031", "already graduated, so 2031 doesn't fit"),
+        ("grad_year", "1950", "1950 doesn't fit"),
+        ("specialties", "12345", "doesn't look like a specialty"),
+        ("application", "2028", "Which month"),
+        ("application", "13/2028", "months go from 1 to 12"),
+        ("application", "soon-ish", "couldn't read"),
+        ("application", "Sep 2025", "Sep 2025 has already passed"),
+        ("application", "09/2045", "more than 10 years away"),
+        ("months", "lots", "number of months"),
+        ("months", "40", "40 months is outside"),
+        ("months", "-3", "number of months"),
+        ("budget", "a million dollars", "limited, moderate or flexible"),
+        ("visa", "green?", "closest answer"),
+        ("us_experience", "kind of", "None yet"),
+        ("us_experience", "500", "500 months is outside"),
+        ("letters", "3.5", "number of US letters"),
+        ("letters", "25", "25 letters"),
+        ("gaps", "everything", "Tap the gaps"),
+        ("timezone", "Narnia", 'time zone "Narnia"'),
+        ("timezone", "UTC+5:20", "I don't know the time zone"),
+    ],
+)
+def test_a_bad_answer_is_re_asked_naming_the_problem(chat: Chat, upto: str, answer: str, says: str) -> None:
+    answer_graduate(chat, upto=upto)
+    before = profile_of(chat) if upto != "status" else None
+    chat.send(answer)
+    assert says in chat.text
+    assert "Step" not in chat.text  # one short re-ask; the question's buttons stay usable above
+    assert state_of(chat) == ("onboarding", upto)
+    if before is not None:
+        assert profile_of(chat) == before  # nothing half-saved
+
+
+def test_a_student_cannot_have_graduated_already(chat: Chat) -> None:
+    chat.send("/plan")
+    chat.press("Medical student")
+    chat.send("9")
+    assert "from 1 to 7" in chat.text
+    chat.send("5")
+    chat.send("2020")
+    assert "haven't graduated yet" in chat.text and "(2026–2034)" in chat.text
+
+
+def test_specialties_need_one_and_allow_two(chat: Chat) -> None:
+    answer_graduate(chat, upto="specialties")
+    chat.press("Done")
+    assert "at least one" in chat.text
+    chat.press_data("ob:a:specialties:2")
+    assert "✅ Pediatrics" in [b.label for b in chat.buttons]
+    assert chat.replies[0].replace  # the toggle edits the question in place
+    chat.send("Radiation oncology")
+    chat.send("Neurology")
+    assert "already picked two (Pediatrics and Radiation oncology)" in chat.text
+    chat.press_data("ob:a:specialties:8")  # tap the typed one again to remove it
+    chat.press("Neurology")
+    chat.press("Done")
+    assert profile_of(chat).specialties == ("Pediatrics", "Neurology")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<script>alert(1)</script> & *bold* _x_",
+        "🩺 طب الأطفال",
+        "x\u0000y\u202e\u0007z",
+        "A" * 4000,
+    ],
+)
+def test_odd_specialty_text_comes_back_unharmed(chat: Chat, text: str) -> None:
+    answer_graduate(chat, upto="specialties")
+    chat.send(text)
+    stored = profile_of(chat).specialties
+    assert len(stored) == 1 and len(stored[0]) <= 40
+    assert "\u0000" not in stored[0] and "\u0007" not in stored[0]
+    html = "\n".join(r.text for r in chat.replies)  # button labels are plain text, not HTML
+    assert "<script>" not in html
+    if text.startswith("<script>"):
+        assert stored[0] == text
+        chat.press("Done")
+        chat.send("/profile")
+        assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; *bold*" in chat.replies[0].text
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\u200b", "/"])
+def test_empty_answers_are_re_asked(chat: Chat, text: str) -> None:
+    answer_graduate(chat, upto="grad_year")
+    chat.send(text)
+    assert state_of(chat) == ("onboarding", "grad_year")
+    assert "Traceback" not in chat.text
+
+
+# -- Back, Skip, Keep ---------------------------------------------------------------------------------
+def test_back_goes_to_the_previous_question_and_keeps_the_answer(chat: Chat) -> None:
+    answer_graduate(chat, upto="specialties")
+    chat.press("Back")
+    assert state_of(chat) == ("onboarding", "grad_year")
+    assert "Your answer now: 2019" in chat.text
+    chat.press("Keep")
+    assert state_of(chat) == ("onboarding", "specialties")
+    chat.press("Back")
+    chat.press("Back")
+    assert state_of(chat) == ("onboarding", "status")
+    assert "Back" not in " ".join(b.label for b in chat.buttons)  # nothing before step 1
+    assert "Your answer now: 🩺 Graduate" in chat.text
+
+
+def test_back_from_graduation_year_returns_to_the_school_year_for_students(chat: Chat) -> None:
+    chat.send("/plan")
+    chat.press("Medical student")
+    chat.press("Year 3")
+    chat.press("Back")
+    assert state_of(chat) == ("onboarding", "student_year")
+
+
+def test_skip_moves_on_and_leaves_the_answer_empty(chat: Chat) -> None:
+    answer_graduate(chat, upto="months")
+    chat.press("Skip")
+    assert state_of(chat) == ("onboarding", "budget")
+    chat.press("Skip")
+    chat.press("Skip")
+    assert state_of(chat) == ("onboarding", "us_experience")
+    p = profile_of(chat)
+    assert (p.months_available, p.budget, p.visa) == (None, None, None)
+    assert "Skip" not in " ".join(b.label for b in chat.buttons)  # US experience can't be skipped
+    chat.press("None yet")
+    chat.press("Skip")
+    chat.press("Done")
+    chat.press("Skip")
+    assert "All done" in chat.text
+    assert "Visa unclear" in chat.text
+    assert profile_of(chat).timezone is None
+
+
+def test_a_button_from_an_earlier_step_is_stale(chat: Chat) -> None:
+    answer_graduate(chat, upto="budget")
+    chat.press_data("ob:a:status:student")
+    assert "older message" in chat.text
+    assert "Step 6 of 11" in chat.text  # the current step is shown again
+    assert profile_of(chat).status == "graduate"
+
+
+@pytest.mark.parametrize(
+    "data",
+    ["ob:a:budget:cheap", "ob:a:budget", "ob:zz:budget", "ob:b:budget:x", "ob:e:budget", "ob:e:nope",
+     "ob:", "ob:a:budget:limited:extra", "ob:d:budget", "ob:s:x"],
+)
+def test_forged_buttons_are_refused(chat: Chat, data: str) -> None:
+    answer_graduate(chat, upto="budget")
+    chat.press_data(data)
+    assert chat.route == "stale"
+    assert profile_of(chat).budget is None
+
+
+def test_forged_indexes_are_refused(chat: Chat) -> None:
+    answer_graduate(chat, upto="specialties")
+    chat.press_data("ob:a:specialties:99")
+    assert chat.route == "stale"
+    chat.press_data("ob:a:specialties:-1")
+    assert chat.route == "stale"
+
+
+# -- stopping and coming back -------------------------------------------------------------------------
+def test_cancel_keeps_the_answers_and_plan_continues_there(chat: Chat) -> None:
+    answer_graduate(chat, upto="budget")
+    chat.send("/cancel")
+    assert "Stopped the goal questions" in chat.text
+    assert state_of(chat) == (None, None)
+    chat.send("/plan")
+    assert "Picking up at step 6 of 11" in chat.text
+    assert state_of(chat) == ("onboarding", "budget")
+    assert profile_of(chat).application == "2028-09"
+
+
+def test_start_offers_to_continue_unfinished_questions(chat: Chat) -> None:
+    chat.send("/start")
+    assert "let's pin down your goals" in chat.text
+    assert chat.replies[0].buttons  # the offer is part of the welcome message
+    answer_graduate(chat, upto="visa")
+    chat.send("/cancel")
+    chat.send("/start")
+    assert "aren't finished yet" in chat.text
+    chat.press("Let's set my goals")
+    assert state_of(chat) == ("onboarding", "visa")
+
+
+def test_start_mid_flow_offers_to_continue(chat: Chat) -> None:
+    answer_graduate(chat, upto="visa")
+    chat.send("/start")
+    assert "middle of the goal questions" in chat.text
+    chat.press("Continue")
+    assert "Step 7 of 11" in chat.text
+
+
+def test_a_finished_user_is_not_offered_the_questions_again(chat: Chat) -> None:
+    answer_graduate(chat)
+    chat.send("/start")
+    assert "pin down your goals" not in chat.text and "aren't finished" not in chat.text
+
+
+def test_deep_link_starts_the_questions(chat: Chat) -> None:
+    chat.send("/start plan")
+    assert "Step 1 of 11" in chat.text
+
+
+def test_plan_in_the_middle_asks_to_finish_first(chat: Chat) -> None:
+    answer_graduate(chat, upto="visa")
+    chat.send("/plan")
+    assert "finish the goal questions first" in chat.text
+    assert "Continue" in chat.text
+    chat.send("/help")
+    assert "/plan" in chat.text and "Continue" in chat.text
+
+
+def test_menu_has_my_plan_and_profile(chat: Chat) -> None:
+    chat.send("/menu")
+    chat.press("My plan")
+    assert "Step 1 of 11" in chat.text
+    chat.send("/cancel")
+    chat.press("Profile")
+    assert "haven't set your goals" in chat.text
+
+
+def test_a_restart_in_the_middle_continues_at_the_same_step(tmp_path: Path, clock: Clock) -> None:
+    path = tmp_path / "coach.db"
+    first = Engine(Store.open(path), all_features(), clock=clock)
+    first.migrate()
+    chat = Chat(first)
+    answer_graduate(chat, upto="months")
+    first.store.close()  # the process stops here
+
+    second = Engine(Store.open(path), all_features(), clock=clock)
+    second.migrate()
+    chat = Chat(second)
+    chat.send("4")
+    assert "Step 6 of 11" in chat.text
+    assert profile_of(chat).months_available == 4
+    assert profile_of(chat).application == "2028-09"
+    second.store.close()
+
+
+# -- /profile -----------------------------------------------------------------------------------------
+def test_profile_before_any_answer(chat: Chat) -> None:
+    chat.send("/profile")
+    assert "haven't set your goals" in chat.text
+    chat.press("Let's set my goals")
+    assert "Step 1 of 11" in chat.text
+
+
+def test_profile_shows_every_answer(chat: Chat) -> None:
+    answer_graduate(chat)
+    chat.send("/profile")
+    for line in ("Status: 🩺 Graduate", "Graduation year: 2019", "Specialties: Internal medicine",
+                 "Application: Sep 2028", "Months for USCE: 3 months", "Budget: 💸 Limited",
+                 "Visa / work: 🛂 I need a visitor visa", "US experience: None yet", "US letters: 0",
+                 "Gaps: Recent experience", "Time zone: Africa/Lagos (it's 10:00 there now)"):
+        assert line in chat.text
+    assert len([b for b in chat.buttons if b.data.startswith("ob:e:")]) == len(EDITABLE)
+
+
+def test_changing_one_answer_updates_the_plan(chat: Chat) -> None:
+    answer_graduate(chat)
+    chat.send("/profile")
+    chat.press("Budget")
+    assert "Change: Budget" in chat.text and "Your answer now: 💸 Limited" in chat.text
+    chat.press("Flexible")
+    assert "Saved" in chat.text and "Budget: 💰 Flexible" in chat.text
+    assert state_of(chat) == (None, None)
+    chat.press("My plan")
+    assert "Paying for an externship?" in chat.text and "Limited budget" not in chat.text
+    assert profile_of(chat).onboarding_step == "done"
+
+
+def test_back_while_changing_leaves_the_answer_alone(chat: Chat) -> None:
+    answer_graduate(chat)
+    chat.send("/profile")
+    chat.press("Graduation year")
+    chat.press("Back")
+    assert "Your answers" in chat.text and "Saved" not in chat.text
+    assert profile_of(chat).grad_year == 2019
+
+
+def test_changing_status_to_student_asks_year_and_graduation(chat: Chat) -> None:
+    answer_graduate(chat)
+    chat.send("/profile")
+    chat.press("Status")
+    chat.press("Medical student")
+    assert "Which year of medical school" in chat.text
+    chat.press("Year 5")
+    assert "Which year do you graduate" in chat.text
+    chat.send("2019")
+    assert "haven't graduated yet" in chat.text
+    chat.send("2027")
+    assert "Saved" in chat.text
+    p = profile_of(chat)
+    assert (p.status, p.student_year, p.grad_year) == ("student", 5, 2027)
+    chat.send("/plan")
+    assert "US electives" in chat.text
+
+
+def test_keeping_the_same_status_asks_nothing_more(chat: Chat) -> None:
+    answer_graduate(chat)
+    chat.send("/profile")
+    chat.press("Status")
+    chat.press("Graduate")
+    assert "Saved" in chat.text
+
+
+def test_changing_us_experience_to_some_asks_months(chat: Chat) -> None:
+    answer_graduate(chat)
+    chat.send("/profile")
+    chat.press("US experience")
+    chat.press("Yes, some")
+    assert "how many months" in chat.text
+    chat.send("/cancel")
+    chat.send("/profile")
+    chat.press("US experience")
+    chat.send("3")  # a number answers both at once
+    assert "Saved" in chat.text and "US experience: 3 months" in chat.text
+
+
+def test_edit_buttons_need_a_finished_profile(chat: Chat) -> None:
+    answer_graduate(chat, upto="visa")
+    chat.send("/cancel")
+    chat.send("/profile")
+    assert "still open" in chat.text
+    assert not [b for b in chat.buttons if b.data.startswith("ob:e:")]
+    chat.press_data("ob:e:budget")
+    assert chat.route == "stale"
+
+
+class Recorder(Feature):
+    name = "recorder"
+
+    def __init__(self) -> None:
+        self.seen: deque[set[str]] = deque()
+
+    def on_changed(self, turn: Turn, changed: set[str]) -> None:
+        self.seen.append(set(changed))
+
+
+def test_reminders_hear_about_a_new_application_date(store: Store, clock: Clock) -> None:
+    recorder = Recorder()
+    engine = Engine(store, [*all_features(), recorder], clock=clock)
+    engine.migrate()
+    chat = Chat(engine)
+    answer_graduate(chat)
+    assert recorder.seen and "profile" in recorder.seen[-1]  # completion
+    recorder.seen.clear()
+    chat.send("/profile")
+    chat.press("Budget")
+    chat.press("Moderate")
+    assert not recorder.seen  # a budget change moves no reminder
+    chat.send("/profile")
+    chat.press("Application")
+    chat.send("03/2029")
+    assert [s for s in recorder.seen if "profile" in s]
+    assert profile_of(chat).application == "2029-03"
+
+
+def test_a_date_that_has_passed_since_is_flagged(chat: Chat, clock: Clock) -> None:
+    answer_graduate(chat)
+    clock.advance(days=700)  # Oct 2028: the September application is behind
+    chat.send("/plan")
+    assert "That month has passed" in chat.text
+
+
+# -- time zones and other typed answers (pure) -----------------------------------------------------------
+@pytest.mark.parametrize(
+    ("typed", "zone"),
+    [
+        ("Asia/Kolkata", "Asia/Kolkata"),
+        ("asia/kolkata", "Asia/Kolkata"),
+        ("America/New York", "America/New_York"),
+        ("new york", "America/New_York"),
+        ("Lagos", "Africa/Lagos"),
+        ("Lahore", "Asia/Karachi"),
+        ("India", "Asia/Kolkata"),
+        ("São Paulo", "America/Sao_Paulo"),
+        ("UTC+5:30", "Asia/Kolkata"),
+        ("utc +05:30", "Asia/Kolkata"),
+        ("+0545", "Asia/Kathmandu"),
+        ("+3", "Etc/GMT-3"),
+        ("GMT-4", "Etc/GMT+4"),
+        ("−5", "Etc/GMT+5"),
+        ("UTC+14", "Etc/GMT-14"),
+        ("UTC", "UTC"),
+        ("+0", "UTC"),
+        ("UTC-13", None),
+        ("UTC+5:20", None),
+        ("Atlantis", None),
+        ("", None),
+        ("+", None),
+    ],
+)
+def test_parse_timezone(typed: str, zone: str | None) -> None:
+    assert parse_timezone(typed, load_rules()) == zone
+
+
+@pytest.mark.parametrize(
+    ("typed", "number"),
+    [("3", 3), ("about 3 months", 3), ("year 4", 4), ("4th", 4), ("three", 3), ("none", 0),
+     ("3-4", None), ("3.5", None), ("-3", None), ("", None), ("lots", None), ("12345", None)],
+)
+def test_parse_number(typed: str, number: int | None) -> None:
+    assert parse_number(typed) == number
+
+
+@pytest.mark.parametrize(
+    ("typed", "result"),
+    [("09/2028", (2028, 9)), ("9/2028", (2028, 9)), ("2028-09", (2028, 9)), ("Sep 2028", (2028, 9)),
+     ("september 2028", (2028, 9)), ("Sept. 2028", (2028, 9)), ("June '29", (2029, 6)), ("2029 june", (2029, 6)),
+     ("2028", "need_month"), ("13/2028", "bad_month"), ("0/2028", "bad_month"), ("smarch 2028", "unreadable"),
+     ("", "unreadable"), ("next year", "unreadable")],
+)
+def test_parse_month(typed: str, result: tuple[int, int] | str) -> None:
+    assert parse_month(typed) == result
+
+
+def test_match_choice_uses_labels_and_words() -> None:
+    words = load_rules().aliases["visa"]
+    labels = {"visitor": "🛂 I need a visitor visa", "authorized": "✅ I can already work", "unsure": "🤔 Not sure"}
+    assert match_choice("B1/B2", words, labels) == "visitor"
+    assert match_choice("not sure!", words, labels) == "unsure"
+    assert match_choice("I need a visitor visa", words, labels) == "visitor"
+    assert match_choice("perhaps a unicorn", words, labels) is None
+    assert normalize("  Café—ÉLITE!! ") == "cafe elite"
+
+
+def test_next_cycles_skip_a_month_already_reached() -> None:
+    rules = load_rules()
+    assert [d.year for d in next_cycles(date(2026, 11, 25), rules)] == [2027, 2028, 2029]
+    assert [d.year for d in next_cycles(date(2026, 8, 31), rules)] == [2026, 2027, 2028]
+
+
+# -- the flow as data -------------------------------------------------------------------------------------
+def test_every_state_is_reachable_and_can_finish() -> None:
+    edges: dict[str, set[str]] = {}
+    for t in SPEC.transitions:
+        edges.setdefault(t["source"], set()).add(t["dest"])
+    seen, todo = {SPEC.initial}, [SPEC.initial]
+    while todo:
+        for dest in edges.get(todo.pop(), ()):
+            if dest not in seen:
+                seen.add(dest)
+                todo.append(dest)
+    assert seen == set(MACHINE.states)
+    assert all(state in edges for state in QUESTIONS)  # no dead end before "done"
+    assert set(STEP) == set(QUESTIONS) and max(STEP.values()) == TOTAL_STEPS
+
+
+def test_the_diagram_in_docs_is_current() -> None:
+    diagram = MACHINE.mermaid()
+    assert diagram.startswith("stateDiagram-v2")
+    assert "us_experience --> us_months: next [months_unknown]" in diagram
+    assert DOCS.read_text() == diagram + "\n", "regenerate docs/flows/onboarding.mmd from MACHINE.mermaid()"
+
+
+def test_every_text_the_flow_uses_exists() -> None:
+    source = (Path(__file__).resolve().parent.parent / "flows" / "onboarding.py").read_text()
+    catalogue = texts()
+    for key in set(re.findall(r'"(onboarding\.[a-z_]+)"', source)):
+        assert key in catalogue, key
+    rules = load_rules()
+    dynamic = [f"onboarding.q_{s}" for s in QUESTIONS] + [f"onboarding.field_{s}" for s in QUESTIONS]
+    dynamic += [f"onboarding.opt_{s}_{c}" for s, codes in rules.aliases.items() for c in codes]
+    dynamic += [f"onboarding.bad_{s}" for s in ("status", "budget", "visa", "us_experience", "gaps")]
+    for state in ("student_year", "months", "us_months", "letters"):
+        dynamic += [f"onboarding.bad_{state}_number", f"onboarding.bad_{state}_range"]
+    dynamic += [f"onboarding.bad_application_{c}" for c in ("need_month", "bad_month", "unreadable", "past", "far")]
+    dynamic += [f"onboarding.bad_grad_year_{c}" for c in ("number", "student", "graduate")]
+    dynamic += [f"onboarding.hint_{s}" for s in ("specialties", "gaps")]
+    for key in dynamic:
+        assert key in catalogue, key
+
+
+def test_session_data_stays_small(chat: Chat) -> None:
+    answer_graduate(chat)
+    chat.send("/profile")
+    chat.press("Status")
+    row = chat.engine.store.user(chat.user)
+    assert row is not None and len(row["data"] or "") < 100
+    assert Input.button(chat.user, "ob:a:us_experience:none")  # the longest data fits easily
