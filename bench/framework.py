@@ -51,7 +51,7 @@ class QuietRequest(RecordingRequest):
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def _drive(app: Application, updates: list[Update]) -> list[float]:  # type: ignore[type-arg]
@@ -83,6 +83,8 @@ async def floor(n: int) -> dict[str, float]:
     app = ApplicationBuilder().token(TOKEN).request(request).get_updates_request(request).build()
     app.add_handler(MessageHandler(filters.TEXT, echo))
     async with app:
+        gc.collect()
+        gc.freeze()  # the same treatment as the assistant's post_init, so both sides are alike
         factory = Updates(app.bot)
         updates = [factory.message(10_000 + i, f"hello {i}") for i in range(n)]
         return _summary(await _drive(app, updates))
@@ -121,7 +123,7 @@ async def assistant(n: int, database: Path) -> dict[str, float]:
             return await super().do_request(url, method, request_data, *a, **kw)
 
     request = Watching()
-    store = Store.open(database)
+    store = Store.open(database, background_checkpoints=True)  # as `usce-coach run` opens it
     engine = Engine(store, all_features())
     engine.migrate()
     settings = Settings(telegram_bot_token=TOKEN, database_path=database)  # type: ignore[arg-type]
@@ -130,6 +132,9 @@ async def assistant(n: int, database: Path) -> dict[str, float]:
 
     logging.getLogger("usce_coach").setLevel(logging.WARNING)
     async with app:
+        assert app.post_init is not None
+        await app.post_init(app)  # as run_polling does
+        await app.start()  # the job queue runs, WAL checkpoints included
         factory = Updates(app.bot)
         plan = _assistant_mix(factory, n, random.Random(7), lambda: list(last_buttons))
         latencies = []
@@ -139,6 +144,7 @@ async def assistant(n: int, database: Path) -> dict[str, float]:
             started = time.perf_counter()
             await app.process_update(update)
             latencies.append(time.perf_counter() - started)
+        await app.stop()
     store.close()
     return _summary(latencies)
 

@@ -30,7 +30,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = _settings("run")
     setup_logging(settings.log_level, [settings.token])
-    store = open_store(settings)
+    store = open_store(settings, background_checkpoints=True)
     engine = build_engine(settings, store)
     app = build_application(engine, settings, log_salt(settings, store))
     if args.webhook_url:

@@ -10,10 +10,10 @@ from flows.features import all_features
 from flows.store import Store
 
 
-def open_store(settings: Settings) -> Store:
+def open_store(settings: Settings, *, background_checkpoints: bool = False) -> Store:
     if str(settings.database_path) == ":memory:":
         return Store.memory()
-    return Store.open(settings.database_path)
+    return Store.open(settings.database_path, background_checkpoints=background_checkpoints)
 
 
 def build_engine(settings: Settings, store: Store) -> Engine:

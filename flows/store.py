@@ -65,11 +65,18 @@ class Store:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.conn: sqlite3.Connection = db.conn
+        self.path: Path | None = None
+        self._checkpointer: sqlite3.Connection | None = None
 
     # -- opening ---------------------------------------------------------------------------
     @classmethod
-    def open(cls, path: str | Path) -> Store:
-        """Open (creating folders as needed) a file database in WAL mode."""
+    def open(cls, path: str | Path, *, background_checkpoints: bool = False) -> Store:
+        """Open (creating folders as needed) a file database in WAL mode.
+
+        With ``background_checkpoints`` the answering connection never folds the WAL
+        back into the file itself (that needs an fsync, a multi-millisecond stall);
+        the caller runs :meth:`checkpoint` periodically off the event loop instead.
+        """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         db = Database(path)
@@ -77,7 +84,11 @@ class Store:
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA busy_timeout=5000")
         db.execute("PRAGMA foreign_keys=ON")
-        return cls(db)
+        if background_checkpoints:
+            db.execute("PRAGMA wal_autocheckpoint=0")
+        store = cls(db)
+        store.path = path
+        return store
 
     @classmethod
     def memory(cls) -> Store:
@@ -95,7 +106,18 @@ class Store:
         with self.db.atomic():
             yield self
 
+    def checkpoint(self) -> None:
+        """Copy committed WAL pages into the database file, from a connection of its own
+        (safe to call from a worker thread while the main connection keeps answering)."""
+        if self.path is None:
+            return
+        if self._checkpointer is None:
+            self._checkpointer = sqlite3.connect(self.path, check_same_thread=False)
+        self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         self.conn.close()
 
     # -- the hot path: one user's dialogue state -------------------------------------------
@@ -164,16 +186,40 @@ class Store:
             if "user_id" in t.columns_dict and not t.name.startswith("_")
         )
 
+    def linked_tables(self) -> list[tuple[str, str, str, str]]:
+        """Tables without ``user_id`` whose rows point (by a foreign key) at rows of a user table,
+        as ``(table, column, parent, parent_column)``: their rows belong to that parent's user."""
+        owners = set(self.user_tables())
+        return sorted(
+            (t.name, str(fk.column), fk.other_table, str(fk.other_column))
+            for t in self.db.tables
+            if t.name not in owners and not t.name.startswith("_")
+            for fk in t.foreign_keys
+            if fk.other_table in owners
+        )
+
     def export_user(self, user_id: str) -> dict[str, list[dict[str, Any]]]:
-        return {
+        found = {
             name: list(self.db.table(name).rows_where("user_id = ?", [user_id]))
             for name in self.user_tables()
         }
+        for name, column, parent, parent_column in self.linked_tables():
+            where = f"[{column}] IN (SELECT [{parent_column}] FROM [{parent}] WHERE user_id = ?)"
+            found.setdefault(name, []).extend(self.db.table(name).rows_where(where, [user_id]))
+        return found
 
     def delete_user(self, user_id: str) -> int:
         """Erase every row about the user in every table; returns the number of rows erased."""
         erased = 0
         with self.db.atomic():
+            # Foreign keys are checked at commit, so the order between tables does not matter.
+            self.conn.execute("PRAGMA defer_foreign_keys = ON")
+            for name, column, parent, parent_column in self.linked_tables():
+                erased += self.conn.execute(
+                    f"DELETE FROM [{name}] WHERE [{column}] IN"
+                    f" (SELECT [{parent_column}] FROM [{parent}] WHERE user_id = ?)",
+                    (user_id,),
+                ).rowcount
             for name in self.user_tables():
                 if name != "users":
                     erased += self.conn.execute(
