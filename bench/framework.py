@@ -54,7 +54,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def _drive(app: Application, updates: list[Update]) -> list[float]:  # type: ignore[type-arg]
+async def _drive(app: Application, updates: list[Update]) -> list[float]:
     latencies = []
     gc.collect()
     for update in updates:
@@ -150,7 +150,7 @@ async def assistant(n: int, database: Path) -> dict[str, float]:
 
 
 def run(n: int = 10_000, repeats: int = 3) -> dict[str, Any]:
-    rounds = []
+    rounds: list[dict[str, Any]] = []
     for r in range(repeats):
         with tempfile.TemporaryDirectory() as tmp:
             f = asyncio.run(floor(n))
