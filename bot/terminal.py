@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TextIO
 
 from flows.engine import Engine
+from flows.nudges import due_replies
 from flows.text import to_plain
 from flows.types import Button, Input, Reply
 
@@ -56,6 +57,7 @@ class Terminal:
 
     def send(self, line: str) -> list[Reply]:
         replies = self.engine.handle(self.to_input(line)).replies
+        replies = replies + due_replies(self.engine, self.user_id)  # nudges that fell due meanwhile
         self.show(replies)
         return replies
 

@@ -379,7 +379,9 @@ def outreach_nudges(
     return wanted
 
 
-def vetting_nudges(rows: Iterable[tuple[int, str, int, str]], today: date, cfg: NudgeConfig) -> list[Wanted]:
+def vetting_nudges(
+    rows: Iterable[tuple[int, str, int, str | None]], today: date, cfg: NudgeConfig
+) -> list[Wanted]:
     """``rows``: (program id, name, count of "Not sure" answers, first such answer's time)."""
     wanted = []
     for pid, name, unsure, first in rows:
