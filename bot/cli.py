@@ -64,15 +64,19 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
+    """Answer questions from the knowledge base without a database or a token."""
+    from flows.questions import Questions
+
+    feature = Questions()
     questions = [q.rstrip("\n") for q in sys.stdin] if args.question == ["-"] else [" ".join(args.question)]
     for question in questions:
-        result: dict[str, object] = {
-            "matched": False, "id": None, "question": question, "answer": None, "confidence": 0.0, "related": [],
-        }
+        result = feature.answer_json(question)
         if args.json:
-            print(json.dumps(result, ensure_ascii=False))
+            print(json.dumps(result, ensure_ascii=False), flush=True)
+        elif result["matched"]:
+            print(f"{result['question']}\n\n{result['answer']}\n")
         else:
-            print("I can't answer questions yet — the knowledge base is still being written.")
+            print("I can't answer that one confidently — it may be outside what the guide covers.\n")
     return 0
 
 

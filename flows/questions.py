@@ -1,0 +1,148 @@
+"""Free-text questions answered from the FAQ knowledge base, and honest declines.
+
+Any text no flow is waiting for comes here (``on_free_text``); ``/ask <question>``
+works inside a flow without leaving it. Questions the knowledge base cannot answer
+are kept (text and time only, no user id) so content authors can add entries.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+from flows.engine import CommandHandler, Feature, MenuEntry, Turn
+from flows.errors import StaleButton
+from flows.faq import FaqEntry, FaqIndex, Match, default_index
+from flows.text import clean, escape
+from flows.types import Button, Reply, column
+
+migrations = Migrations("usce-coach.faq")
+
+MAX_QUESTION = 1000  # characters of a question kept for content authors
+FLOW = "faq.ask"
+
+
+@migrations()
+def m001_unanswered(db: Database) -> None:
+    db.table("unanswered").create({"id": int, "text": str, "asked_at": str}, pk="id")
+    db.table("unanswered").create_index(["asked_at"])
+
+
+def record_unanswered(turn: Turn, question: str) -> None:
+    turn.store.conn.execute(
+        "INSERT INTO unanswered (text, asked_at) VALUES (?, ?)",
+        (question[:MAX_QUESTION], turn.now.isoformat(timespec="seconds")),
+    )
+
+
+class Questions(Feature):
+    name = "faq"
+    prefix = "q"
+    migrations = migrations
+    flows = (FLOW,)
+    flow_titles = {FLOW: "faq.flow_title"}
+    menu_items = (MenuEntry("faq.menu", "ask", 15),)
+    admin_commands = frozenset({"unanswered"})
+
+    def __init__(self, index: FaqIndex | None = None) -> None:
+        self._index = index
+
+    @property
+    def index(self) -> FaqIndex:
+        if self._index is None:
+            self._index = default_index()
+        return self._index
+
+    def commands(self) -> dict[str, CommandHandler]:
+        return {"ask": self.ask, "unanswered": self.unanswered}
+
+    def help_keys(self) -> tuple[str, ...]:
+        return ("faq.help",)
+
+    # -- asking ------------------------------------------------------------------------
+    def ask(self, turn: Turn, args: str) -> list[Reply]:
+        question = clean(args, MAX_QUESTION)
+        if question:
+            return self.answer(turn, question)
+        if turn.session.flow:  # inside another flow, a bare /ask must not take over its answers
+            return [Reply(turn.t("faq.ask_inline"))]
+        turn.session.enter(FLOW, "waiting")
+        return [Reply(turn.t("faq.ask_prompt"))]
+
+    def on_text(self, turn: Turn, text: str) -> list[Reply]:
+        turn.session.leave()
+        return self.answer(turn, text)
+
+    def prompt(self, turn: Turn) -> list[Reply]:
+        return [Reply(turn.t("faq.ask_prompt"))]
+
+    def on_free_text(self, turn: Turn, text: str) -> list[Reply] | None:
+        return self.answer(turn, text)
+
+    def answer(self, turn: Turn, text: str) -> list[Reply]:
+        question = clean(text, MAX_QUESTION)
+        if not question:
+            return [Reply(turn.t("faq.empty"))]
+        match = self.index.match(question)
+        if match.entry is None:
+            turn.route = "faq:declined"
+            record_unanswered(turn, question)
+            return [self.decline(turn, match)]
+        turn.route = "faq:answered"
+        return [self.entry_reply(turn, match.entry)]
+
+    def answer_json(self, question: str) -> dict[str, object]:
+        """The answer as data, for ``usce-coach ask --json``."""
+        match = self.index.match(clean(question, MAX_QUESTION))
+        entry = match.entry
+        return {
+            "matched": entry is not None,
+            "id": entry.id if entry else None,
+            "question": entry.question if entry else None,
+            "answer": entry.answer if entry else None,
+            "confidence": round(match.confidence, 3),
+            "related": list(entry.related) if entry else [c.id for c, _ in match.candidates],
+        }
+
+    # -- replies -----------------------------------------------------------------------
+    def entry_reply(self, turn: Turn, entry: FaqEntry) -> Reply:
+        text = f"<b>{escape(entry.question)}</b>\n{escape(entry.answer)}"
+        buttons: list[Button] = []
+        if entry.more:
+            buttons.append(Button(turn.t("faq.button_more"), f"q:m:{entry.id}"))
+        buttons += [self._topic_button(self.index.get(r)) for r in entry.related]
+        return Reply(text, column(buttons, 1))
+
+    def decline(self, turn: Turn, match: Match) -> Reply:
+        close = [self._topic_button(entry) for entry, _ in match.candidates[:3]]
+        return Reply(turn.t("faq.decline"), column(close, 1))
+
+    @staticmethod
+    def _topic_button(entry: FaqEntry) -> Button:
+        return Button(f"❔ {entry.topic}", f"q:a:{entry.id}")
+
+    def on_button(self, turn: Turn, payload: str) -> list[Reply]:
+        kind, _, entry_id = payload.partition(":")
+        try:
+            entry = self.index.get(entry_id)
+        except KeyError:
+            raise StaleButton() from None
+        if kind == "a":
+            turn.route = "faq:topic"
+            return [self.entry_reply(turn, entry)]
+        if kind == "m" and entry.more:
+            turn.route = "faq:more"
+            related = [self._topic_button(self.index.get(r)) for r in entry.related]
+            return [Reply(f"<b>{escape(entry.topic)}</b>\n{escape(entry.more)}", column(related, 1))]
+        raise StaleButton()
+
+    # -- for content authors -------------------------------------------------------------
+    def unanswered(self, turn: Turn, args: str) -> list[Reply]:
+        rows = turn.store.conn.execute(
+            "SELECT text, count(*) AS n, max(asked_at) FROM unanswered"
+            " GROUP BY lower(text) ORDER BY n DESC, max(asked_at) DESC LIMIT 20"
+        ).fetchall()
+        if not rows:
+            return [Reply(turn.t("faq.unanswered_none"))]
+        lines = [turn.t("faq.unanswered_heading")]
+        lines += [turn.t("faq.unanswered_line", count=n, text=text[:200]) for text, n, _ in rows]
+        return [Reply("\n".join(lines))]

@@ -1,0 +1,100 @@
+"""Free-text questions through the engine, and the ``usce-coach ask`` command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from flows.engine import Engine
+from tests.chat import Chat
+
+
+def test_a_typed_question_gets_the_answer_with_related_topics(chat: Chat) -> None:
+    chat.send("how many montsh of usce do i need??")
+    assert "How many months of USCE" in chat.text
+    assert "2-4 months" in chat.text or "2–4 months" in chat.text
+    assert any(b.data.startswith("q:a:") for b in chat.buttons), "related questions as buttons"
+
+
+def test_more_and_related_buttons(chat: Chat) -> None:
+    chat.send("is a paid externship worth the money")
+    first = chat.text
+    if any("More" in b.label for b in chat.buttons):
+        chat.press("More")
+        assert chat.text and chat.text != first
+    chat.press_data(chat.buttons[-1].data)
+    assert chat.route == "faq:topic"
+
+
+def test_out_of_scope_is_declined_honestly_and_recorded(chat: Chat, engine: Engine) -> None:
+    chat.send("what step 2 ck score do I need for neurosurgery")
+    assert "not confident" in chat.text
+    assert 2 <= len(chat.buttons) <= 3
+    assert chat.route == "faq:declined"
+    rows = engine.store.conn.execute("SELECT text FROM unanswered").fetchall()
+    assert rows == [("what step 2 ck score do I need for neurosurgery",)]
+    # no user id is kept with it
+    columns = {c[1] for c in engine.store.conn.execute("PRAGMA table_info(unanswered)")}
+    assert "user_id" not in columns
+
+
+def test_html_in_a_question_is_harmless(chat: Chat) -> None:
+    chat.send("<script>alert(1)</script> & what is vslo?")
+    for reply in chat.replies:
+        assert "<script>" not in reply.text
+
+
+def test_ask_inside_a_flow_answers_without_leaving_it(chat: Chat, engine: Engine) -> None:
+    chat.send("/vet")
+    flow = engine.store.load_session(chat.user).flow
+    assert flow is not None
+    chat.send("/ask what is vslo")
+    assert "VSLO" in chat.text
+    assert "Continue" in " ".join(b.label for b in chat.buttons)
+    assert engine.store.load_session(chat.user).flow == flow
+
+
+def test_bare_ask_inside_a_flow_does_not_steal_its_answers(chat: Chat, engine: Engine) -> None:
+    chat.send("/vet")
+    flow = engine.store.load_session(chat.user).flow
+    chat.send("/ask")
+    assert "/ask what is VSLO" in chat.text
+    assert engine.store.load_session(chat.user).flow == flow
+
+
+def test_menu_button_asks_then_answers(chat: Chat) -> None:
+    chat.send("/menu")
+    chat.press("Ask a question")
+    assert "type your question" in chat.text.lower()
+    chat.send("how do I write a cold email")
+    assert chat.route == "faq:answered"
+
+
+def test_unanswered_is_for_admins_only(engine: Engine) -> None:
+    user, admin = Chat(engine, "tg:5"), Chat(engine, "tg:42")
+    user.send("how much does the mayo clinic observership cost")
+    user.send("/unanswered")
+    assert "don't know the command" in user.text
+    admin.send("/unanswered")
+    assert "mayo clinic" in admin.text.lower()
+
+
+def test_forged_faq_button_is_refused(chat: Chat) -> None:
+    chat.press_data("q:a:../../nope")
+    assert chat.route == "stale"
+
+
+def test_ask_json_reads_questions_from_stdin() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "bot", "ask", "--json", "-"],
+        input="what is vslo\nbest pizza in new york\n",
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.splitlines()
+    first, second = (json.loads(line) for line in out)
+    assert first["matched"] is True and first["id"] and first["answer"] and 0 < first["confidence"] <= 1
+    assert second["matched"] is False and second["answer"] is None
+    assert set(first) == {"matched", "id", "question", "answer", "confidence", "related"}
