@@ -24,6 +24,7 @@ top-1 accuracy and out-of-scope declined):
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import math
 import re
@@ -374,8 +375,7 @@ def run(repeats: int = 5) -> dict[str, Any]:
                 m = metrics(tune, outs, t)
                 if (v := (m["top1"] + m["oos_declined"]) / 2) > best_v:
                     best_name, best_v = sname, v
-            scorer = FUZZ_SCORERS[best_name]
-            builder = lambda e, o, s=scorer: FuzzRanker(e, o, s)  # noqa: E731
+            builder = functools.partial(FuzzRanker, scorer=FUZZ_SCORERS[best_name])
         ranker, build_ms = _build(builder, entries, oos, repeats)
         res = _evaluate(ranker, items, repeats, faq.THRESHOLD if name == KEPT else None)
         res["build_ms"] = build_ms

@@ -51,12 +51,14 @@ _ID_RE = re.compile(r"[a-z][a-z0-9_]*")
 THRESHOLD = 0.25
 ANSWER_WEIGHT = 0.75
 ANSWER_IDF = True  # answers count towards document frequency
+INDEX_TOPICS = True  # button labels are matched too
 CENTROID_WEIGHT = 0.4  # blend of best-phrasing score with the entry centroid score
 BIGRAM_WEIGHT = 0.5
 UNKNOWN_WEIGHT = 0.35
 OOS_MARGIN = 1.0  # decline when best out-of-scope score >= OOS_MARGIN * best entry score
 LONG_MESSAGE_TOKENS = 18  # from this many tokens on, sentences are scored on their own too
 SENTENCE_WEIGHT = 0.9
+MAX_TYPO_FIXES = 48  # unknown words looked up per message (bounds time on garbage)
 OLD_GRADUATION_YEARS = 6  # a graduation year this many years back reads as a YOG gap
 
 
@@ -240,7 +242,8 @@ CONCEPTS: Mapping[str, tuple[str, ...]] = {
                       "sub-internships", "acting internship", "acting internships"),
     "handson": ("hands-on", "hands on", "handson", "hand on", "hands-one", "hand-on",
                 "hands-on-experience"),
-    "email": ("email", "emails", "e-mail", "e-mails", "mail", "mails", "emailing", "emailed",
+    "email": ("contact", "contacting", "reach out", "reaching out", "write to", "approach",
+              "approaching", "email", "emails", "e-mail", "e-mails", "mail", "mails", "emailing", "emailed",
               "cold email", "cold emails", "cold mail", "cold mails", "cold emailing",
               "cold outreach", "outreach"),
     "pd": ("pd", "pds", "apd", "apds", "program director", "program directors",
@@ -267,7 +270,8 @@ CONCEPTS: Mapping[str, tuple[str, ...]] = {
     "j1": ("j1", "j-1", "j 1", "ecfmg sponsorship"),
     "cost": ("cost", "costs", "price", "prices", "fee", "fees", "expensive", "pay", "paid",
              "paying", "charge", "charges", "dollars", "dollar", "usd", "pricey"),
-    "budget": ("budget", "funds", "fund", "afford", "affordable", "cheap", "cheaper", "cheapest",
+    "budget": ("can not pay", "cannot pay", "cant pay", "not able to pay", "unable to pay",
+               "budget", "funds", "fund", "afford", "affordable", "cheap", "cheaper", "cheapest",
                "money", "low cost", "low-cost", "inexpensive", "limited funds", "poor",
                "financial", "finances", "low budget", "cost effective"),
     "month": ("month", "months", "mo", "mos", "week", "weeks", "wk", "wks", "how long",
@@ -313,7 +317,7 @@ CONCEPTS: Mapping[str, tuple[str, ...]] = {
              "high quality", "solid"),
     "legit": ("legit", "legitimate", "scam", "scams", "fraud", "fake", "genuine", "trustworthy"),
     "dress": ("dress", "wear", "clothes", "attire", "outfit", "dressing"),
-    "behave": ("behave", "behavior", "behaviour", "etiquette", "manners", "conduct",
+    "behave": ("first day", "day one", "day 1", "behave", "behavior", "behaviour", "etiquette", "manners", "conduct",
                "professionalism", "professional", "act", "expect", "expected", "expectations"),
     "start": ("start", "begin", "beginning", "started", "starting"),
     "find": ("find", "search", "searching", "google", "googling", "look for", "looking for",
@@ -328,7 +332,8 @@ CONCEPTS: Mapping[str, tuple[str, ...]] = {
               "applied"),
     "match": ("match", "matching", "matched"),
     "program": ("program", "programs", "programme", "programmes"),
-    "feedback": ("feedback", "feed back"),
+    "feedback": ("feedback", "feed back", "performance", "happy with my work", "how am i doing",
+                 "how i am doing", "improve", "improvement"),
     "volunteer": ("volunteer", "volunteering", "volunteered", "volunteers"),
     "shadow": ("shadow", "shadowing", "shadowed"),
     "faculty": ("faculty", "professor", "professors", "author", "authors", "researcher",
@@ -377,7 +382,8 @@ CONCEPTS: Mapping[str, tuple[str, ...]] = {
     "include": ("include", "includes", "offer", "offers", "involve", "involves", "contain",
                 "contains"),
     "give": ("give", "provide", "hand over", "share"),
-    "study": ("qbank", "qbanks", "uworld", "amboss", "nbme", "question bank", "study",
+    "study": ("coaching", "course", "courses", "classes", "tutor", "tutoring", "qbank", "qbanks",
+              "uworld", "amboss", "nbme", "question bank", "study",
               "studying", "first aid", "anki"),
     "namedplace": ("mayo", "mayo clinic", "cleveland clinic", "johns hopkins", "hopkins",
                    "mount sinai", "mt sinai", "harvard", "stanford", "yale", "columbia", "nyu",
@@ -385,6 +391,8 @@ CONCEPTS: Mapping[str, tuple[str, ...]] = {
                    "mgh", "brigham", "cornell", "northwestern", "vanderbilt", "michigan",
                    "pittsburgh", "upmc", "cedars sinai", "cedars-sinai", "jackson", "montefiore",
                    "beth israel", "kaiser", "hca"),
+    "stats": ("match rate", "match rates", "statistics", "stats", "percentage", "percent",
+              "success rate", "chance", "chances", "odds"),
     "newyork": ("new york", "nyc", "ny"),
     "service": ("translate", "translation", "write my", "write it for me", "edit my",
                 "proofread", "do it for me", "make my"),
@@ -475,7 +483,7 @@ class Analyzer:
                         self._phrase_map[v] = canon
                     else:
                         self._word_map[v] = canon
-                        if _stem(v) not in STOP_WORDS:
+                        if len(_stem(v)) >= 5 and _stem(v) not in STOP_WORDS:
                             self._word_map.setdefault(_stem(v), canon)
             self._canon = frozenset(tok for key in CONCEPTS for tok in key.split())
         else:
@@ -529,7 +537,9 @@ class Analyzer:
         return text
 
     def tokens(self, text: str, *, fix: bool = False) -> list[str]:
+        """Canonical tokens of ``text``; ``fix`` repairs typos (at most MAX_TYPO_FIXES words)."""
         out: list[str] = []
+        fixes_left = MAX_TYPO_FIXES
         for raw in _TOKEN_RE.findall(self._prepare(text)):
             raw = raw.strip("$")
             mapped = self._word_map.get(raw)
@@ -541,8 +551,10 @@ class Analyzer:
                 continue
             if not raw or raw in STOP_WORDS:
                 continue
-            tok = self._word_map.get(_stem(raw)) or _stem(raw)
-            if fix and self.typos and tok not in self._vocab_set:
+            stem = _stem(raw)
+            tok = (self._word_map.get(stem) if len(stem) >= 5 else None) or stem
+            if fix and self.typos and fixes_left > 0 and tok not in self._vocab_set:
+                fixes_left -= 1
                 fixed = self._fix(raw)
                 if fixed is not None:
                     tok = fixed
@@ -551,12 +563,14 @@ class Analyzer:
         return out
 
     def _fix(self, word: str) -> str | None:
-        if len(word) < 4 or not word.isalpha() or not self.vocab:
+        if len(word) < 5 or not word.isalpha() or not self.vocab:
             return None
         if word in self._fix_cache:
             return self._fix_cache[word]
         result: str | None = None
         for form in dict.fromkeys((_stem(word), word)):
+            if len(form) < 5:
+                continue
             best = process.extractOne(
                 form, self.vocab, scorer=DamerauLevenshtein.distance,
                 score_cutoff=1 if len(form) <= 8 else 2,
@@ -638,6 +652,7 @@ class FaqIndex:
         answer_weight: float = ANSWER_WEIGHT,
         answer_idf: bool = ANSWER_IDF,
         centroid_weight: float = CENTROID_WEIGHT,
+        index_topics: bool = INDEX_TOPICS,
         bigram_weight: float = BIGRAM_WEIGHT,
         unknown_weight: float = UNKNOWN_WEIGHT,
         oos_margin: float = OOS_MARGIN,
@@ -651,7 +666,7 @@ class FaqIndex:
         for i, e in enumerate(entries):
             seen: set[str] = set()
             centroid: Counter[str] = Counter()
-            for text in (e.topic, e.question, *e.phrasings):
+            for text in ((e.topic,) if index_topics else ()) + (e.question, *e.phrasings):
                 f = features(analyzer.tokens(text), bigram_weight)
                 if f:
                     docs.append((i, 1.0, f))
