@@ -85,7 +85,9 @@ class RateLimiter:
 
     async def wait(self, chat_id: int) -> None:
         now = self.clock()
-        slot = max(self._next, now - self.interval, self._chats.get(chat_id, -math.inf))
+        # Slightly behind schedule (a late wake-up): keep the schedule. Idle for longer: start now.
+        slot = self._next if self._next >= now - self.interval else now
+        slot = max(slot, self._chats.get(chat_id, -math.inf))
         self._next = slot + self.interval
         self._chats[chat_id] = slot + self.per_chat
         if len(self._chats) > 50_000:  # forget chats whose pause is over
