@@ -172,6 +172,9 @@ class Dispatcher:
         again, dropped = recover(self.store, self.clock(), self.cfg.delivery.lease)
         if again or dropped:
             log.warning("recovered nudges after a restart: %d to send, %d in doubt dropped", again, dropped)
+        if app.job_queue is None:  # python-telegram-bot installed without its job-queue extra
+            log.error("no JobQueue: timeline nudges will not be sent")
+            return
         app.job_queue.run_repeating(
             self._job, interval=self.cfg.delivery.tick_seconds, first=1.0, name="nudges"
         )

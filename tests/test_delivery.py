@@ -495,3 +495,20 @@ async def test_a_user_who_writes_again_is_active_and_gets_nudges_again(
     turn = Turn("tg:1", engine.store.load_session("tg:1"), engine.store, engine.texts, clock(), engine)
     engine.feature("nudges").on_changed(turn, {"profile"})  # type: ignore[union-attr]
     assert "ms:secure" in status(engine.store)
+
+
+async def test_the_telegram_application_starts_the_nudge_job(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from bot.settings import Settings
+    from bot.telegram import build_application
+
+    monkeypatch.setattr(gc, "freeze", lambda: None)  # post_init's start-up tuning, not for a test run
+
+    settings = Settings(telegram_bot_token=TOKEN, database_path=":memory:")  # type: ignore[arg-type]
+    app = build_application(engine, settings, "salt", request=RecordingRequest())
+    async with app:
+        assert app.post_init is not None
+        await app.post_init(app)
+        assert "nudges" in [job.name for job in app.job_queue.jobs()]  # type: ignore[union-attr]
+        assert isinstance(app.bot_data["dispatcher"], Dispatcher)
