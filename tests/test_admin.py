@@ -187,3 +187,43 @@ def test_a_non_admin_cannot_confirm_a_broadcast(engine: Engine) -> None:
     intruder.press_data(send)
     assert intruder.route == "stale"
     assert queued_messages(engine.store) == []
+
+
+# -- sending what was queued ------------------------------------------------------------------------
+async def test_queued_copies_go_out_through_the_nudges_dispatcher_once_each(
+    engine: Engine, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from telegram import Bot
+
+    from bot.broadcast import recover, send_queued
+    from bot.delivery import Dispatcher
+    from tests.emulator import Emulator
+
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")  # else PTB's RetryAfter warns (an error here)
+    users = add_users(engine, clock, 0, 1, 2, 3)
+    chat = admin_chat(engine)
+    chat.send("/broadcast Fresh <i>checklist</i> is out")
+    chat.press("Send to everyone")
+    store = engine.store
+    # A crash had interrupted one copy mid-send: it may have arrived, so it is never resent.
+    store.conn.execute("UPDATE broadcast_messages SET status = 'sending' WHERE user_id = ?", (users[3],))
+
+    async def no_sleep(seconds: float) -> None:
+        return None
+
+    dispatcher = Dispatcher(store, engine.texts, clock=clock, sleep=no_sleep)
+    async with Emulator() as emu, Bot("123:abc", base_url=emu.base_url) as bot:
+        emu.block(501)  # users[1] blocked the bot
+        emu.flood_next("sendMessage", retry_after=3)  # Telegram asks once to slow down
+        assert recover(store, clock.now) == 1
+        for _ in range(10):
+            await send_queued(store, dispatcher, bot)
+            if not queued_messages(store):
+                break
+        for chat_id in (42, 500, 502):
+            [copy] = [m for m in emu.sent_messages(chat_id) if "checklist" in m.plain_text]
+            assert copy.plain_text == "Fresh <i>checklist</i> is out"  # what the admin typed, as typed
+        assert emu.sent_messages(501) == [] and emu.sent_messages(503) == []
+    statuses = dict(store.conn.execute("SELECT user_id, status FROM broadcast_messages").fetchall())
+    assert statuses == {ADMIN: "sent", users[0]: "sent", users[1]: "failed", users[2]: "sent", users[3]: "failed"}
+    assert store.user(users[1])["active"] == 0  # type: ignore[index]
