@@ -1,0 +1,484 @@
+"""Logging, listing, editing and deleting experiences, as a user would; /progress and the flow tables."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from flows import profile as profile_module
+from flows.content import texts
+from flows.engine import Engine, Feature, Turn
+from flows.experiences import get_draft, list_experiences, month_index, month_str, parse_month
+from flows.features import all_features
+from flows.store import Store
+from flows.tracker import CHOICES, EDIT_MACHINE, LOG_MACHINE, Tracker, diagram
+from flows.types import Input
+from tests.chat import Chat, Clock
+
+USER = "tg:1001"
+
+
+def experiences(store: Store, user: str = USER) -> list[dict[str, object]]:
+    return list(store.db.table("experiences").rows_where("user_id = ?", [user], order_by="id"))
+
+
+def log_one(
+    chat: Chat,
+    kind: str = "Externship",
+    institution: str = "St. Mary",
+    start: str = "03/2026",
+    end: str = "04/2026",
+    status: str = "Done",
+    letter: str = "Received",
+    writer: str | None = "Dr. Rivera",
+) -> None:
+    chat.send("/log")
+    if any("Start over" in b.label for b in chat.buttons):
+        chat.press("Start over")
+    chat.press(kind)
+    chat.press("✓")  # keep the suggested level
+    chat.send("Internal Medicine")
+    chat.send(institution)
+    chat.press("Teaching hospital")
+    chat.press("Both")
+    chat.send(start)
+    chat.send(end)
+    chat.press(status)
+    chat.press(letter)
+    if letter != "No letter":
+        chat.send(writer) if writer else chat.press("Skip")
+
+
+# -- logging ---------------------------------------------------------------------------------------
+def test_log_a_whole_experience(chat: Chat, store: Store) -> None:
+    log_one(chat)
+    assert "Logged!" in chat.text
+    assert "Externship · Internal Medicine" in chat.text
+    assert "Mar 2026 – Apr 2026 (2 months)" in chat.text
+    assert "Received — Dr. Rivera" in chat.text
+    [exp] = list_experiences(store, USER)
+    assert (exp.type, exp.level, exp.institution, exp.teaching, exp.setting) == (
+        "externship", "hands_on", "St. Mary", 1, "both")
+    assert (exp.start, exp.end, exp.status, exp.letter, exp.letter_writer) == (
+        "2026-03", "2026-04", "done", "received", "Dr. Rivera")
+    assert store.db.table("completions").count_where("user_id = ? AND flow = 'log'", [USER]) == 1
+    assert store.load_session(USER).flow is None
+
+
+def test_level_follows_the_type_and_can_be_changed(chat: Chat, store: Store) -> None:
+    chat.send("/log")
+    chat.press("Observership")
+    assert "Not hands-on" in chat.text
+    assert chat.button("✓").data == "tr:l:level:non"
+    chat.press("Semi-hands-on")
+    assert experiences(store)[0]["level"] == "semi"
+
+
+def test_no_letter_skips_the_writer_question(chat: Chat, store: Store) -> None:
+    log_one(chat, letter="No letter")
+    assert "Logged!" in chat.text
+    assert list_experiences(store, USER)[0].letter == "none"
+
+
+def test_writer_can_be_skipped(chat: Chat, store: Store) -> None:
+    log_one(chat, letter="Promised", writer=None)
+    [exp] = list_experiences(store, USER)
+    assert (exp.letter, exp.letter_writer) == ("promised", None)
+
+
+def test_month_buttons_and_status_guess(chat: Chat, store: Store) -> None:
+    chat.send("/log")
+    chat.press("Elective")
+    chat.press("✓")
+    chat.send("Pediatrics")
+    chat.send("Mercy")
+    chat.press("Not sure")
+    chat.press("Inpatient")
+    assert [b.label for b in chat.buttons] == [
+        "Last month · Oct 2026", "This month · Nov 2026", "Next month · Dec 2026"]
+    chat.press("Next month")
+    chat.press("3 months")
+    assert "guess <b>🗓 Planned</b>" in chat.replies[0].text
+    chat.press("✓")
+    row = experiences(store)[0]
+    assert (row["start"], row["end"], row["status"], row["teaching"]) == ("2026-12", "2027-02", "planned", None)
+
+
+@pytest.mark.parametrize(
+    ("answer", "complaint"),
+    [
+        ("soon", "couldn't read"),
+        ("13/2026", "couldn't read"),
+        ("", "couldn't read"),
+        ("03/1990", "more than 10 years ago"),
+        ("2040-01", "more than 5 years away"),
+        ("<b>x</b>" * 500, "couldn't read"),
+    ],
+)
+def test_a_bad_start_month_is_asked_again_and_nothing_is_lost(chat: Chat, store: Store, answer: str,
+                                                               complaint: str) -> None:
+    chat.send("/log")
+    chat.press("Externship")
+    chat.press("✓")
+    chat.send("Surgery")
+    chat.send("Mercy")
+    chat.press("Not sure")
+    chat.press("Both")
+    chat.send(answer)
+    assert complaint in chat.text
+    assert "Which month does it start" in chat.text and chat.button("This month")
+    assert "<b>x</b>" not in chat.replies[0].text  # what was typed comes back escaped
+    assert store.load_session(USER).state == "start"
+    row = experiences(store)[0]
+    assert (row["specialty"], row["institution"], row["setting"], row["draft"]) == (
+        "Surgery", "Mercy", "both", "start")
+    chat.send("march 2026")
+    assert "which month does it end" in chat.text
+
+
+def test_an_end_before_the_start_is_asked_again(chat: Chat, store: Store) -> None:
+    chat.send("/log")
+    chat.press("Externship")
+    chat.press("✓")
+    chat.send("Surgery")
+    chat.send("Mercy")
+    chat.press("Not sure")
+    chat.press("Both")
+    chat.send("2026-05")
+    chat.send("2026-03")
+    assert "can't be before the start (May 2026)" in chat.text
+    assert store.load_session(USER).state == "end"
+    chat.send("06/26")
+    assert experiences(store)[0]["end"] == "2026-06"
+
+
+def test_an_empty_institution_is_asked_again_and_long_text_is_trimmed(chat: Chat, store: Store) -> None:
+    chat.send("/log")
+    chat.press("Observership")
+    chat.press("✓")
+    chat.send("Internal Medicine")
+    chat.send("   \u200b\u0007  ")
+    assert "can't be empty" in chat.text
+    assert store.load_session(USER).state == "institution"
+    chat.send("Hôpital <Saint> & \u202eLouis 😀 " + "x" * 4000)
+    row = experiences(store)[0]
+    assert str(row["institution"]).startswith("Hôpital <Saint> &  Louis 😀")
+    assert len(str(row["institution"])) <= 100
+
+
+def test_typed_choices_are_understood_and_nonsense_is_asked_again(chat: Chat, store: Store) -> None:
+    chat.send("/log")
+    chat.send("observership")
+    assert store.load_session(USER).state == "level"
+    chat.send("hands-on")
+    assert experiences(store)[0]["level"] == "hands_on"
+    chat.send("Neurology")
+    chat.send("Mercy")
+    chat.send("blah")
+    assert "pick one of the buttons" in chat.text and chat.button("Not sure")
+    chat.send("yes")
+    assert experiences(store)[0]["teaching"] == 1
+
+
+def test_html_typed_by_the_user_comes_back_escaped(chat: Chat) -> None:
+    log_one(chat, institution="<i>Mercy</i> & Co")
+    assert "&lt;i&gt;Mercy&lt;/i&gt; &amp; Co" in chat.replies[0].text
+    chat.send("/experiences")
+    assert "&lt;i&gt;Mercy&lt;/i&gt; &amp; Co" in chat.replies[0].text
+
+
+def test_cancel_keeps_the_answers_and_log_offers_to_continue(chat: Chat, store: Store) -> None:
+    chat.send("/log")
+    chat.press("Externship")
+    chat.press("✓")
+    chat.send("Family medicine")
+    chat.send("/cancel")
+    assert list_experiences(store, USER) == []  # drafts are invisible to readers
+    chat.send("/log")
+    assert "Externship · Family medicine" in chat.text
+    chat.press("Continue it")
+    assert "Which hospital" in chat.text
+    chat.send("Mercy")
+    assert store.load_session(USER).state == "teaching"
+    chat.send("/log")
+    chat.press("Start over")
+    assert "what kind is it" in chat.text
+    assert experiences(store) == []
+
+
+def test_a_command_in_the_middle_then_continue(chat: Chat, store: Store) -> None:
+    chat.send("/log")
+    chat.press("Externship")
+    chat.send("/experiences")
+    assert "haven't logged" in chat.text and "in the middle of logging an experience" in chat.text
+    chat.press("Continue")
+    assert "counts as <b>✋ Hands-on</b>" in chat.replies[0].text
+
+
+def test_an_old_step_button_is_stale_and_the_current_step_is_shown_again(chat: Chat, store: Store) -> None:
+    chat.send("/log")
+    chat.press("Externship")
+    chat.press_data("tr:l:type:elective")
+    assert chat.route == "stale"
+    assert "older message" in chat.text and "counts as" in chat.text
+    assert experiences(store)[0]["type"] == "externship"
+    chat.press_data("tr:l:level:bogus")
+    assert chat.route == "stale" and experiences(store)[0]["level"] == "hands_on"
+
+
+def test_the_unfinished_log_survives_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite"
+    first = Engine(Store.open(path), all_features(), clock=Clock())
+    first.migrate()
+    chat = Chat(first)
+    chat.send("/log")
+    chat.press("Scribe")
+    chat.press("✓")
+    first.store.close()
+    second = Engine(Store.open(path), all_features(), clock=Clock())
+    second.migrate()
+    chat = Chat(second)
+    chat.send("/start")
+    chat.press("Continue")
+    assert "Which specialty" in chat.text
+    chat.send("Psychiatry")
+    assert get_draft(second.store, USER) is not None
+    assert get_draft(second.store, USER)["specialty"] == "Psychiatry"  # type: ignore[index]
+
+
+# -- the list, editing and deleting ------------------------------------------------------------------
+def test_list_edit_a_choice_and_a_text_field(chat: Chat, store: Store) -> None:
+    log_one(chat)
+    chat.send("/experiences")
+    assert "1. 🏥 Externship · Internal Medicine — St. Mary, Mar 2026 – Apr 2026 ✅" in chat.text
+    chat.press("1. ")
+    chat.press("Status")
+    assert chat.button("✓").data.endswith(":status:done")
+    chat.press("Ongoing")
+    assert "Saved" in chat.text and "⏳ Ongoing" in chat.text
+    chat.press("Institution")
+    chat.send("Mercy <General>")
+    assert "Mercy &lt;General&gt;" in chat.replies[0].text
+    assert store.load_session(USER).flow is None
+    exp = list_experiences(store, USER)[0]
+    assert (exp.status, exp.institution) == ("ongoing", "Mercy <General>")
+
+
+def test_changing_the_type_resets_the_level(chat: Chat, store: Store) -> None:
+    log_one(chat)
+    chat.send("/experiences")
+    chat.press("1. ")
+    chat.press("Type")
+    chat.press("Observership")
+    assert "level is now <b>👀 Not hands-on</b>" in chat.replies[0].text
+    assert list_experiences(store, USER)[0].level == "non"
+
+
+def test_editing_months(chat: Chat, store: Store) -> None:
+    log_one(chat)  # Mar–Apr 2026
+    chat.send("/experiences")
+    chat.press("1. ")
+    chat.press("End")
+    chat.send("01/2026")
+    assert "can't be before the start" in chat.text
+    chat.send("2026-06")
+    assert list_experiences(store, USER)[0].end == "2026-06"
+    chat.press("Start")
+    chat.press("Next month")  # after the end: the end moves along, keeping 4 months
+    assert "end moved to <b>Mar 2027</b>" in chat.replies[0].text
+    exp = list_experiences(store, USER)[0]
+    assert (exp.start, exp.end) == ("2026-12", "2027-03")
+
+
+def test_the_letter_writer_can_be_removed(chat: Chat, store: Store) -> None:
+    log_one(chat)
+    chat.send("/experiences")
+    chat.press("1. ")
+    chat.press("Letter writer")
+    chat.press("Remove the name")
+    assert list_experiences(store, USER)[0].letter_writer is None
+
+
+def test_delete_asks_first(chat: Chat, store: Store) -> None:
+    log_one(chat)
+    chat.send("/experiences")
+    chat.press("1. ")
+    chat.press("Delete")
+    assert "can't be undone" in chat.text
+    chat.press("Keep it")
+    assert len(list_experiences(store, USER)) == 1
+    chat.press("Delete")
+    chat.press("Yes, delete")
+    assert "Deleted" in chat.text and "haven't logged" in chat.text
+    assert experiences(store) == []
+    chat.press_data("tr:dy:1")
+    assert "can't find" in chat.text
+
+
+def test_someone_elses_records_and_forged_buttons(engine: Engine, store: Store) -> None:
+    alice, mallory = Chat(engine, "tg:1"), Chat(engine, "tg:2")
+    log_one(alice)
+    exp_id = list_experiences(store, "tg:1")[0].id
+    for data in (f"tr:e:{exp_id}", f"tr:f:{exp_id}:institution", f"tr:v:{exp_id}:status:planned",
+                 f"tr:d:{exp_id}", f"tr:dy:{exp_id}"):
+        mallory.press_data(data)
+        assert "can't find" in mallory.text, data
+    for data in ("tr:", "tr:e:", "tr:e:abc", "tr:e:-1", "tr:e:99999999999999999999", "tr:zz",
+                 f"tr:f:{exp_id}:../", f"tr:v:{exp_id}:evil:x", f"tr:v:{exp_id}:institution:hack",
+                 f"tr:v:{exp_id}:start:2026-13", f"tr:v:{exp_id}:status:gone", "tr:c", "tr:l:type:elective"):
+        alice.press_data(data)
+        assert alice.route == "stale", data
+    exp = list_experiences(store, "tg:1")[0]
+    assert (exp.institution, exp.status) == ("St. Mary", "done")
+
+
+class Spy(Feature):
+    name = "spy"
+
+    def __init__(self) -> None:
+        self.seen: list[set[str]] = []
+
+    def on_changed(self, turn: Turn, changed: set[str]) -> None:
+        self.seen.append(set(changed))
+
+
+def test_changes_are_announced_to_other_features(store: Store, clock: Clock) -> None:
+    spy = Spy()
+    engine = Engine(store, [*all_features(), spy], clock=clock)
+    engine.migrate()
+    chat = Chat(engine)
+    chat.send("/log")
+    chat.press("Externship")
+    assert spy.seen == []  # a draft is nobody else's business
+    log_one(chat)
+    assert spy.seen == [{"experiences"}]
+    chat.send("/experiences")
+    chat.press("1. ")
+    chat.press("Letter")
+    chat.press("Asked")
+    chat.press("Delete")
+    chat.press("Yes")
+    assert len(spy.seen) == 3
+
+
+# -- /progress ---------------------------------------------------------------------------------------
+def test_progress_with_nothing_logged(chat: Chat) -> None:
+    chat.send("/progress")
+    assert "❌ Total: 0 months" in chat.text
+    assert "Log your first US experience" in chat.text
+    assert chat.button("Log experience").data == "go:log"
+
+
+def test_progress_without_a_profile_shows_totals_and_what_it_cannot_judge(chat: Chat) -> None:
+    log_one(chat)
+    chat.send("/progress")
+    assert "✅ Total: 2 months" in chat.text
+    assert "✅ Hands-on: 2 months — strong" in chat.text
+    assert "don't know when you apply" in chat.text
+    assert "❔ Recent: needs your application date" in chat.text
+    if "plan" in chat.engine.command_names:
+        assert chat.button("Set my goals").data == "go:plan"
+
+
+def test_progress_against_the_profile(chat: Chat, store: Store) -> None:
+    profile_module.migrations.apply(store.db)
+    chat.send("/start")
+    profile_module.save_answer(store, USER, "2026-11-25", application="2027-09",
+                               specialties=["Internal Medicine"], status="graduate")
+    log_one(chat, start="2026-01", end="2026-01")
+    log_one(chat, kind="Observership", start="2027-01", end="2027-10", status="Planned", letter="No letter")
+    chat.send("/progress")
+    text = chat.text
+    assert "application in Sep 2027" in text
+    assert "✅ Total: 1 month → 9 with planned" in text
+    assert "❌ Hands-on: 1 month" in text
+    assert "✅ In Internal Medicine: 1 month → 9 with planned" in text
+    assert "✅ Recent (last 3 years before applying): 1 month → 9 with planned" in text
+    assert "✅ US letters: 1 received, 0 pending" in text
+    assert "2 months fall in or after your application month" in text
+    assert "hands-on externship" in text
+
+
+# -- parts ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("typed", "month"),
+    [
+        ("03/2026", "2026-03"), ("3/26", "2026-03"), ("2026-03", "2026-03"), ("2026/3", "2026-03"),
+        ("March 2026", "2026-03"), ("mar 26", "2026-03"), ("Mar '26", "2026-03"), ("sept. 2025", "2025-09"),
+        ("12.2027", "2027-12"), ("this month", "2026-11"), ("Next  Month", "2027-00" and "2026-12"),
+        ("last month", "2026-10"), ("2026 march", "2026-03"),
+        ("13/2026", None), ("0/2026", None), ("1/1", None), ("marchy 2026", None), ("", None),
+        ("hello", None), ("2026", None), ("٣/٢٠٢٦", "2026-03"), ("1" * 4000, None),
+    ],
+)
+def test_parse_month(typed: str, month: str | None) -> None:
+    parsed = parse_month(typed, month_index("2026-11"))
+    assert (month_str(parsed) if parsed is not None else None) == month
+
+
+def test_every_state_of_both_flows_is_reachable() -> None:
+    for machine in (LOG_MACHINE, EDIT_MACHINE):
+        spec = machine.spec
+        seen, todo = {spec.initial}, [spec.initial]
+        while todo:
+            state = todo.pop()
+            for t in spec.transitions:
+                sources = t["source"] if isinstance(t["source"], list) else [t["source"]]
+                if state in sources and t["dest"] not in seen:
+                    seen.add(t["dest"])
+                    todo.append(t["dest"])
+        assert seen == set(spec.states), spec.name
+
+
+def test_the_letter_step_branches() -> None:
+    assert LOG_MACHINE.fire("answer", "letter", "none") == "done"
+    assert LOG_MACHINE.fire("answer", "letter", "asked") == "letter_writer"
+
+
+def test_the_flow_diagram_is_current() -> None:
+    """docs/flows/tracker.mmd is diagram()'s output: regenerate it when a flow changes."""
+    text = diagram()
+    assert (Path(__file__).parent.parent / "docs" / "flows" / "tracker.mmd").read_text() == text
+    assert "log_letter --> log_letter_writer: answer [wants_writer]" in text
+    assert "edit_card --> edit_end: change_end" in text
+    for state in LOG_MACHINE.states:
+        assert f"log_{state}" in text
+
+
+def test_every_text_the_tracker_uses_exists() -> None:
+    catalogue = texts()
+    source = (Path(__file__).parent.parent / "flows" / "tracker.py").read_text()
+    source += (Path(__file__).parent.parent / "flows" / "readiness.py").read_text()
+    for key in set(re.findall(r'"(tracker\.[a-z_.]+[a-z_])"', source)):
+        assert key in catalogue, key
+    for field, codes in CHOICES.items():
+        for code in codes:
+            assert f"tracker.{field}.{code}" in catalogue
+    for field in Tracker.flows:
+        assert Tracker.flow_titles[field] in catalogue
+
+
+def test_button_data_stays_short(chat: Chat) -> None:
+    log_one(chat)
+    chat.send("/experiences")
+    chat.press("1. ")
+    for button in chat.buttons:
+        assert len(button.data.encode()) <= 30
+
+
+def test_menu_has_the_tracker_entries(chat: Chat) -> None:
+    chat.send("/menu")
+    for label, data in (("Log experience", "go:log"), ("My experiences", "go:experiences"),
+                        ("Progress", "go:progress"), ("Timeline", "go:timeline")):
+        assert chat.button(label).data == data
+
+
+def test_a_text_while_no_step_waits_is_not_swallowed(engine: Engine) -> None:
+    session = engine.store.load_session("tg:9")
+    session.enter("tracker_log", "nonsense", {})
+    with engine.store.atomic():
+        engine.store.save_session(session, engine.clock())
+    outcome = engine.handle(Input.text("tg:9", "hello"))
+    assert outcome.replies and engine.store.load_session("tg:9").flow is None
