@@ -110,6 +110,18 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def cmd_nudges(args: argparse.Namespace) -> int:
+    from flows.nudges import preview
+
+    settings = _settings("nudges")
+    store = open_store(settings)
+    engine = build_engine(settings, store)
+    user_id = args.user if ":" in args.user else f"term:{args.user}"  # "tg:123" or a terminal name
+    lines = preview(engine, user_id, refresh=args.refresh)
+    print("\n".join(lines))
+    return 1 if lines[0].startswith("No user") else 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="usce-coach", description="USCE Coach: plan US Clinical Experience.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -123,6 +135,10 @@ def parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print one line of JSON per question")
     ask.add_argument("question", nargs="+")
     ask.set_defaults(func=cmd_ask)
+    nudges = sub.add_parser("nudges", help="preview a user's reminder schedule")
+    nudges.add_argument("--user", required=True, help="terminal profile name, or a full id like tg:123")
+    nudges.add_argument("--refresh", action="store_true", help="recompute it from their records first")
+    nudges.set_defaults(func=cmd_nudges)
     check = sub.add_parser("check", help="validate settings, content and the database schema")
     check.set_defaults(func=cmd_check)
     return p

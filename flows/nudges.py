@@ -731,6 +731,35 @@ def schedule_rows(store: Store, user_id: str) -> list[dict[str, Any]]:
     return list(store.db.table("nudges").rows_where("user_id = ?", [user_id], order_by="due_at, id"))
 
 
+def preview(engine: Engine, user_id: str, refresh: bool = False) -> list[str]:
+    """A user's schedule as plain lines, soonest first (``usce-coach nudges --user NAME``).
+    ``refresh`` recomputes it from their records first."""
+    from flows.text import to_plain
+
+    store = engine.store
+    if store.user(user_id) is None:
+        return [f"No user {user_id} in this database."]
+    if refresh:
+        with store.atomic():
+            reschedule(store, user_id, engine.clock())
+    zone_name, zone = user_zone(store, user_id)
+    prefs = load_prefs(store, user_id)
+    lines = [
+        f"Nudges for {user_id} — zone {zone_name or 'UTC (not set)'}, quiet hours "
+        f"{prefs.quiet.label()}, receiving {prefs.amount}{', paused' if prefs.paused else ''}"
+        + (f", stopped: {', '.join(sorted(prefs.muted))}" if prefs.muted else ""),
+    ]
+    found = schedule_rows(store, user_id)
+    for row in found:
+        local = parse_stamp(row["due_at"]).astimezone(zone)
+        first = to_plain(body(engine.texts, row["kind"], json.loads(row["args"] or "{}"))).splitlines()[0]
+        extra = f" [{row['answer']}]" if row["answer"] else (f" ({row['error']})" if row["error"] else "")
+        lines.append(f"{local:%Y-%m-%d %H:%M} {row['status']:<9} {row['key']:<14} {first[:60]}{extra}")
+    if not found:
+        lines.append("Nothing scheduled." + ("" if refresh else " (--refresh recomputes from their records)"))
+    return lines
+
+
 # -- the feature: nudge buttons and /settings ---------------------------------------------------
 SETTINGS_FLOW = "settings"
 MENU, ZONE, QUIET = "menu", "zone", "quiet"

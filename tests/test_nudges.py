@@ -459,3 +459,22 @@ def test_the_settings_menu_names_the_next_nudge(chat: Chat, engine: Engine, cloc
     join(engine, application="2029-09", timezone="UTC")
     chat.send("/settings")
     assert "Next: timeline stages, on 2028-03-01" in chat.text
+
+
+def test_the_cli_previews_a_users_schedule(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    path = tmp_path / "coach.db"
+    store = Store.open(path)
+    engine = Engine(store, all_features())
+    engine.migrate()
+    join(engine, user="term:amina", chat_id=None, application="2029-09", timezone="Asia/Kolkata")
+    store.close()
+    monkeypatch.setenv("DATABASE_PATH", str(path))
+    assert main(["nudges", "--user", "amina"]) == 0
+    out = capsys.readouterr().out
+    assert "zone Asia/Kolkata" in out and "2028-03-01 09:30 scheduled ms:secure" in out
+    assert main(["nudges", "--user", "tg:404"]) == 1
+    assert "No user tg:404" in capsys.readouterr().out
