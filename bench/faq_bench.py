@@ -393,7 +393,7 @@ def _kept_via_match(items: Sequence[Item], repeats: int) -> dict[str, Any]:
     index: FaqIndex | None = None
     for _ in range(repeats):
         t0 = time.perf_counter()
-        index = FaqIndex.build(faq.load_faq(), faq.load_out_of_scope())
+        index = faq.default_index.__wrapped__()  # the bot's own path: one YAML read, then build
         times.append((time.perf_counter() - t0) * 1000)
     assert index is not None
     out: dict[str, Any] = {"build_ms_incl_yaml": statistics.median(times)}
