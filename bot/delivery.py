@@ -4,8 +4,9 @@
 second per chat) shared by everything that sends without being asked:
 
 - :meth:`Dispatcher.tick` runs from PTB's ``JobQueue`` every few seconds. It recovers claims
-  left behind by a crash, claims due nudges atomically from SQLite (the only truth), decides
-  for each (send, wait for the user's morning, skip) and sends it.
+  left behind by a crash, claims due nudges atomically from SQLite (the only truth) in
+  batches, decides for each (send, wait for the user's morning, skip) and sends it. With a
+  backlog it goes on batch after batch for most of one interval, at the limiter's pace.
 - :meth:`Dispatcher.deliver` sends any list of :class:`Outgoing` messages (a broadcast) through
   the same limiter and the same error handling, and returns one :class:`Result` per message.
 
@@ -162,6 +163,7 @@ class Dispatcher:
         self.cfg = cfg or config()
         self.clock = clock
         self.sleep = sleep
+        self.monotonic = monotonic
         d = self.cfg.delivery
         self.limiter = RateLimiter(d.rate_per_second, d.per_chat_seconds, monotonic, sleep)
         self._lock = asyncio.Lock()
@@ -197,15 +199,18 @@ class Dispatcher:
         async with self._lock:
             d = self.cfg.delivery
             report.recovered, report.dropped = recover(self.store, self.clock(), d.lease)
-            claimed = claim_due(self.store, self.clock(), d.batch, new_token())
-            report.claimed = len(claimed)
-            for i, nudge in enumerate(claimed):
-                stop = await self._one(bot, nudge, report)
-                if stop:  # the network is down or Telegram wants us to slow down: the rest waits
-                    for rest in claimed[i + 1 :]:
-                        release(self.store, rest, self.clock(), self.clock())
-                    break
-        return report
+            began = self.monotonic()
+            while True:  # batch after batch while there is a backlog, for most of one interval
+                claimed = claim_due(self.store, self.clock(), d.batch, new_token())
+                report.claimed += len(claimed)
+                for i, nudge in enumerate(claimed):
+                    if await self._one(bot, nudge, report):
+                        # The network is down or Telegram wants us to slow down: the rest waits.
+                        for rest in claimed[i + 1 :]:
+                            release(self.store, rest, self.clock(), self.clock())
+                        return report
+                if len(claimed) < d.batch or self.monotonic() - began > 0.8 * d.tick_seconds:
+                    return report
 
     async def _one(self, bot: Any, nudge: Claimed, report: TickReport) -> bool:
         """Handle one claimed nudge; True when the tick should stop."""
