@@ -1,11 +1,16 @@
 """Compare FAQ retrieval methods on bench/faq_eval.yaml and report the kept one.
 
-    python -m bench.faq_bench            # table for every method, tune and heldout
-    python -m bench.faq_bench --sweep    # parameter grid for the kept method, TUNE split only
-    python -m bench.faq_bench --misses   # the kept method's misses on the tune split
+    python -m bench.faq_bench                     # every method, every split
+    python -m bench.faq_bench --splits tune dev   # development: tuning splits only
+    python -m bench.faq_bench --sweep             # parameter grid, TUNING splits only
+    python -m bench.faq_bench --misses dev        # the kept method's misses (tune or dev)
+
+Splits of bench/faq_eval.yaml: ``tune`` and ``dev`` are the tuning splits
+(TUNING_SPLITS); ``heldout`` and ``heldout2`` are only ever scored, never used to
+pick anything, and their misses cannot be listed from here.
 
 Methods (each sees the same entries and out-of-scope groups; each one's decline
-threshold is chosen on the tune split only, by maximising the mean of in-scope
+threshold is chosen on the tuning splits only, by maximising the mean of in-scope
 top-1 accuracy and out-of-scope declined):
 
 - ``tfidf+concepts`` (kept, flows/faq.py): TF-IDF cosine over unigrams and
@@ -18,7 +23,7 @@ top-1 accuracy and out-of-scope declined):
   typo repair on), best row per entry.
 - ``rapidfuzz``: rapidfuzz string similarity of the lower-cased question against
   every phrasing; the scorer (WRatio, token_set_ratio, token_sort_ratio) is
-  picked on the tune split.
+  picked on the tuning splits.
 """
 
 from __future__ import annotations
@@ -47,6 +52,8 @@ from flows.faq import Analyzer, FaqEntry, FaqIndex, OutOfScope
 
 EVAL_PATH = Path(__file__).resolve().parent / "faq_eval.yaml"
 KEPT = "tfidf+concepts"
+SPLITS = ("tune", "dev", "heldout", "heldout2")
+TUNING_SPLITS = frozenset({"tune", "dev"})  # the only splits anything is chosen on
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +100,12 @@ class TfidfRanker:
         best, oos = self.index.scores(text)
         ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
         return [(self.index.entries[i].id, s) for i, s in ranked], oos
+
+    def decide(self, ranked: list[tuple[str, float]], oos: float, threshold: float) -> str | None:
+        """FaqIndex's own decline rule, with the given threshold."""
+        if not ranked:
+            return None
+        return ranked[0][0] if self.index.accepts(ranked[0][1], oos, threshold) else None
 
 
 def _chargrams(text: str) -> Counter[str]:
@@ -250,25 +263,28 @@ FUZZ_SCORERS: dict[str, Callable[..., float]] = {
 # --------------------------------------------------------------------------- evaluation
 
 
-def decide(
-    ranked: list[tuple[str, float]], oos: float, threshold: float, margin: float = 1.0
-) -> str | None:
+def decide(ranked: list[tuple[str, float]], oos: float, threshold: float) -> str | None:
+    """The generic rule: decline below the threshold or when out-of-scope scores as high."""
     if not ranked:
         return None
     top_id, top = ranked[0]
-    if top < threshold or oos >= margin * top:
+    if top < threshold or oos >= top:
         return None
     return top_id
+
+
+Decider = Callable[[list[tuple[str, float]], float, float], "str | None"]
 
 
 def metrics(
     items: Sequence[Item],
     outputs: Sequence[tuple[list[tuple[str, float]], float]],
     threshold: float,
+    decider: Decider = decide,
 ) -> dict[str, float]:
     n_in = n_oos = correct = wrongly_declined = oos_declined = rank1 = 0
     for item, (ranked, oos) in zip(items, outputs, strict=True):
-        got = decide(ranked, oos, threshold)
+        got = decider(ranked, oos, threshold)
         if item.expected is None:
             n_oos += 1
             oos_declined += got is None
@@ -287,12 +303,14 @@ def metrics(
     }
 
 
-def pick_threshold(items: Sequence[Item], outputs: Sequence[Any]) -> float:
-    """Best threshold on the given (tune) items: mean of top-1 and out-of-scope declined."""
+def pick_threshold(
+    items: Sequence[Item], outputs: Sequence[Any], decider: Decider = decide
+) -> float:
+    """Best threshold on the given (tuning) items: mean of top-1 and out-of-scope declined."""
     best_t, best_v = 0.0, -1.0
     scores = sorted({s for ranked, _ in outputs for _, s in ranked[:1]})
     for t in [0.0, *scores]:
-        m = metrics(items, outputs, t)
+        m = metrics(items, outputs, t, decider)
         v = (m["top1"] + m["oos_declined"]) / 2
         if v > best_v + 1e-12:
             best_t, best_v = t, v
@@ -332,16 +350,23 @@ def _build(builder: Builder, entries: Any, oos: Any, repeats: int) -> tuple[Rank
 
 
 def _evaluate(
-    ranker: Ranker, items: Sequence[Item], repeats: int, threshold: float | None = None
+    ranker: Ranker,
+    items: Sequence[Item],
+    repeats: int,
+    threshold: float | None = None,
+    splits: Sequence[str] = SPLITS,
 ) -> dict[str, Any]:
     outputs, ms = _timed(ranker, items, repeats)
-    tune_idx = [i for i, it in enumerate(items) if it.split == "tune"]
+    decider: Decider = getattr(ranker, "decide", decide)
+    tune_idx = [i for i, it in enumerate(items) if it.split in TUNING_SPLITS]
     if threshold is None:
-        threshold = pick_threshold([items[i] for i in tune_idx], [outputs[i] for i in tune_idx])
+        threshold = pick_threshold(
+            [items[i] for i in tune_idx], [outputs[i] for i in tune_idx], decider
+        )
     result: dict[str, Any] = {"threshold": round(threshold, 4)}
-    for split in ("tune", "heldout"):
+    for split in splits:
         idx = [i for i, it in enumerate(items) if it.split == split]
-        m = metrics([items[i] for i in idx], [outputs[i] for i in idx], threshold)
+        m = metrics([items[i] for i in idx], [outputs[i] for i in idx], threshold, decider)
         m.update(_timing([ms[i] for i in idx]))
         result[split] = m
     result.update(_timing(ms))
@@ -357,16 +382,16 @@ def cold_start_ms() -> float:
     return (time.perf_counter() - t0) * 1000
 
 
-def run(repeats: int = 5) -> dict[str, Any]:
+def run(repeats: int = 5, splits: Sequence[str] = SPLITS) -> dict[str, Any]:
     """Evaluate every method; the kept one also through the real FaqIndex.match path."""
-    items = load_eval()
+    items = [it for it in load_eval() if it.split in TUNING_SPLITS or it.split in splits]
     entries = faq.load_faq()
     oos = faq.load_out_of_scope()
     report: dict[str, Any] = {"methods": {}, "kept": KEPT, "n_items": len(items)}
     for name, builder in METHODS.items():
         if name == "rapidfuzz":
-            # the scorer is a parameter too: choose it on the tune split
-            tune = [it for it in items if it.split == "tune"]
+            # the scorer is a parameter too: choose it on the tuning splits
+            tune = [it for it in items if it.split in TUNING_SPLITS]
             best_name, best_v = "", -1.0
             for sname, scorer in FUZZ_SCORERS.items():
                 fr = FuzzRanker(entries, oos, scorer)
@@ -377,17 +402,19 @@ def run(repeats: int = 5) -> dict[str, Any]:
                     best_name, best_v = sname, v
             builder = functools.partial(FuzzRanker, scorer=FUZZ_SCORERS[best_name])
         ranker, build_ms = _build(builder, entries, oos, repeats)
-        res = _evaluate(ranker, items, repeats, faq.THRESHOLD if name == KEPT else None)
+        res = _evaluate(
+            ranker, items, repeats, faq.THRESHOLD if name == KEPT else None, splits=splits
+        )
         res["build_ms"] = build_ms
         if name == "rapidfuzz":
             res["scorer"] = best_name
         report["methods"][name] = res
-    report["kept_match_path"] = _kept_via_match(items, repeats)
+    report["kept_match_path"] = _kept_via_match(items, repeats, splits)
     report["cold_start_ms"] = statistics.median(cold_start_ms() for _ in range(3))
     return report
 
 
-def _kept_via_match(items: Sequence[Item], repeats: int) -> dict[str, Any]:
+def _kept_via_match(items: Sequence[Item], repeats: int, splits: Sequence[str]) -> dict[str, Any]:
     """The kept method exactly as the bot calls it: FaqIndex.match on default content."""
     times = []
     index: FaqIndex | None = None
@@ -397,7 +424,7 @@ def _kept_via_match(items: Sequence[Item], repeats: int) -> dict[str, Any]:
         times.append((time.perf_counter() - t0) * 1000)
     assert index is not None
     out: dict[str, Any] = {"build_ms_incl_yaml": statistics.median(times)}
-    for split in ("tune", "heldout"):
+    for split in splits:
         sel = [it for it in items if it.split == split]
         ms: list[list[float]] = [[] for _ in sel]
         got: list[str | None] = []
@@ -420,7 +447,9 @@ def _kept_via_match(items: Sequence[Item], repeats: int) -> dict[str, Any]:
 
 
 def misses(split: str = "tune") -> list[str]:
-    """Human-readable misses of the kept method on one split."""
+    """Human-readable misses of the kept method on one TUNING split (never a heldout one)."""
+    if split not in TUNING_SPLITS:
+        raise ValueError(f"misses are only listed for the tuning splits, not {split!r}")
     index = faq.default_index()
     lines = []
     for it in load_eval():
@@ -439,8 +468,8 @@ def misses(split: str = "tune") -> list[str]:
 
 
 def sweep() -> None:
-    """Grid over the kept method's parameters, scored on the TUNE split only."""
-    items = [it for it in load_eval() if it.split == "tune"]
+    """Grid over the kept method's parameters, scored on the TUNING splits only."""
+    items = [it for it in load_eval() if it.split in TUNING_SPLITS]
     entries, oos = faq.load_faq(), faq.load_out_of_scope()
     rows = []
     grid = itertools.product(
@@ -455,8 +484,8 @@ def sweep() -> None:
         )
         r = TfidfRanker(idx)
         outs = [r.rank(it.text) for it in items]
-        t = pick_threshold(items, outs)
-        m = metrics(items, outs, t)
+        t = pick_threshold(items, outs, r.decide)
+        m = metrics(items, outs, t, r.decide)
         rows.append(((m["top1"] + m["oos_declined"]) / 2, cw, aw, bw, uw, t, m))
     rows.sort(key=lambda r: -r[0])
     for v, cw, aw, bw, uw, t, m in rows[:20]:
@@ -473,8 +502,13 @@ def _pct(x: float) -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--sweep", action="store_true", help="parameter grid on the tune split")
-    ap.add_argument("--misses", choices=("tune", "heldout"), help="list the kept method's misses")
+    ap.add_argument("--sweep", action="store_true", help="parameter grid on the tuning splits")
+    ap.add_argument(
+        "--misses", choices=sorted(TUNING_SPLITS), help="list the kept method's misses"
+    )
+    ap.add_argument(
+        "--splits", nargs="+", choices=SPLITS, default=list(SPLITS), help="splits to report"
+    )
     args = ap.parse_args(argv)
     if args.sweep:
         sweep()
@@ -482,7 +516,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.misses:
         print("\n".join(misses(args.misses)) or "no misses")
         return
-    rep = run(args.repeats)
+    splits = [s for s in SPLITS if s in args.splits]
+    rep = run(args.repeats, splits)
     print(f"FAQ matcher bench: {rep['n_items']} questions, repeats={args.repeats}\n")
     head = (
         f"{'method':<16} {'split':<8} {'top-1':>7} {'oos decl':>9} {'in decl':>8} "
@@ -492,21 +527,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("-" * len(head))
     for name, res in rep["methods"].items():
         label = name + (" *" if name == rep["kept"] else "")
-        for split in ("tune", "heldout"):
+        for n, split in enumerate(splits):
             m = res[split]
             row = (
-                f"{label if split == 'tune' else '':<16} {split:<8} {_pct(m['top1']):>7} "
+                f"{label if n == 0 else '':<16} {split:<8} {_pct(m['top1']):>7} "
                 f"{_pct(m['oos_declined']):>9} {_pct(m['in_scope_declined']):>8} "
                 f"{_pct(m['rank1_ignoring_threshold']):>7} {m['median_ms']:7.3f} {m['p99_ms']:7.2f}"
             )
-            if split == "tune":
+            if n == 0:
                 row += f" {res['build_ms']:9.1f} {res['threshold']:6.3f}"
             print(row)
     if "scorer" in rep["methods"].get("rapidfuzz", {}):
         print(f"\nrapidfuzz scorer chosen on tune: {rep['methods']['rapidfuzz']['scorer']}")
     k = rep["kept_match_path"]
     print(f"\nkept: {rep['kept']} (* above), via FaqIndex.match on content/faq.yaml:")
-    for split in ("tune", "heldout"):
+    for split in splits:
         m = k[split]
         print(
             f"  {split:<8} top-1 {_pct(m['top1'])}  out-of-scope declined {_pct(m['oos_declined'])}  "

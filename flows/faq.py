@@ -713,6 +713,12 @@ class FaqIndex:
         return cls(entries, analyzer, idf, postings, owners, factors, centroid_weight, unknown_idf,
                    threshold, bigram_weight, unknown_weight, oos_margin)
 
+    def accepts(self, top: float, oos: float, threshold: float | None = None) -> bool:
+        """The decline rule: answer only when the best entry scores at least the
+        threshold and clearly beats the best out-of-scope group."""
+        t = self.threshold if threshold is None else threshold
+        return top >= t and oos < self._oos_margin * top
+
     def get(self, entry_id: str) -> FaqEntry:
         return self._by_id[entry_id]
 
@@ -791,7 +797,7 @@ class FaqIndex:
                 cands.append((e, 0.0))
         top = ranked[0][1] if ranked else 0.0
         confidence = max(0.0, min(1.0, top))
-        ok = bool(ranked) and top >= self.threshold and oos < self._oos_margin * top
+        ok = bool(ranked) and self.accepts(top, oos)
         return Match(
             entry=self.entries[ranked[0][0]] if ok else None,
             confidence=confidence,
