@@ -415,7 +415,10 @@ def wanted_for(store: Store, user_id: str, today: date, cfg: NudgeConfig) -> lis
     wanted: list[Wanted] = []
     if "profiles" in tables:
         profile = load_profile(store, user_id)
-        application = profile.application_date if profile else None
+        try:
+            application = profile.application_date if profile else None
+        except ValueError:  # not a month we can read: no milestones rather than a crash
+            application = None
         if profile and application:
             wanted += milestone_nudges(milestone_dates(application), today, profile.is_student, cfg)
     if "experiences" in tables:
@@ -831,8 +834,9 @@ class Nudges(Feature):
             (r for r in schedule_rows(turn.store, turn.user_id) if r["status"] in PENDING), None
         )
         if upcoming:
-            lines.append(turn.t("settings.next_line", day=upcoming["due_on"],
-                                what=turn.t(f"nudges.kind_{upcoming['kind']}")))
+            day = date.fromisoformat(upcoming["due_on"])
+            lines.append(turn.t("settings.next_line", day=f"{day:%d %b %Y}",
+                                what=turn.t(f"nudges.one_{upcoming['kind']}")))
 
         def mark(code: str) -> str:
             return "✓ " if prefs.amount == code else ""

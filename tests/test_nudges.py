@@ -458,7 +458,7 @@ def test_the_settings_menu_names_the_next_nudge(chat: Chat, engine: Engine, cloc
     clock.now = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
     join(engine, application="2029-09", timezone="UTC")
     chat.send("/settings")
-    assert "Next: timeline stages, on 2028-03-01" in chat.text
+    assert "Next: a new stage of your timeline, on 01 Mar 2028" in chat.text
 
 
 def test_the_cli_previews_a_users_schedule(
@@ -478,3 +478,30 @@ def test_the_cli_previews_a_users_schedule(
     assert "zone Asia/Kolkata" in out and "2028-03-01 09:30 scheduled ms:secure" in out
     assert main(["nudges", "--user", "tg:404"]) == 1
     assert "No user tg:404" in capsys.readouterr().out
+
+
+def test_every_text_the_feature_uses_exists() -> None:
+    import re
+
+    from flows.content import texts
+    from flows.nudges import AMOUNTS, KINDS, body
+    from flows.plan import load_milestones
+
+    catalogue = texts()
+    source = Path("flows/nudges.py").read_text(encoding="utf-8")
+    static = set(re.findall(r'"((?:nudges|settings)\.[a-z_]+)"', source)) - {"nudges.yaml"}
+    dynamic = {f"nudges.{p}{k}" for k in KINDS for p in ("kind_", "one_")}
+    dynamic |= {f"nudges.answer_{a}" for a in ("done", "snoozed", "stopped")}
+    dynamic |= {f"settings.{p}{a}" for a in AMOUNTS for p in ("amount_", "button_amount_")}
+    dynamic |= {f"nudges.why.{m.id}" for m in load_milestones()}
+    missing = sorted(k for k in static | dynamic if k not in catalogue)
+    assert not missing
+    examples: dict[str, dict[str, Any]] = {
+        "letter": {"place": "Mercy"}, "reflection": {"place": "Mercy"}, "followup": {"contact": "Dr Lee", "days": 10},
+        "vetting": {"program": "Sunrise", "count": 2},
+    }
+    for kind, args in examples.items():
+        assert body(catalogue, kind, args) != catalogue["nudges.generic"], kind
+    for m in load_milestones():
+        text = body(catalogue, "milestone", {"m": m.id, "student": 1})
+        assert m.title in text and "Why now" in text
