@@ -28,6 +28,8 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
+from bot import broadcast
+from bot.delivery import Dispatcher
 from bot.logs import hash_user
 from bot.render import markup, split_text
 from bot.settings import Settings
@@ -131,15 +133,23 @@ class TelegramChannel:
     async def _answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE, inp: Input) -> None:
         started = time.perf_counter()
         chat = update.effective_chat
-        outcome = self.engine.handle(inp, chat_id=chat.id if chat else None)
-        await self.send(update, context, outcome.replies)
-        log.info(
-            "update user=%s route=%s replies=%d ms=%.1f",
-            hash_user(inp.user_id, self.salt),
-            outcome.route,
-            len(outcome.replies),
-            (time.perf_counter() - started) * 1000,
-        )
+        route, replies, failed = "unhandled", 0, ""
+        try:
+            outcome = self.engine.handle(inp, chat_id=chat.id if chat else None, update_id=update.update_id)
+            route, replies = outcome.route, len(outcome.replies)
+            await self.send(update, context, outcome.replies)
+        except Exception as exc:  # logged in full by on_error; the line below still counts the update
+            failed = f" failed={type(exc).__name__}"
+            raise
+        finally:
+            log.info(
+                "update user=%s route=%s replies=%d ms=%.1f%s",
+                hash_user(inp.user_id, self.salt),
+                route,
+                replies,
+                (time.perf_counter() - started) * 1000,
+                failed,
+            )
 
     async def send(self, update: Update, context: ContextTypes.DEFAULT_TYPE, replies: list[Reply]) -> None:
         chat = update.effective_chat
@@ -210,9 +220,12 @@ def build_application(
     which would measure the limiter instead of the bot.
     """
     channel = TelegramChannel(engine, settings, salt)
+    dispatcher = Dispatcher(engine.store, engine.texts, clock=engine.clock)
 
     async def post_init(app: Application) -> None:
         await app.bot.set_my_commands(channel.bot_commands())
+        dispatcher.start(app)  # timeline nudges: recover after a crash, then tick from the JobQueue
+        broadcast.start(app, dispatcher, engine.store)  # admins' broadcasts, through the same dispatcher
         # Everything loaded so far (content, indexes, the framework) lives until exit: move it
         # out of the garbage collector's view so full collections stay short.
         gc.collect()
@@ -239,5 +252,6 @@ def build_application(
     if app.job_queue is not None:
         app.job_queue.run_repeating(checkpoint, interval=2.0, first=2.0, name="wal-checkpoint")
     app.bot_data["channel"] = channel
+    app.bot_data["dispatcher"] = dispatcher  # Dispatcher.deliver(bot, messages) sends broadcasts
     return app
 

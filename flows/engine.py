@@ -166,11 +166,21 @@ class Engine:
         return user_id in self.admins
 
     # -- handling ---------------------------------------------------------------------
-    def handle(self, inp: Input, chat_id: int | None = None) -> Outcome:
-        """Answer one input in one transaction. Named errors become friendly replies here."""
+    def handle(self, inp: Input, chat_id: int | None = None, update_id: int | None = None) -> Outcome:
+        """Answer one input in one transaction. Named errors become friendly replies here.
+
+        ``update_id`` is the channel's increasing id of the update (Telegram's). An update
+        seen before — redelivered because the process died before confirming it — is not
+        applied again; if a flow is open, its current step is shown again instead.
+        """
         with self.store.atomic():
             session = self.store.load_session(inp.user_id)
             turn = Turn(inp.user_id, session, self.store, self.texts, self.clock(), self, chat_id=chat_id)
+            if update_id is not None:
+                if session.last_update is not None and update_id <= session.last_update:
+                    turn.route = "duplicate"
+                    return Outcome(self.resume(turn) if session.flow else [], turn.route, session)
+                session.last_update = update_id
             try:
                 with self.store.atomic():  # a failed step rolls back its own writes only
                     replies = self._route(turn, inp)

@@ -59,6 +59,13 @@ def m003_meta(db: Database) -> None:
     db.table("meta").create({"key": str, "value": str}, pk="key")
 
 
+@core_migrations()
+def m004_last_update(db: Database) -> None:
+    # The channel's id of the last update handled for this user (Telegram's update_id),
+    # so an update redelivered after a crash is recognised and not applied twice.
+    db.table("users").add_column("last_update", int)
+
+
 class Store:
     """The assistant's database. Pass a ``sqlite_utils.Database`` (a file, or ``memory=True``)."""
 
@@ -121,12 +128,13 @@ class Store:
         self.conn.close()
 
     # -- the hot path: one user's dialogue state -------------------------------------------
-    _LOAD = "SELECT flow, state, data FROM users WHERE user_id = ?"
+    _LOAD = "SELECT flow, state, data, last_update FROM users WHERE user_id = ?"
     _SAVE_ALL = (
-        "INSERT INTO users (user_id, chat_id, first_seen, last_seen, updates, active, flow, state, data)"
-        " VALUES (:user_id, :chat_id, :now, :now, 1, 1, :flow, :state, :data)"
+        "INSERT INTO users (user_id, chat_id, first_seen, last_seen, updates, active, flow, state, data, last_update)"
+        " VALUES (:user_id, :chat_id, :now, :now, 1, 1, :flow, :state, :data, :last_update)"
         " ON CONFLICT(user_id) DO UPDATE SET last_seen = :now, updates = updates + 1, active = 1,"
-        " chat_id = coalesce(:chat_id, chat_id), flow = :flow, state = :state, data = :data"
+        " chat_id = coalesce(:chat_id, chat_id), flow = :flow, state = :state, data = :data,"
+        " last_update = coalesce(:last_update, last_update)"
     )
     _TOUCH = "UPDATE users SET last_seen = ?, updates = updates + 1, active = 1 WHERE user_id = ?"
 
@@ -134,11 +142,11 @@ class Store:
         row = self.conn.execute(self._LOAD, (user_id,)).fetchone()
         if row is None:
             return Session(user_id, created=True, dirty=True)
-        flow, state, data = row
-        return Session(user_id, flow, state, json.loads(data) if data else {})
+        flow, state, data, last_update = row
+        return Session(user_id, flow, state, json.loads(data) if data else {}, last_update=last_update)
 
     def save_session(self, session: Session, now: datetime, chat_id: int | None = None) -> None:
-        if session.dirty or session.created or chat_id is not None:
+        if session.dirty or session.created or chat_id is not None or session.last_update is not None:
             self.conn.execute(
                 self._SAVE_ALL,
                 {
@@ -148,6 +156,7 @@ class Store:
                     "flow": session.flow,
                     "state": session.state,
                     "data": json.dumps(session.data, separators=(",", ":")) if session.data else None,
+                    "last_update": session.last_update,
                 },
             )
         else:

@@ -106,6 +106,7 @@ class Session:
     state: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
     created: bool = False  # first time this user was seen
+    last_update: int | None = None  # channel's id of the last update applied (redelivery guard)
     dirty: bool = False
     erased: bool = False  # the user's data was erased this turn: the session is not saved again
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -56,3 +57,32 @@ async def test_group_chat_gets_one_polite_line(emulator: Emulator, bot: BotProce
     emulator.send_command(USER, "start", chat_id=-1001, chat_type="group", title="IMG study group")
     [reply] = await emulator.wait_for_messages(-1001, 1, timeout=10)
     assert "private" in reply.plain_text
+
+
+async def test_a_restart_in_the_middle_of_a_flow_loses_nothing(emulator: Emulator, tmp_path: Path) -> None:
+    database = tmp_path / "coach.db"
+    bot = BotProcess(emulator, database, tmp_path / "bot.log")
+    await bot.start()
+    try:
+        emulator.send_command(USER, "plan")
+        intro = await emulator.wait_for_messages(USER, 1, timeout=10)
+        step1 = intro[-1] if intro[-1].callback_data else (await emulator.wait_for_messages(USER, 1, timeout=10))[0]
+        assert "Step 1 of" in step1.plain_text
+        emulator.press_button(USER, step1.message_id, step1.button("Graduate")["callback_data"])
+        await emulator.wait_for(lambda: "Step 2 of" in (emulator.last_message(USER) or step1).plain_text, timeout=10)
+        emulator.send_text(USER, "2019")
+        await emulator.wait_for(lambda: "Step 3 of" in (emulator.last_message(USER) or step1).plain_text, timeout=10)
+
+        bot.kill()  # SIGKILL in the middle of the conversation
+        await bot.start()
+
+        emulator.mark_read(USER)
+        emulator.send_text(USER, "Internal medicine")
+        [after] = await emulator.wait_for_messages(USER, 1, timeout=10)
+        assert "Step 3 of" in after.plain_text or "Step 4 of" in after.plain_text, after.plain_text
+    finally:
+        await bot.stop()
+    row = sqlite3.connect(database).execute(
+        "SELECT status, grad_year, specialties FROM profiles WHERE user_id = ?", (f"tg:{USER}",)
+    ).fetchone()
+    assert row[0] == "graduate" and row[1] == 2019 and "Internal" in row[2]

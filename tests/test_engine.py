@@ -103,3 +103,25 @@ def test_migrations_can_run_twice(store: Store) -> None:
     engine.migrate()
     engine.migrate()
     assert "users" in store.db.table_names()
+
+
+def test_a_redelivered_update_is_not_applied_twice(chat: Chat, engine: Engine) -> None:
+    first = engine.handle(Input.command(chat.user, "help"), update_id=10)
+    assert first.replies
+    again = engine.handle(Input.command(chat.user, "help"), update_id=10)
+    assert again.route == "duplicate" and again.replies == []
+    older = engine.handle(Input.text(chat.user, "hello"), update_id=9)
+    assert older.route == "duplicate"
+    newer = engine.handle(Input.command(chat.user, "menu"), update_id=11)
+    assert newer.route == "command:menu"
+
+
+def test_a_redelivered_answer_inside_a_flow_shows_the_current_step_again(chat: Chat, engine: Engine) -> None:
+    engine.handle(Input.command(chat.user, "vet"), update_id=1)
+    engine.handle(Input.text(chat.user, "Sunrise Externship"), update_id=2)
+    step = engine.store.load_session(chat.user).state
+    again = engine.handle(Input.text(chat.user, "Sunrise Externship"), update_id=2)
+    assert again.route == "duplicate" and again.replies
+    assert engine.store.load_session(chat.user).state == step
+    names = engine.store.conn.execute("SELECT count(*) FROM programs WHERE user_id = ?", (chat.user,)).fetchone()
+    assert names == (1,)

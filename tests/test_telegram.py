@@ -88,7 +88,7 @@ async def test_a_crash_keeps_what_the_user_typed(
     app: Application, updates: Updates, request_: RecordingRequest, engine: Engine,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def boom(inp: Input, chat_id: int | None = None) -> object:
+    def boom(inp: Input, chat_id: int | None = None, update_id: int | None = None) -> object:
         raise RuntimeError("bug")
 
     monkeypatch.setattr(engine, "handle", boom)
@@ -105,9 +105,9 @@ async def test_updates_of_one_user_run_in_order(
     seen: list[str] = []
     original = engine.handle
 
-    def slow_first(inp: Input, chat_id: int | None = None) -> object:
+    def slow_first(inp: Input, chat_id: int | None = None, update_id: int | None = None) -> object:
         seen.append(inp.value)
-        return original(inp, chat_id)
+        return original(inp, chat_id, update_id)
 
     monkeypatch.setattr(engine, "handle", slow_first)
     first, second = updates.message(5, "/help"), updates.message(5, "/menu")
@@ -117,6 +117,15 @@ async def test_updates_of_one_user_run_in_order(
         processor.process_update(second, app.process_update(second)),
     )
     assert seen == ["help", "menu"]
+
+
+async def test_an_update_delivered_twice_is_applied_once(
+    app: Application, updates: Updates, request_: RecordingRequest
+) -> None:
+    update = updates.message(5, "/help")
+    await app.process_update(update)
+    await app.process_update(update)  # Telegram redelivers after a crash before the offset was confirmed
+    assert len(request_.texts()) == 1
 
 
 async def test_commands_are_registered(app: Application, request_: RecordingRequest) -> None:
