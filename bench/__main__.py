@@ -1,0 +1,157 @@
+"""``make bench``: every benchmark in one run; figures go to docs/PERFORMANCE.md.
+
+    python -m bench            # full sizes (10,000 updates, 100,000 users)
+    python -m bench --quick    # small sizes, to check the harness itself
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from bench import faq_bench, framework, nudges_bench, startup
+
+OUT = Path(__file__).resolve().parent.parent / "docs" / "PERFORMANCE.md"
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    load = os.getloadavg()[0]
+    return (
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}), {mem:.0f} GiB,"
+        f" Python {platform.python_version()}, load average {load:.1f} at start"
+    )
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def render(results: dict[str, Any], quick: bool) -> str:
+    fw, faq, nud, st = results["framework"], results["faq"], results["nudges"], results["startup"]
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    f, a = fw["floor"], fw["assistant"]
+    kept = faq["kept_match_path"]
+    lines = [
+        "# Performance",
+        "",
+        f"Measured by `make bench` on {datetime.date.today().isoformat()} at commit `{commit or 'unknown'}`"
+        + (" with **--quick** sizes (not the reference run)" if quick else "") + ".",
+        f"Machine: {machine()}.",
+        "The machine is shared: figures are medians of repeated runs within one process run, and ratios",
+        "compare two things measured in the same run.",
+        "",
+        "## 1. The assistant against the bare framework (in process)",
+        "",
+        f"{fw['n']:,} updates from distinct users through the real `Application` over a recording fake",
+        f"request, median of {fw['repeats']} rounds. The floor is an echo handler; the assistant runs a mix",
+        "of `/start`, answers to the flow behind the first button, a FAQ question and a menu press, on",
+        "a file database opened as `usce-coach run` opens it. Telegram's own send limit (≈30/s) is",
+        "enforced by the rate limiter in production and is switched off here, or it would be measured instead.",
+        "",
+        "| | updates/s | p50 ms | p99 ms |",
+        "|---|---:|---:|---:|",
+        f"| framework floor (echo) | {f['per_second']:,.0f} | {f['p50_ms']:.3f} | {f['p99_ms']:.3f} |",
+        f"| assistant | {a['per_second']:,.0f} | {a['p50_ms']:.3f} | {a['p99_ms']:.3f} |",
+        "",
+        f"Ratio (assistant / floor throughput, median of rounds): **{fw['ratio']:.2f}** — target ≥ 0.5:"
+        f" {verdict(fw['ratio'] >= 0.5)}. p99 under 10 ms: {verdict(a['p99_ms'] < 10)}.",
+        "Per round: " + "; ".join(f"{r['ratio']:.2f}" for r in fw["rounds"]) + ".",
+        "",
+        "## 2. FAQ matching",
+        "",
+        f"{faq['n_items']} evaluation questions (`bench/faq_eval.yaml`); method kept: `{faq['kept']}`"
+        " (comparison in `docs/FAQ_METHOD.md`).",
+        "",
+        "| split | top-1 in scope | out-of-scope declined | in scope wrongly declined | median ms | p99 ms |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for split, m in kept.items():
+        if isinstance(m, dict) and "top1" in m:
+            lines.append(
+                f"| {split} | {m['top1']:.1%} | {m['oos_declined']:.1%} | {m['in_scope_declined']:.1%}"
+                f" | {m['median_ms']:.2f} | {m['p99_ms']:.2f} |"
+            )
+    lines += [
+        "",
+        f"Index build including the YAML: {kept['build_ms_incl_yaml']:.0f} ms (target < 1 s:"
+        f" {verdict(kept['build_ms_incl_yaml'] < 1000)}). Targets: top-1 ≥ 95%, out-of-scope declined ≥ 90%,"
+        " median < 5 ms.",
+        "",
+        "## 3. Nudges",
+        "",
+        "```",
+        nudges_bench.report(nud),
+        "```",
+        "",
+        "## 4. Start and size",
+        "",
+        f"A database of {st['users']:,} users (300 users walked through real flows, their rows cloned;"
+        f" rows: {', '.join(f'{k} {v:,}' for k, v in st['rows'].items())}).",
+        "",
+        "| | figure | target |",
+        "|---|---:|---|",
+        f"| start to ready to poll, empty database | {st['start_s_empty']:.2f} s | < 1.5 s:"
+        f" {verdict(st['start_s_empty'] < 1.5)} |",
+        f"| start to ready to poll, {st['users']:,} users | {st['start_s_full']:.2f} s | < 1.5 s:"
+        f" {verdict(st['start_s_full'] < 1.5)} |",
+        f"| resident memory, {st['users']:,} users stored, after a few updates | {st['rss_mb']:.0f} MB | < 150 MB:"
+        f" {verdict(st['rss_mb'] < 150)} |",
+        f"| database size | {st['db_mb']:.1f} MB ({st['db_kb_per_1000_users']:.0f} KB per 1,000 users) | |",
+        "",
+        "Start is measured from spawning `python -m bot run` to its first `getUpdates` call at the local",
+        "emulator (median of runs).",
+        "",
+        "## 5. Through the wire (local Bot API emulator over HTTP)",
+        "",
+        "The real bot process; round trip = a user's message queued at the emulator until the bot's",
+        "reply arrives there. Production rate limiting is on, so 50 users at once are held to",
+        "Telegram's ≈30 messages a second overall.",
+        "",
+        "| users at once | replies | replies/s | p50 ms | p99 ms |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for w in (st["wire_one"], st["wire_many"]):
+        lines.append(
+            f"| {w['users']} | {w['replies']} | {w['per_second']:.1f} | {w['p50_ms']:.1f} | {w['p99_ms']:.1f} |"
+        )
+    lines += ["", "Reproduce: `make bench` (about ten minutes on this machine).", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run every benchmark and write docs/PERFORMANCE.md.")
+    parser.add_argument("--quick", action="store_true", help="small sizes, for checking the harness")
+    args = parser.parse_args()
+    q = args.quick
+    results: dict[str, Any] = {}
+    print("framework floor vs assistant ...", flush=True)
+    results["framework"] = framework.run(n=2_000 if q else 10_000, repeats=1 if q else 3)
+    print("faq ...", flush=True)
+    results["faq"] = faq_bench.run(repeats=1 if q else 5)
+    print("nudges ...", flush=True)
+    results["nudges"] = (
+        nudges_bench.run(users=10_000, due=2_000, claim_runs=5, real_count=50) if q else nudges_bench.run()
+    )
+    print("start, size and wire ...", flush=True)
+    results["startup"] = startup.run(users=5_000 if q else 100_000, start_runs=2 if q else 5)
+    text = render(results, q)
+    OUT.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
