@@ -31,6 +31,7 @@ from flows.profile import Profile, load_profile
 from flows.store import Store
 from flows.types import Input
 from tests.chat import Chat, Clock
+from tests.emulator import parse_html
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "flows" / "onboarding.mmd"
 
@@ -616,3 +617,22 @@ def test_session_data_stays_small(chat: Chat) -> None:
     row = chat.engine.store.user(chat.user)
     assert row is not None and len(row["data"] or "") < 100
     assert Input.button(chat.user, "ob:a:us_experience:none")  # the longest data fits easily
+
+
+@pytest.mark.parametrize("flow", ["onboarding", "profile"])
+@pytest.mark.parametrize("state", QUESTIONS)
+def test_every_question_shows_valid_html_with_buttons(chat: Chat, flow: str, state: str) -> None:
+    answer_graduate(chat)
+    session = chat.engine.store.load_session(chat.user)
+    session.enter(flow, state, {"edit": state, "follow": []} if flow == "profile" else {})
+    with chat.engine.store.atomic():
+        chat.engine.store.save_session(session, chat.engine.clock())
+    chat.send("/start")
+    chat.press("Continue")
+    assert state_of(chat) == (flow, state)
+    question = chat.replies[-1]
+    parse_html(question.text)
+    assert question.buttons
+    has_back = any("Back" in b.label for b in question.buttons[-1])
+    assert has_back is (flow == "profile" or state != "status")
+    assert ("Step" in question.text) is (flow == "onboarding")

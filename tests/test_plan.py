@@ -24,6 +24,7 @@ from flows.plan import (
 )
 from flows.profile import Profile
 from flows.text import to_plain
+from tests.emulator import parse_html
 
 TODAY = date(2026, 11, 25)
 
@@ -287,6 +288,7 @@ def test_every_combination_renders_a_phone_sized_plan(
     for message in messages:
         assert 0 < len(message) < 4096
         assert "{" not in message and "}" not in message
+        parse_html(message)  # raises where Telegram would refuse the HTML
     text = to_plain("\n".join(messages))
     assert ("rule of thumb" in text) is plan.older_graduate
     assert ("VSLO" in text) is (status == "student")
