@@ -25,6 +25,7 @@ from flows.types import Button, Reply, column, keyboard
 LEVELS = ("non", "semi", "hands_on")  # weakest first
 LINE_FIELDS = frozenset({"specialty", "setting"})
 MAX_SHOWN = 20  # experiences offered as buttons
+TITLE_LABEL = 60  # characters of an experience title on a button (one button per row)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +165,7 @@ def experience_buttons(
 ) -> list[Button]:
     """One button per experience (newest first), data ``<prefix><id>``."""
     newest = sorted(experiences, key=lambda e: (e.start or "", e.id), reverse=True)[:limit]
-    return [Button(short(experience_title(e)), f"{prefix}{e.id}") for e in newest]
+    return [Button(short(experience_title(e), TITLE_LABEL), f"{prefix}{e.id}") for e in newest]
 
 
 def no_experiences(turn: Turn, text_key: str) -> list[Reply]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlite_utils import Migrations
 
 from flows.engine import CommandHandler, Feature, Turn
-from flows.eras import experience_title, no_experiences
+from flows.eras import experience_buttons, experience_title, no_experiences
 from flows.errors import InvalidAnswer, StaleButton
 from flows.experiences import (
     Experience,
@@ -19,7 +19,7 @@ from flows.experiences import (
     update_experience,
 )
 from flows.machine import FlowMachine, FlowSpec
-from flows.outreach import get_applicant, hub_button, local_today, pre, profile_of, short
+from flows.outreach import get_applicant, hub_button, local_today, pre, profile_of
 from flows.text import clean
 from flows.types import Button, Reply, column, keyboard
 
@@ -88,7 +88,7 @@ class Letters(Feature):
             if ask_now(exp, this_month):
                 lines.append(turn.t("letters.ask_now"))
         lines += ["", turn.t("letters.pick")]
-        picks = [Button(short(experience_title(e)), f"lt:e:{e.id}") for e in reversed(experiences[-20:])]
+        picks = experience_buttons(experiences, "lt:e:")
         buttons = (
             *column(picks, 1),
             *keyboard(

@@ -119,7 +119,7 @@ def test_how_to_ask_and_the_note_for_the_writer(chat: Chat, store: Store) -> Non
     assert "near the end of the rotation" in text
     for item in ("CV", "personal statement", "ERAS ID", "specialties"):
         assert item in text, item
-    for quality in ("clinical skills", "professionalism", "teamwork", "compare with US students"):
+    for quality in ("clinically", "professionally", "communicate", "US students or residents"):
         assert quality in text, quality
     chat.press("Note for your writer")
     note = chat.replies[1].text

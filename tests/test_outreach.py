@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -308,3 +309,30 @@ def test_forged_or_old_buttons_never_crash(chat: Chat, data: str) -> None:
     chat.send("/start")
     chat.press_data(data)
     assert chat.route in ("stale", "error:NotFound"), chat.route
+
+
+def test_every_text_key_the_helpers_use_exists() -> None:
+    """Literal keys in the helper modules, and every key built from a code table."""
+    from flows import eras, interview, letters, reflections, star
+    from flows.outreach import PURPOSES, ROLES, STATUSES
+
+    catalogue = texts()
+    names = ("outreach", "letters", "reflections", "eras", "interview")
+    used: set[str] = set()
+    for module in ("outreach", "letters", "reflections", "eras", "interview"):
+        source = (Path("flows") / f"{module}.py").read_text(encoding="utf-8")
+        used |= set(re.findall(r"[\"']((?:" + "|".join(names) + r")\.[a-z_]+)[\"']", source))
+    assert len(used) > 100
+    for group, values in {
+        "outreach.status_": STATUSES.values(), "outreach.role_": ROLES.values(),
+        "outreach.purpose_": PURPOSES.values(), "outreach.purpose_text_": PURPOSES.values(),
+        "outreach.subject_": PURPOSES.values(),
+        "outreach.hub_": ("email", "outreach", "letters", "reflect", "eras", "interview"),
+        "letters.status_": letters.CODES.values(), "letters.button_status_": letters.CODES.values(),
+        "reflections.ask_": reflections.FIELDS, "reflections.label_": reflections.FIELDS,
+        "reflections.button_edit_": reflections.FIELDS, "eras.note_": eras.LEVELS,
+        "interview.part_": star.PARTS, "interview.missing_": star.PARTS,
+    }.items():
+        used |= {group + value for value in values}
+    assert sorted(key for key in used if key not in catalogue and not key.endswith(".yaml")) == []
+    assert interview.questions()
