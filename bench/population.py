@@ -31,6 +31,27 @@ def _walk(engine: Engine, user: str, rng: random.Random) -> None:
     engine.handle(Input.text(user, "how many months of usce do i need"))
 
 
+def _pk(conn: sqlite3.Connection, table: str) -> list[str]:
+    return [c[1] for c in sorted(conn.execute(f"PRAGMA table_info([{table}])"), key=lambda c: c[5]) if c[5]]
+
+
+def _ordered(conn: sqlite3.Connection, tables: list[str]) -> list[str]:
+    """Parents before the tables that point at them."""
+    done: list[str] = []
+    pending = list(tables)
+    while pending:
+        for table in list(pending):
+            parents = {fk[2] for fk in conn.execute(f"PRAGMA foreign_key_list([{table}])")} & set(tables)
+            if parents <= set(done) | {table}:
+                done.append(table)
+                pending.remove(table)
+                break
+        else:
+            done += pending
+            break
+    return done
+
+
 def build(path: Path, users: int) -> dict[str, int]:
     """Create ``users`` users at ``path``; returns rows per table."""
     store = Store.open(path)
@@ -40,26 +61,38 @@ def build(path: Path, users: int) -> dict[str, int]:
     seeds = [f"tg:{9_000_000 + i}" for i in range(min(SEED_USERS, users))]
     for user in seeds:
         _walk(engine, user, rng)
-    tables = store.user_tables()
     conn: sqlite3.Connection = store.conn
-    columns = {t: [c[1] for c in conn.execute(f"PRAGMA table_info([{t}])")] for t in tables}
-    pks = {t: [c[1] for c in conn.execute(f"PRAGMA table_info([{t}])") if c[5]] for t in tables}
-    copies = (users - len(seeds) + len(seeds) - 1) // len(seeds)
+    conn.row_factory = sqlite3.Row
+    tables = _ordered(conn, store.user_tables())
+    rows = {
+        t: {seed: [dict(r) for r in conn.execute(f"SELECT * FROM [{t}] WHERE user_id = ?", (seed,))] for seed in seeds}
+        for t in tables
+    }
+    auto_id = {t: _pk(conn, t) == ["id"] for t in tables}
+    refs = {t: [(fk[3], fk[2]) for fk in conn.execute(f"PRAGMA foreign_key_list([{t}])") if fk[2] != "users"]
+            for t in tables}
     with store.atomic():
-        for k in range(1, copies + 1):
-            for i, seed in enumerate(seeds):
-                n = k * len(seeds) + i
+        n = len(seeds)
+        while n < users:
+            for seed in seeds:
                 if n >= users:
                     break
-                new = f"tg:{9_000_000 + n}"
-                for table in ["users", *[t for t in tables if t != "users"]]:
-                    cols = [c for c in columns[table] if not (pks[table] == ["id"] and c == "id")]
-                    select = ", ".join("?" if c == "user_id" else f"[{c}]" for c in cols)
-                    conn.execute(
-                        f"INSERT INTO [{table}] ({', '.join(f'[{c}]' for c in cols)})"
-                        f" SELECT {select} FROM [{table}] WHERE user_id = ?",
-                        (new, seed),
-                    )
+                new_user = f"tg:{9_000_000 + n}"
+                n += 1
+                new_ids: dict[tuple[str, int], int] = {}
+                for table in tables:
+                    for row in rows[table][seed]:
+                        copy = dict(row, user_id=new_user)
+                        for column, parent in refs[table]:
+                            if copy.get(column) is not None:
+                                copy[column] = new_ids.get((parent, copy[column]), copy[column])
+                        old_id = copy.pop("id") if auto_id[table] else None
+                        names = ", ".join(f"[{c}]" for c in copy)
+                        marks = ", ".join("?" for _ in copy)
+                        cur = conn.execute(f"INSERT INTO [{table}] ({names}) VALUES ({marks})", tuple(copy.values()))
+                        if old_id is not None:
+                            new_ids[(table, old_id)] = int(cur.lastrowid or 0)
+    conn.row_factory = None
     counts = {t: conn.execute(f"SELECT count(*) FROM [{t}]").fetchone()[0] for t in tables}
     store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     store.close()
