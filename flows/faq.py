@@ -235,11 +235,14 @@ CONCEPTS: Mapping[str, tuple[str, ...]] = {
     "deanletter": ("dean's letter", "deans letter", "dean letter", "mspe"),
     "observership": ("observership", "observerships", "observer", "observers", "obs",
                      "observing", "observe", "observed", "observation", "observations", "obsv",
-                     "observeship"),
+                     "observeship", "observer ship", "observer-ship", "observer ships",
+                     "observorship", "observership's", "obsership", "observship", "obsy"),
     "externship": ("externship", "externships", "extern", "externs", "ext", "externing"),
     "elective": ("elective", "electives", "clerkship", "clerkships", "clinical rotation for students"),
     "subinternship": ("sub-i", "sub i", "subi", "sub-internship", "sub internship",
-                      "sub-internships", "acting internship", "acting internships"),
+                      "sub-internships", "acting internship", "acting internships",
+                      "acting intern", "acting interns", "ai (acting intern)", "sub-is", "subis",
+                      "sub interns", "sub intern", "sub-intern"),
     "handson": ("hands-on", "hands on", "handson", "hand on", "hands-one", "hand-on",
                 "hands-on-experience"),
     "email": ("contact", "contacting", "reach out", "reaching out", "write to", "approach",
@@ -250,21 +253,38 @@ CONCEPTS: Mapping[str, tuple[str, ...]] = {
            "programme director", "associate pd", "associate program director"),
     "internalmed specialty": ("internal medicine", "int med"),
     "fm specialty": ("family medicine", "fm", "family med"),
+    "surgery specialty": ("gen surg", "general surgery", "surgery", "surg", "gs"),
+    "peds specialty": ("pediatrics", "paediatrics", "peds", "paeds", "pediatric", "paediatric"),
+    "psych specialty": ("psych", "psychiatry", "psychiatric"),
     "specialty": ("specialty", "speciality", "specialities", "specialties", "field",
-                  "discipline", "cardiology", "psych", "psychiatry", "surgery", "neurology",
-                  "neuro", "pediatrics", "paediatrics", "peds", "obgyn", "ob/gyn", "radiology",
+                  "discipline", "cardiology", "neurology", "cards",
+                  "neuro", "obgyn", "ob/gyn", "ob gyn", "gyn", "radiology", "rads", "ortho",
+                  "orthopedics", "urology", "ent", "ophthalmology", "ophtho", "derm", "pulm",
+                  "rheumatology", "rheum", "infectious disease", "nephro", "endo", "geriatrics",
+                  "hospitalist", "hospital medicine", "critical care", "pccm", "em",
                   "anesthesia", "anesthesiology", "pathology", "dermatology", "emergency medicine",
                   "oncology", "nephrology", "gastroenterology", "pulmonology", "endocrinology",
                   "cardio", "gi", "heme onc", "hem onc", "subspecialty", "subspecialties"),
-    "ps": ("ps", "personal statement", "personal statements", "personal statment"),
+    "ps": ("ps", "personal statement", "personal statements", "personal statment", "sop",
+           "statement of purpose", "personal essay", "personnel statement", "p.s."),
     "yog": ("yog", "year of graduation", "years of graduation", "graduation year",
-            "graduating year", "passing year", "old graduate", "old grad"),
+            "graduating year", "passing year", "old graduate", "old grad", "gap year",
+            "gap years", "gap", "gaps", "year gap", "years gap", "yrs gap", "yr gap",
+            "y.o.g", "y.o.g.", "old grads", "old graduates"),
     "graduate": ("graduate", "graduated", "graduation", "grad", "graduates", "passed out",
                  "graduating"),
     "vslo": ("vslo", "vsas", "visiting student learning opportunities",
              "visiting student application service"),
     "b1b2": ("b1/b2", "b1b2", "b1 b2", "b1-b2", "b1", "b2", "tourist visa", "visitor visa",
-             "visit visa", "tourist", "b-1", "b-2"),
+             "visit visa", "tourist", "b-1", "b-2", "b1/b2 visa", "b1b2 visa", "visitor status",
+             "visitor", "visitors", "b 1 b 2", "b1 /b2"),
+    "visaproc": ("embassy", "consulate", "visa interview", "visa appointment", "ds-160", "ds160",
+                 "ds 160", "221g", "221 g", "visa slot", "visa slots", "visa stamping", "stamping",
+                 "visa processing", "visa refused", "visa rejected", "visa rejection",
+                 "visa refusal", "visa denied", "administrative processing", "i-20", "i20",
+                 "green card", "greencard", "citizenship", "immigrate", "immigrant",
+                 "asylum", "uscis", "sevis", "i-94", "status change", "change of status",
+                 "visa extension", "extend my visa", "overstay"),
     "visa": ("visa", "visas", "immigration"),
     "h1b": ("h1b", "h1-b", "h-1b", "h1 b", "h1"),
     "j1": ("j1", "j-1", "j 1", "ecfmg sponsorship"),
@@ -289,7 +309,13 @@ CONCEPTS: Mapping[str, tuple[str, ...]] = {
               "answer my", "ignore", "ignored", "ignoring"),
     "mandatory": ("mandatory", "compulsory", "obligatory", "necessary", "essential",
                   "must have", "a must", "must", "optional", "have to have", "has to have"),
-    "cv": ("cv", "resume", "curriculum vitae"),
+    "cv": ("cv", "resume", "curriculum vitae", "c.v", "c.v.", "cvs", "resumes", "resumé"),
+    "enough": ("enough", "enuf", "enogh", "sufficient", "adequate", "minimum", "min",
+               "at least", "atleast", "bare minimum", "minimal"),
+    "experienc": ("exp", "experiance", "experince", "expirience", "experienc", "experiences",
+                  "experience", "exposure", "exposures"),
+    "evaluation": ("evaluation", "evaluations", "graded", "grading", "assessment",
+                   "assessments", "evals", "eval"),
     "score": ("score", "scores", "grade", "grades", "cutoff", "cut off", "cut-off", "marks",
               "percentile", "passing grade"),
     "salary": ("salary", "salaries", "earn", "earning", "earnings", "income", "wage", "wages",
@@ -343,7 +369,8 @@ CONCEPTS: Mapping[str, tuple[str, ...]] = {
     "research": ("research", "researching"),
     "subject": ("subject", "subject line", "email title"),
     "define": ("what is", "what's", "whats", "wat is", "wht is", "what are", "meaning", "means",
-               "mean", "define", "definition", "explain", "stand for", "stands for"),
+               "mean", "define", "definition", "explain", "stand for", "stands for", "kya hai",
+               "kya h", "kya", "matlab", "what does it mean", "wat r", "what r"),
     "who": ("who", "whom", "whome", "to whom"),
     "howmany": ("how many", "how much", "how often", "number of"),
     "18 month": ("1.5 years", "1.5 year", "1.5 yrs", "one and a half years", "a year and a half",
@@ -441,6 +468,47 @@ _GRAD_YEAR_RE = re.compile(
 _THIS_YEAR = datetime.date.today().year
 _MONEY_RE = re.compile(r"\$\s*\d|\d\s*\$|\d+\s*k\b")
 _SCORE_RE = re.compile(r"(?<![\d$])(19\d|2[0-7]\d|280)(?![\d%$k])")
+_NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+                 "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
+                 "fifteen": 15, "eighteen": 18, "half a": 0.5}
+_NUM = r"(\d+(?:\.\d+)?|" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + ")"
+# "15 months before applying", "1 year to ERAS", "applying in 2 years", "2-3 yrs left"
+_LEAD_TIME_RE = re.compile(
+    r"(?<![a-z0-9.])" + _NUM + r"(?:\s*(?:-|to|or|–)\s*" + _NUM + r")?\s*"
+    r"(months?|mos?|mnths?|years?|yrs?|weeks?|wks?)(?![a-z])"
+    r"(?=(?:\s+(?:and\s+a\s+half|more|or\s+so|from\s+now))?\s+(?:before|till|until|left|ahead|prior|"
+    r"away|to\s+(?:go|eras|the\s+match|match|appl\w*|residency)))"
+    r"|\b(?:in|within)\s+(?:about\s+|around\s+|approx\w*\s+|~\s*)?" + _NUM
+    + r"(?:\s*(?:-|to|or|–)\s*" + _NUM + r")?\s*(months?|mos?|mnths?|years?|yrs?)(?![a-z])"
+)
+_APPLY_CUE_RE = re.compile(r"appl|eras|match|residency|cycle")
+
+
+def _lead_time_tokens(text: str) -> list[str]:
+    """Bucket tokens for how long before applying someone is: a number like
+    "15 months before applying" lands on the 12-18-month step of the timeline."""
+    if not _APPLY_CUE_RE.search(text):
+        return []
+    out: list[str] = []
+    for m in _LEAD_TIME_RE.finditer(text):
+        g = m.groups()
+        a, b, unit = (g[0], g[1], g[2]) if g[2] else (g[3], g[4], g[5])
+        if a is None or unit is None:
+            continue
+        lo = float(_NUMBER_WORDS.get(a, a) if a in _NUMBER_WORDS else a)
+        hi = float(_NUMBER_WORDS.get(b, b) if b in _NUMBER_WORDS else b) if b else lo
+        scale = 12.0 if unit.startswith("y") else (1 / 4.3 if unit.startswith("w") else 1.0)
+        if "and a half" in m.group(0) or "and a half" in text[m.end():m.end() + 14]:
+            lo, hi = lo + 0.5, hi + 0.5
+        months = (lo + hi) / 2 * scale
+        out.append("timeline")
+        if months >= 22:
+            out.append("lead2to3y")
+        if 12 <= months < 22:
+            out.append("lead12to18m")
+        if 6 <= months <= 12:
+            out.append("lead6to12m")
+    return out
 
 
 def _stem(word: str) -> str:
@@ -529,6 +597,7 @@ class Analyzer:
                 extra.append(" cost ")
             if _SCORE_RE.search(text):
                 extra.append(" score ")
+            extra.extend(f" {t} " for t in _lead_time_tokens(text))
             text = _SPACE_RE.sub(" ", text) + "".join(extra)
             if self._phrase_re is not None:
                 text = self._phrase_re.sub(

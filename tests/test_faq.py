@@ -302,8 +302,13 @@ def test_eval_set_shape() -> None:
     ids = {e.id for e in load_faq()}
     assert len(items) >= 150
     assert sum(i["expected"] is None for i in items) >= 30
-    heldout = sum(i["split"] == "heldout" for i in items)
-    assert 0.25 <= heldout / len(items) <= 0.4
+    splits = {i["split"] for i in items}
+    assert splits == {"tune", "dev", "heldout", "heldout2"}, splits
+    held = sum(i["split"] in ("heldout", "heldout2") for i in items)
+    assert 0.25 <= held / len(items) <= 0.4
+    for split in splits:  # every split has both kinds, so each reports both figures
+        assert any(i["split"] == split and i["expected"] is None for i in items), split
+        assert any(i["split"] == split and i["expected"] is not None for i in items), split
     for i in items:
         exp = i["expected"]
         for e in exp if isinstance(exp, list) else [exp]:
