@@ -670,7 +670,12 @@ class Outreach(Feature):
             if not entry["followed_up_on"] else [],
             [Button(turn.t("outreach.button_log"), "or:l:0")],
         )
-        return [Reply(turn.t("outreach.draft_intro")), pre(draft), Reply(turn.t("outreach.button_log"), buttons)]
+        after = (
+            turn.t("outreach.followup_done", date=entry["followed_up_on"])
+            if entry["followed_up_on"]
+            else turn.t("outreach.followup_after")
+        )
+        return [Reply(turn.t("outreach.draft_intro")), pre(draft), Reply(after, buttons)]
 
     def _followup_sent(self, turn: Turn, entry_id: int) -> list[Reply]:
         today = local_today(turn).isoformat()
