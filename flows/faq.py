@@ -54,6 +54,7 @@ ANSWER_IDF = True  # answers count towards document frequency
 INDEX_TOPICS = True  # button labels are matched too
 CENTROID_WEIGHT = 0.4  # blend of best-phrasing score with the entry centroid score
 BIGRAM_WEIGHT = 0.5
+PAIR_WEIGHT = 0.5  # weight of (question type, topic) pairs such as "who~lor"
 UNKNOWN_WEIGHT = 0.35
 OOS_MARGIN = 1.0  # decline when best out-of-scope score >= OOS_MARGIN * best entry score
 LONG_MESSAGE_TOKENS = 18  # from this many tokens on, sentences are scored on their own too
@@ -284,7 +285,15 @@ CONCEPTS: Mapping[str, tuple[str, ...]] = {
                  "visa refusal", "visa denied", "administrative processing", "i-20", "i20",
                  "green card", "greencard", "citizenship", "immigrate", "immigrant",
                  "asylum", "uscis", "sevis", "i-94", "status change", "change of status",
-                 "visa extension", "extend my visa", "overstay"),
+                 "visa extension", "extend my visa", "overstay", "appointment", "appointments",
+                 "visa date", "visa dates", "visa wait time", "wait time"),
+    "interviewer": ("interviewer", "interviewers", "they ask", "they will ask", "will they ask",
+                    "do they ask", "they asked", "be asked", "get asked", "are asked",
+                    "asked at interview", "asked in interview", "asked in the interview",
+                    "programs ask", "pds ask", "pd ask", "interview panel", "panel ask"),
+    "exam": ("usmle", "step 3", "step3", "comlex", "attempt", "attempts", "pass rate",
+             "pass rates", "passing rate", "passing score", "pass fail", "pass/fail", "retake",
+             "retakes", "failed step", "fail step", "exam", "exams"),
     "visa": ("visa", "visas", "immigration"),
     "h1b": ("h1b", "h1-b", "h-1b", "h1 b", "h1"),
     "j1": ("j1", "j-1", "j 1", "ecfmg sponsorship"),
@@ -436,6 +445,12 @@ GENERIC = _words(
     give include choose judge find start us new"""
 )
 
+# Concept tokens that say what kind of answer is wanted; paired with the topic words.
+INTENTS = _words(
+    """define who when why where howmany compare worth count judge choose give enough mandatory
+    include interviewer find start old"""
+)
+
 STOP_WORDS = _words(
     """a an the and or but if of to in on at for from by with about as into onto than then
     is are was were be been being am do does did doing done have has had having i me my mine
@@ -482,6 +497,12 @@ _LEAD_TIME_RE = re.compile(
     + r"(?:\s*(?:-|to|or|–)\s*" + _NUM + r")?\s*(months?|mos?|mnths?|years?|yrs?)(?![a-z])"
 )
 _APPLY_CUE_RE = re.compile(r"appl|eras|match|residency|cycle")
+# "1 good externship or 3 observerships": a count of rotations set against something else
+_SEVERAL_RE = re.compile(
+    r"(?<![a-z0-9])([2-9]|two|three|four|five|several|multiple|many|lots of|a few)\s+(?:\w+\s+)?"
+    r"(observerships|externships|rotations|electives|experiences|obs|exts)\b"
+)
+_COMPARE_CUE_RE = re.compile(r"(?<![a-z])(or|vs|versus|better|instead)(?![a-z])")
 
 
 def _lead_time_tokens(text: str) -> list[str]:
@@ -575,6 +596,7 @@ class Analyzer:
         self._vocab_set = frozenset(known)
         spell = {v for v in known if v.isalpha() and len(v) >= 4}
         spell.update(w for w in self._word_map if w.isalpha() and len(w) >= 4)
+        spell.update(w for w in STOP_WORDS if w.isalpha() and len(w) >= 4)  # "whre" -> dropped
         self.vocab = tuple(sorted(spell))
         self._fix_cache = {}
 
@@ -598,6 +620,8 @@ class Analyzer:
             if _SCORE_RE.search(text):
                 extra.append(" score ")
             extra.extend(f" {t} " for t in _lead_time_tokens(text))
+            if _COMPARE_CUE_RE.search(text) and _SEVERAL_RE.search(text):
+                extra.append(" quantity ")
             text = _SPACE_RE.sub(" ", text) + "".join(extra)
             if self._phrase_re is not None:
                 text = self._phrase_re.sub(
@@ -632,12 +656,21 @@ class Analyzer:
         return out
 
     def _fix(self, word: str) -> str | None:
-        if len(word) < 5 or not word.isalpha() or not self.vocab:
+        if len(word) < 4 or not word.isalpha() or not self.vocab:
             return None
         if word in self._fix_cache:
             return self._fix_cache[word]
         result: str | None = None
-        for form in dict.fromkeys((_stem(word), word)):
+        if len(word) == 4:
+            # short words: one edit, and only when exactly one known word is that close
+            near = process.extract(
+                word, self.vocab, scorer=DamerauLevenshtein.distance, score_cutoff=1, limit=4
+            )
+            targets = {self._word_map.get(c, c) for c, _, _ in near}
+            if len(targets) > 1:  # a swapped pair of letters ("ucse") beats other edits
+                targets = {self._word_map.get(c, c) for c, _, _ in near if sorted(c) == sorted(word)}
+            result = targets.pop() if len(targets) == 1 else None
+        for form in dict.fromkeys((_stem(word), word)) if len(word) > 4 else ():
             if len(form) < 5:
                 continue
             best = process.extractOne(
@@ -653,14 +686,26 @@ class Analyzer:
         return result
 
 
-def features(tokens: Sequence[str], bigram_weight: float = BIGRAM_WEIGHT) -> dict[str, float]:
-    """Term counts for unigrams, plus down-weighted bigrams (``a_b``)."""
+def features(
+    tokens: Sequence[str], bigram_weight: float = BIGRAM_WEIGHT, pair_weight: float = PAIR_WEIGHT
+) -> dict[str, float]:
+    """Term counts for unigrams, plus down-weighted bigrams (``a_b``) and
+    question-type pairs (``who~lor``: the kind of question with each topic word,
+    wherever they sit in the message), which tell neighbouring entries apart."""
     feats: dict[str, float] = dict(Counter(tokens))
     if bigram_weight > 0:
         for a, b in itertools.pairwise(tokens):
             if a != b:
                 key = f"{a}_{b}" if a < b else f"{b}_{a}"
                 feats[key] = feats.get(key, 0.0) + bigram_weight
+    if pair_weight > 0:
+        kinds = [t for t in dict.fromkeys(tokens) if t in INTENTS]
+        if kinds:
+            topics = [t for t in dict.fromkeys(tokens) if t not in GENERIC and t not in INTENTS]
+            for k in kinds:
+                for t in topics:
+                    key = f"{k}~{t}"
+                    feats[key] = feats.get(key, 0.0) + pair_weight
     return feats
 
 
@@ -695,6 +740,7 @@ class FaqIndex:
         bigram_weight: float,
         unknown_weight: float,
         oos_margin: float,
+        pair_weight: float = PAIR_WEIGHT,
     ) -> None:
         self.entries = entries
         self.analyzer = analyzer
@@ -708,6 +754,7 @@ class FaqIndex:
         self._bigram_weight = bigram_weight
         self._unknown_weight = unknown_weight
         self._oos_margin = oos_margin
+        self._pair_weight = pair_weight
         self._by_id = {e.id: e for e in entries}
 
     @classmethod
@@ -725,6 +772,7 @@ class FaqIndex:
         bigram_weight: float = BIGRAM_WEIGHT,
         unknown_weight: float = UNKNOWN_WEIGHT,
         oos_margin: float = OOS_MARGIN,
+        pair_weight: float = PAIR_WEIGHT,
     ) -> FaqIndex:
         entries = tuple(entries)
         if not entries:
@@ -736,7 +784,7 @@ class FaqIndex:
             seen: set[str] = set()
             centroid: Counter[str] = Counter()
             for text in ((e.topic,) if index_topics else ()) + (e.question, *e.phrasings):
-                f = features(analyzer.tokens(text), bigram_weight)
+                f = features(analyzer.tokens(text), bigram_weight, pair_weight)
                 if f:
                     docs.append((i, 1.0, f))
                     seen.update(f)
@@ -744,7 +792,7 @@ class FaqIndex:
             if centroid_weight > 0 and centroid:
                 docs.append((i, 0.0, dict(centroid)))
             if answer_weight > 0:
-                f = features(analyzer.tokens(f"{e.answer}\n{e.more or ''}"), bigram_weight)
+                f = features(analyzer.tokens(f"{e.answer}\n{e.more or ''}"), bigram_weight, pair_weight)
                 if f:
                     docs.append((i, answer_weight, f))
                     if answer_idf:
@@ -754,7 +802,7 @@ class FaqIndex:
             seen = set()
             centroid = Counter()
             for text in o.phrasings:
-                f = features(analyzer.tokens(text), bigram_weight)
+                f = features(analyzer.tokens(text), bigram_weight, pair_weight)
                 if f:
                     docs.append((-1 - j, 1.0, f))
                     seen.update(f)
@@ -778,9 +826,9 @@ class FaqIndex:
                 postings.setdefault(t, []).append((d, w / norm))
             owners.append(owner)
             factors.append(factor)
-        analyzer.set_vocab(t for t in idf if "_" not in t)
+        analyzer.set_vocab(t for t in idf if "_" not in t and "~" not in t)
         return cls(entries, analyzer, idf, postings, owners, factors, centroid_weight, unknown_idf,
-                   threshold, bigram_weight, unknown_weight, oos_margin)
+                   threshold, bigram_weight, unknown_weight, oos_margin, pair_weight)
 
     def accepts(self, top: float, oos: float, threshold: float | None = None) -> bool:
         """The decline rule: answer only when the best entry scores at least the
@@ -817,7 +865,7 @@ class FaqIndex:
     def _score(self, toks: Sequence[str]) -> tuple[dict[int, float], float]:
         if not toks:
             return {}, 0.0
-        qf = features(toks, self._bigram_weight)
+        qf = features(toks, self._bigram_weight, self._pair_weight)
         qw: dict[str, float] = {}
         norm2 = 0.0
         for t, c in qf.items():
@@ -828,7 +876,7 @@ class FaqIndex:
             else:
                 w = tf * self._unknown_idf * self._unknown_weight
             norm2 += w * w
-        if not qw or all(t in GENERIC or "_" in t for t in qw):
+        if not qw or all(t in GENERIC or "_" in t or "~" in t for t in qw):
             return {}, 0.0
         acc: dict[int, float] = {}
         for t, w in qw.items():
