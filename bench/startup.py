@@ -92,8 +92,8 @@ def run(users: int = 100_000, start_runs: int = 5) -> dict[str, Any]:
         start_empty = asyncio.run(_start_times(empty, log, start_runs))
         start_full = asyncio.run(_start_times(folder / "full.db", log, start_runs))
         memory = asyncio.run(_memory(folder / "full.db", log))
-        wire_one = asyncio.run(_round_trips(empty, log, 1, 100))
-        wire_many = asyncio.run(_round_trips(empty, log, 50, 6))
+        wire_one = asyncio.run(_round_trips(folder / "wire1.db", log, 1, 100))
+        wire_many = asyncio.run(_round_trips(folder / "wire50.db", log, 50, 6))
     return {
         "users": users,
         "rows": counts,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlite_utils import Migrations
 
@@ -23,6 +23,7 @@ from flows.types import Button, Input, Keyboard, Kind, Reply, Session, column
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+REDELIVERY_WINDOW = timedelta(days=1)  # redelivery after a crash comes within minutes
 
 
 def utcnow() -> datetime:
@@ -171,13 +172,15 @@ class Engine:
 
         ``update_id`` is the channel's increasing id of the update (Telegram's). An update
         seen before — redelivered because the process died before confirming it — is not
-        applied again; if a flow is open, its current step is shown again instead.
+        applied again; if a flow is open, its current step is shown again instead. Telegram
+        restarts its ids at random after a week without updates, so an id only counts as
+        seen when the user's previous input is recent.
         """
         with self.store.atomic():
             session = self.store.load_session(inp.user_id)
             turn = Turn(inp.user_id, session, self.store, self.texts, self.clock(), self, chat_id=chat_id)
             if update_id is not None:
-                if session.last_update is not None and update_id <= session.last_update:
+                if self._already_applied(session, update_id, turn.now):
                     turn.route = "duplicate"
                     return Outcome(self.resume(turn) if session.flow else [], turn.route, session)
                 session.last_update = update_id
@@ -199,6 +202,12 @@ class Engine:
             if not session.erased:
                 self.store.save_session(session, turn.now, chat_id)
         return Outcome(replies, turn.route, session)
+
+    @staticmethod
+    def _already_applied(session: Session, update_id: int, now: datetime) -> bool:
+        if session.last_update is None or update_id > session.last_update or not session.last_seen:
+            return False
+        return now - datetime.fromisoformat(session.last_seen) < REDELIVERY_WINDOW
 
     def _route(self, turn: Turn, inp: Input) -> list[Reply]:
         if inp.kind is Kind.COMMAND:

@@ -128,7 +128,7 @@ class Store:
         self.conn.close()
 
     # -- the hot path: one user's dialogue state -------------------------------------------
-    _LOAD = "SELECT flow, state, data, last_update FROM users WHERE user_id = ?"
+    _LOAD = "SELECT flow, state, data, last_update, last_seen FROM users WHERE user_id = ?"
     _SAVE_ALL = (
         "INSERT INTO users (user_id, chat_id, first_seen, last_seen, updates, active, flow, state, data, last_update)"
         " VALUES (:user_id, :chat_id, :now, :now, 1, 1, :flow, :state, :data, :last_update)"
@@ -142,8 +142,10 @@ class Store:
         row = self.conn.execute(self._LOAD, (user_id,)).fetchone()
         if row is None:
             return Session(user_id, created=True, dirty=True)
-        flow, state, data, last_update = row
-        return Session(user_id, flow, state, json.loads(data) if data else {}, last_update=last_update)
+        flow, state, data, last_update, last_seen = row
+        return Session(
+            user_id, flow, state, json.loads(data) if data else {}, last_update=last_update, last_seen=last_seen
+        )
 
     def save_session(self, session: Session, now: datetime, chat_id: int | None = None) -> None:
         if session.dirty or session.created or chat_id is not None or session.last_update is not None:

@@ -107,6 +107,7 @@ class Session:
     data: dict[str, Any] = field(default_factory=dict)
     created: bool = False  # first time this user was seen
     last_update: int | None = None  # channel's id of the last update applied (redelivery guard)
+    last_seen: str | None = None  # ISO time of the user's previous input
     dirty: bool = False
     erased: bool = False  # the user's data was erased this turn: the session is not saved again
 

@@ -7,7 +7,7 @@ from flows.features import all_features
 from flows.machine import FlowMachine, FlowSpec
 from flows.store import Store
 from flows.types import Button, Input, Kind
-from tests.chat import Chat
+from tests.chat import Chat, Clock
 
 
 def test_start_welcomes_a_new_user_then_shows_the_menu(chat: Chat) -> None:
@@ -114,6 +114,15 @@ def test_a_redelivered_update_is_not_applied_twice(chat: Chat, engine: Engine) -
     assert older.route == "duplicate"
     newer = engine.handle(Input.command(chat.user, "menu"), update_id=11)
     assert newer.route == "command:menu"
+
+
+def test_update_ids_restarting_after_a_quiet_week_are_not_mistaken_for_duplicates(
+    chat: Chat, engine: Engine, clock: Clock
+) -> None:
+    engine.handle(Input.command(chat.user, "help"), update_id=900_000)
+    clock.advance(days=8)  # Telegram picks a new random starting id after a week without updates
+    later = engine.handle(Input.command(chat.user, "menu"), update_id=12)
+    assert later.route == "command:menu"
 
 
 def test_a_redelivered_answer_inside_a_flow_shows_the_current_step_again(chat: Chat, engine: Engine) -> None:
