@@ -482,25 +482,29 @@ def reschedule(store: Store, user_id: str, now: datetime, cfg: NudgeConfig | Non
                         (slot, status, updated, nid),
                     )
         for w in wanted:
-            slot = stamp(morning_slot(w.due_on, cfg.send_time, prefs.quiet, zone))
-            args = json.dumps(dict(w.args), sort_keys=True, ensure_ascii=False)
             row = existing.get(w.key)
+            day = w.due_on
+            if row is None or row[3] != day.isoformat():
+                # New or moved: if this day's morning is already over, the next morning. (A row
+                # already waiting for this very day keeps it, so the tick still sends it today.)
+                while morning_slot(day, cfg.send_time, prefs.quiet, zone) < now:
+                    day += timedelta(days=1)
+            slot = stamp(morning_slot(day, cfg.send_time, prefs.quiet, zone))
+            args = json.dumps(dict(w.args), sort_keys=True, ensure_ascii=False)
             if row is None:
                 if w.new_ok:
                     store.conn.execute(
                         "INSERT INTO nudges (user_id, key, kind, channel, status, due_on, due_at,"
                         " expires_on, args, attempts, created_at, updated_at)"
                         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
-                        (user_id, w.key, w.kind, channel_of(user_id), status, w.due_on.isoformat(),
+                        (user_id, w.key, w.kind, channel_of(user_id), status, day.isoformat(),
                          slot, w.expires_on.isoformat(), args, updated, updated),
                     )
-            elif row[2] in PENDING and (row[2], row[3], row[4], row[5]) != (
-                status, w.due_on.isoformat(), slot, args
-            ):
+            elif row[2] in PENDING and (row[2], row[3], row[4], row[5]) != (status, day.isoformat(), slot, args):
                 store.conn.execute(
                     "UPDATE nudges SET status = ?, due_on = ?, due_at = ?, expires_on = ?, args = ?,"
                     " updated_at = ? WHERE id = ?",
-                    (status, w.due_on.isoformat(), slot, w.expires_on.isoformat(), args, updated, row[0]),
+                    (status, day.isoformat(), slot, w.expires_on.isoformat(), args, updated, row[0]),
                 )
 
 

@@ -505,3 +505,16 @@ def test_every_text_the_feature_uses_exists() -> None:
     for m in load_milestones():
         text = body(catalogue, "milestone", {"m": m.id, "student": 1})
         assert m.title in text and "Why now" in text
+
+
+def test_something_due_today_after_the_morning_waits_for_tomorrow_morning(engine: Engine, clock: Clock) -> None:
+    clock.now = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)  # in the last week of November, afternoon
+    join(engine, timezone="Asia/Kolkata")
+    add_experience(engine.store, 17, "2026-11")
+    reschedule(engine.store, USER, clock())
+    row = rows(engine)["lt:17"]
+    assert (row["due_on"], row["due_at"]) == ("2026-11-28", "2026-11-28T04:00:00Z")  # not mid-flow today
+    clock.now = datetime(2026, 11, 28, 4, 0, 30, tzinfo=UTC)  # a change just after the slot, before the tick
+    reschedule(engine.store, USER, clock())
+    assert rows(engine)["lt:17"]["due_at"] == "2026-11-28T04:00:00Z"  # still sent this morning
+    assert [n.key for n in send_due(engine)] == ["lt:17"]
