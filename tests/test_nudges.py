@@ -354,7 +354,7 @@ def test_the_terminal_loop_prints_the_nudge_after_the_answer(engine: Engine, clo
     out = io.StringIO()
     Terminal(engine, "amina", tmp_path, out=out).send("/help")
     printed = out.getvalue()
-    assert printed.index("How I can help") < printed.index("New stage today")
+    assert printed.index("How I can help") < printed.index("Next stage of your timeline")
     assert "[1] ✅ Done" in printed
 
 
