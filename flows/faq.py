@@ -13,8 +13,9 @@ Matching (chosen on evidence in ``bench/faq_bench.py``; see ``docs/FAQ_METHOD.md
    index has never seen still count in the query's length, so a long message
    whose few known words are incidental scores low.
 3. **Decide**: the best entry's score is the confidence. Below ``THRESHOLD``, or
-   when an out-of-scope topic (exam scores, residency visas, named fees,
-   clinical advice...) scores at least as high, the match is declined.
+   when the best out-of-scope topic (exam scores, residency visas, named fees,
+   clinical advice, visa procedures...) comes within ``OOS_MARGIN`` of it, the
+   match is declined: a near tie between "answer" and "not ours" is a decline.
 
 Pure Python plus rapidfuzz: no numpy at import, index build in milliseconds.
 """
@@ -54,13 +55,14 @@ ANSWER_IDF = True  # answers count towards document frequency
 INDEX_TOPICS = True  # button labels are matched too
 CENTROID_WEIGHT = 0.4  # blend of best-phrasing score with the entry centroid score
 BIGRAM_WEIGHT = 0.5
-PAIR_WEIGHT = 0.5  # weight of (question type, topic) pairs such as "who~lor"
+PAIR_WEIGHT = 0.25  # weight of (question type, topic) pairs such as "who~lor"
 UNKNOWN_WEIGHT = 0.35
-OOS_MARGIN = 1.0  # decline when best out-of-scope score >= OOS_MARGIN * best entry score
+OOS_MARGIN = 0.05  # answer only when the best entry beats the best out-of-scope group by this
 LONG_MESSAGE_TOKENS = 18  # from this many tokens on, sentences are scored on their own too
 SENTENCE_WEIGHT = 0.9
 MAX_TYPO_FIXES = 48  # unknown words looked up per message (bounds time on garbage)
 OLD_GRADUATION_YEARS = 6  # a graduation year this many years back reads as a YOG gap
+OLD_EXPERIENCE_YEARS = 4  # any other year this far back reads as "old" (guide: within 1-3 years)
 
 
 # --------------------------------------------------------------------------- data
@@ -262,11 +264,13 @@ CONCEPTS: Mapping[str, tuple[str, ...]] = {
                   "neuro", "obgyn", "ob/gyn", "ob gyn", "gyn", "radiology", "rads", "ortho",
                   "orthopedics", "urology", "ent", "ophthalmology", "ophtho", "derm", "pulm",
                   "rheumatology", "rheum", "infectious disease", "nephro", "endo", "geriatrics",
-                  "hospitalist", "hospital medicine", "critical care", "pccm", "em",
+                  "hospitalist", "hospital medicine", "critical care", "pccm", "em", "er", "ed",
+                  "emergency room", "emergency department", "emergency", "icu",
                   "anesthesia", "anesthesiology", "pathology", "dermatology", "emergency medicine",
                   "oncology", "nephrology", "gastroenterology", "pulmonology", "endocrinology",
                   "cardio", "gi", "heme onc", "hem onc", "subspecialty", "subspecialties"),
     "ps": ("ps", "personal statement", "personal statements", "personal statment", "sop",
+           "personal-statement", "statement", "statements", "personal stmt",
            "statement of purpose", "personal essay", "personnel statement", "p.s."),
     "yog": ("yog", "year of graduation", "years of graduation", "graduation year",
             "graduating year", "passing year", "old graduate", "old grad", "gap year",
@@ -300,6 +304,8 @@ CONCEPTS: Mapping[str, tuple[str, ...]] = {
     "cost": ("cost", "costs", "price", "prices", "fee", "fees", "expensive", "pay", "paid",
              "paying", "charge", "charges", "dollars", "dollar", "usd", "pricey"),
     "budget": ("can not pay", "cannot pay", "cant pay", "not able to pay", "unable to pay",
+               "broke", "tight budget", "short of money", "less money", "little money",
+               "financially weak", "financial constraints", "money problem", "money issue",
                "budget", "funds", "fund", "afford", "affordable", "cheap", "cheaper", "cheapest",
                "money", "low cost", "low-cost", "inexpensive", "limited funds", "poor",
                "financial", "finances", "low budget", "cost effective"),
@@ -347,7 +353,9 @@ CONCEPTS: Mapping[str, tuple[str, ...]] = {
     "count": ("count", "counts", "counted", "considered", "consider", "valid", "accepted",
               "recognized", "recognised", "real", "called"),
     "worth": ("worth", "worthwhile", "useful", "valuable", "value", "benefit", "benefits",
-              "useless", "waste", "point of", "pointless", "helpful"),
+              "useless", "waste", "point of", "pointless", "helpful", "good idea", "bad idea",
+              "idea", "wise", "smart move", "makes sense", "make sense", "beneficial",
+              "advantage", "advantages", "pros and cons", "any use", "of use"),
     "good": ("good", "strong", "best", "better", "great", "excellent", "high-quality",
              "high quality", "solid"),
     "legit": ("legit", "legitimate", "scam", "scams", "fraud", "fake", "genuine", "trustworthy"),
@@ -368,14 +376,18 @@ CONCEPTS: Mapping[str, tuple[str, ...]] = {
     "match": ("match", "matching", "matched"),
     "program": ("program", "programs", "programme", "programmes"),
     "feedback": ("feedback", "feed back", "performance", "happy with my work", "how am i doing",
-                 "how i am doing", "improve", "improvement"),
+                 "how i am doing", "improve", "improvement", "doing ok", "doing okay",
+                 "doing well", "doing good", "am i ok", "halfway", "half way", "midway",
+                 "mid way", "mid rotation", "mid-rotation", "middle of the rotation",
+                 "how i'm performing", "how am i performing", "critique", "comments on my work"),
     "volunteer": ("volunteer", "volunteering", "volunteered", "volunteers"),
     "shadow": ("shadow", "shadowing", "shadowed"),
     "faculty": ("faculty", "professor", "professors", "author", "authors", "researcher",
                 "researchers", "staff physician"),
     "publication": ("publication", "publications", "papers", "paper", "pubmed", "articles",
                     "published"),
-    "research": ("research", "researching"),
+    "research": ("research", "researching", "clinical trial", "clinical trials", "trial", "trials",
+                 "research study", "research studies", "research project", "research projects"),
     "subject": ("subject", "subject line", "email title"),
     "define": ("what is", "what's", "whats", "wat is", "wht is", "what are", "meaning", "means",
                "mean", "define", "definition", "explain", "stand for", "stands for", "kya hai",
@@ -475,12 +487,14 @@ _CONTRACTIONS = (("i'm", "i am"), ("can't", "can not"), ("won't", "will not"), (
                  ("'re", " are"), ("'ve", " have"), ("'ll", " will"), ("'d", " would"))
 _ORDINAL_RE = re.compile(r"(?<![a-z0-9])(\d+)(?:st|nd|rd|th)(?![a-z0-9])")
 _SENTENCE_RE = re.compile(r"[^.!?\n]+[.!?\n]*")
+_SPLIT_SHIP_RE = re.compile(r"(?<![a-z])(observer|extern|intern|sub-intern|subintern|clerk)[\s-]+ship")
 _WHEN_CONJ_RE = re.compile(r"(?<![a-z0-9])when(?=\s+(i|they|you|we|he|she|it|my|the)\b)")
 _GRAD_YEAR_RE = re.compile(
     r"(?:graduat\w*|grad|passed out|yog|class of|batch of)\s+(?:in\s+|of\s+|year\s+)?"
     r"(?P<year>(?:19|20)\d\d)|(?P<year2>(?:19|20)\d\d)\s+(?:graduate|grad|passout|pass out)"
 )
 _THIS_YEAR = datetime.date.today().year
+_YEAR_RE = re.compile(r"(?<![\d$])(?:19[5-9]\d|20\d\d)(?![\d%$k])")
 _MONEY_RE = re.compile(r"\$\s*\d|\d\s*\$|\d+\s*k\b")
 _SCORE_RE = re.compile(r"(?<![\d$])(19\d|2[0-7]\d|280)(?![\d%$k])")
 _NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
@@ -611,10 +625,18 @@ class Analyzer:
         if self.concepts:
             text = _LOWER_IM_RE.sub(lambda m: m.group(0).replace("im", " internal medicine "), text)
             text = _WHEN_CONJ_RE.sub(" ", text)
+            text = _SPLIT_SHIP_RE.sub(r"\1ship", text)
             extra = []
+            grad_spans = []
             for m in _GRAD_YEAR_RE.finditer(text):
+                grad_spans.append(m.span())
                 if int(m.group("year") or m.group("year2")) <= _THIS_YEAR - OLD_GRADUATION_YEARS:
                     extra.append(" yog old ")
+            for m in _YEAR_RE.finditer(text):  # "my usce was in 2017": older than 1-3 years
+                inside = any(a <= m.start() < b for a, b in grad_spans)
+                if not inside and int(m.group(0)) <= _THIS_YEAR - OLD_EXPERIENCE_YEARS:
+                    extra.append(" old ")
+                    break
             if _MONEY_RE.search(text):
                 extra.append(" cost ")
             if _SCORE_RE.search(text):
@@ -834,7 +856,7 @@ class FaqIndex:
         """The decline rule: answer only when the best entry scores at least the
         threshold and clearly beats the best out-of-scope group."""
         t = self.threshold if threshold is None else threshold
-        return top >= t and oos < self._oos_margin * top
+        return top >= t and top - oos > self._oos_margin
 
     def get(self, entry_id: str) -> FaqEntry:
         return self._by_id[entry_id]
