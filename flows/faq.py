@@ -337,7 +337,8 @@ CONCEPTS: Mapping[str, tuple[str, ...]] = {
                "stipend"),
     "housing": ("rent", "housing", "apartment", "accommodation", "where to live",
                 "place to live", "living"),
-    "star": ("star", "s.t.a.r", "situation task action result"),
+    "star": ("star", "s.t.a.r", "situation task action result", "situation", "situations",
+             "task action result"),
     "img": ("img", "imgs", "international medical graduate", "international medical graduates",
             "foreign medical graduate", "fmg", "fmgs", "international graduate"),
     "student": ("student", "students", "med student", "medical student", "medical students",
@@ -389,7 +390,8 @@ CONCEPTS: Mapping[str, tuple[str, ...]] = {
     "research": ("research", "researching", "clinical trial", "clinical trials", "trial", "trials",
                  "research study", "research studies", "research project", "research projects"),
     "subject": ("subject", "subject line", "email title"),
-    "define": ("what is", "what's", "whats", "wat is", "wht is", "what are", "meaning", "means",
+    "define": ("how does it work", "how it works", "how does this work", "how do they work",
+               "what is", "what's", "whats", "wat is", "wht is", "what are", "meaning", "means",
                "mean", "define", "definition", "explain", "stand for", "stands for", "kya hai",
                "kya h", "kya", "matlab", "what does it mean", "wat r", "what r"),
     "who": ("who", "whom", "whome", "to whom"),
@@ -420,7 +422,16 @@ CONCEPTS: Mapping[str, tuple[str, ...]] = {
     "type": ("type", "types", "kind", "kinds", "sort of", "category", "categories", "example",
              "examples", "option", "options"),
     "important": ("important", "imp", "importance", "matter", "matters", "care", "cares",
-                  "weight", "weigh", "look at", "shortlist", "shortlisting", "bother"),
+                  "weight", "weigh", "look at", "shortlist", "shortlisting", "bother", "big deal",
+                  "so much", "priority for programs"),
+    "patient": ("patient", "patients", "pts", "pt", "pt's", "pts'"),
+    "active": ("initiative", "proactive", "engaged", "engage", "engaging", "active", "actively",
+               "passive", "stand out", "standout", "get noticed", "be noticed", "noticed",
+               "impress", "impressed", "show interest", "involved", "participate",
+               "participation", "participating", "useful to the team", "make myself useful"),
+    "end": ("end of", "the end", "last week", "last day", "last days", "towards the end",
+            "toward the end", "near the end", "after i leave", "before i leave", "before leaving",
+            "after leaving", "finishing", "wrap up"),
     "semi": ("semi", "partially", "partly", "not fully", "partial", "in between"),
     "judge": ("look for in", "judge", "evaluate", "assess", "how to know if", "how do i know if",
               "tell if", "how to tell", "how can i tell", "check if", "signs of", "red flags",
@@ -472,7 +483,7 @@ STOP_WORDS = _words(
     hello hey dear thanks thank thx regards kindly tell know want wanted need needed get got
     really actually exactly something anything thing things like im i'm iam u ur r e g eg
     etc much many more most other else own same such only even still already now again
-    wat wht between"""
+    wat wht between respected greetings evening morning afternoon namaste salam assalamualaikum"""
 )
 
 _SPACE_RE = re.compile(r"\s+")
@@ -489,6 +500,9 @@ _ORDINAL_RE = re.compile(r"(?<![a-z0-9])(\d+)(?:st|nd|rd|th)(?![a-z0-9])")
 _SENTENCE_RE = re.compile(r"[^.!?\n]+[.!?\n]*")
 _SPLIT_SHIP_RE = re.compile(r"(?<![a-z])(observer|extern|intern|sub-intern|subintern|clerk)[\s-]+ship")
 _WHEN_CONJ_RE = re.compile(r"(?<![a-z0-9])when(?=\s+(i|they|you|we|he|she|it|my|the)\b)")
+_GRAD_CUE_RE = re.compile(
+    r"graduat|(?<![a-z])(grad|yog|mbbs|passed out|pass out|class of|batch)(?![a-z])"
+)
 _GRAD_YEAR_RE = re.compile(
     r"(?:graduat\w*|grad|passed out|yog|class of|batch of)\s+(?:in\s+|of\s+|year\s+)?"
     r"(?P<year>(?:19|20)\d\d)|(?P<year2>(?:19|20)\d\d)\s+(?:graduate|grad|passout|pass out)"
@@ -627,14 +641,15 @@ class Analyzer:
             text = _WHEN_CONJ_RE.sub(" ", text)
             text = _SPLIT_SHIP_RE.sub(r"\1ship", text)
             extra = []
-            grad_spans = []
+            grad_spans: list[int] = []
             for m in _GRAD_YEAR_RE.finditer(text):
-                grad_spans.append(m.span())
+                grad_spans.append(m.start())
                 if int(m.group("year") or m.group("year2")) <= _THIS_YEAR - OLD_GRADUATION_YEARS:
                     extra.append(" yog old ")
             for m in _YEAR_RE.finditer(text):  # "my usce was in 2017": older than 1-3 years
-                inside = any(a <= m.start() < b for a, b in grad_spans)
-                if not inside and int(m.group(0)) <= _THIS_YEAR - OLD_EXPERIENCE_YEARS:
+                if grad_spans or _GRAD_CUE_RE.search(text):
+                    break  # a graduation year: the YOG rule above decides
+                if int(m.group(0)) <= _THIS_YEAR - OLD_EXPERIENCE_YEARS:
                     extra.append(" old ")
                     break
             if _MONEY_RE.search(text):
