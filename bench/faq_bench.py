@@ -468,30 +468,41 @@ def misses(split: str = "tune") -> list[str]:
 
 
 def sweep() -> None:
-    """Grid over the kept method's parameters, scored on the TUNING splits only."""
+    """Grid over the kept method's parameters, scored on the TUNING splits only.
+
+    For each index built, every out-of-scope margin is tried and its threshold
+    picked by ``pick_threshold``; the rows are ranked by the mean of in-scope
+    top-1 and out-of-scope declined."""
     items = [it for it in load_eval() if it.split in TUNING_SPLITS]
     entries, oos = faq.load_faq(), faq.load_out_of_scope()
     rows = []
     grid = itertools.product(
-        (0.0, 0.2, 0.35, 0.5),  # centroid_weight
-        (0.0, 0.5, 0.75, 1.0),  # answer_weight
+        (0.4, 0.6, 0.8),  # centroid_weight
+        (0.5, 0.75, 1.0),  # answer_weight
         (0.0, 0.5, 1.0),  # bigram_weight
-        (0.0, 0.35, 0.5),  # unknown_weight
+        (0.0, 0.25, 0.5),  # pair_weight
     )
-    for cw, aw, bw, uw in grid:
+    for cw, aw, bw, pw in grid:
         idx = FaqIndex.build(
-            entries, oos, centroid_weight=cw, answer_weight=aw, bigram_weight=bw, unknown_weight=uw
+            entries, oos, centroid_weight=cw, answer_weight=aw, bigram_weight=bw, pair_weight=pw
         )
-        r = TfidfRanker(idx)
-        outs = [r.rank(it.text) for it in items]
-        t = pick_threshold(items, outs, r.decide)
-        m = metrics(items, outs, t, r.decide)
-        rows.append(((m["top1"] + m["oos_declined"]) / 2, cw, aw, bw, uw, t, m))
+        outs = [TfidfRanker(idx).rank(it.text) for it in items]
+        for margin in (0.0, 0.03, 0.05, 0.08, 0.1):
+
+            def decider(
+                ranked: list[tuple[str, float]], o: float, t: float, margin: float = margin
+            ) -> str | None:
+                return ranked[0][0] if ranked and ranked[0][1] >= t and ranked[0][1] - o > margin else None
+
+            t = pick_threshold(items, outs, decider)
+            m = metrics(items, outs, t, decider)
+            rows.append(((m["top1"] + m["oos_declined"]) / 2, cw, aw, bw, pw, margin, t, m))
     rows.sort(key=lambda r: -r[0])
-    for v, cw, aw, bw, uw, t, m in rows[:20]:
+    for v, cw, aw, bw, pw, margin, t, m in rows[:20]:
         print(
-            f"score={v:.3f} centroid_w={cw} answer_w={aw} bigram_w={bw} unknown_w={uw} "
-            f"thr={t:.3f} top1={m['top1']:.3f} oos_declined={m['oos_declined']:.3f}"
+            f"score={v:.3f} centroid_w={cw} answer_w={aw} bigram_w={bw} pair_w={pw} "
+            f"oos_margin={margin} thr={t:.3f} top1={m['top1']:.3f} "
+            f"oos_declined={m['oos_declined']:.3f}"
         )
 
 

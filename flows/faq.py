@@ -48,12 +48,12 @@ MIN_PHRASINGS = 4
 MIN_RELATED, MAX_RELATED = 2, 3
 _ID_RE = re.compile(r"[a-z][a-z0-9_]*")
 
-# Tuned on the "tune" split of bench/faq_eval.yaml only (python -m bench.faq_bench --sweep).
-THRESHOLD = 0.25
-ANSWER_WEIGHT = 0.75
+# Tuned on the tuning splits (tune + dev) of bench/faq_eval.yaml only: python -m bench.faq_bench --sweep.
+THRESHOLD = 0.21
+ANSWER_WEIGHT = 1.0
 ANSWER_IDF = True  # answers count towards document frequency
 INDEX_TOPICS = True  # button labels are matched too
-CENTROID_WEIGHT = 0.4  # blend of best-phrasing score with the entry centroid score
+CENTROID_WEIGHT = 0.6  # blend of best-phrasing score with the entry centroid score
 BIGRAM_WEIGHT = 0.5
 PAIR_WEIGHT = 0.25  # weight of (question type, topic) pairs such as "who~lor"
 UNKNOWN_WEIGHT = 0.35

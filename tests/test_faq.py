@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bench.faq_bench import TUNING_SPLITS, misses
 from flows.content import ContentError
 from flows.faq import (
     MAX_ANSWER_CHARS,
@@ -19,6 +20,7 @@ from flows.faq import (
     FaqEntry,
     FaqIndex,
     Match,
+    _lead_time_tokens,
     default_index,
     load_faq,
     load_out_of_scope,
@@ -208,6 +210,57 @@ def test_finds_the_right_entry(index: FaqIndex, question: str, expected: str) ->
     assert 0.0 < m.confidence <= 1.0
 
 
+@pytest.mark.parametrize(
+    ("text", "buckets"),
+    [
+        ("15 months before applying", {"lead12to18m"}),
+        ("1 year to ERAS", {"lead12to18m", "lead6to12m"}),
+        ("I'm applying in 2 years", {"lead2to3y"}),
+        ("a year and a half before the application", {"lead12to18m"}),
+        ("6-12 months before the match", {"lead6to12m"}),
+        ("I have an observership in 2 weeks", set()),  # no application cue: not a lead time
+    ],
+)
+def test_lead_time_buckets(text: str, buckets: set[str]) -> None:
+    toks = set(_lead_time_tokens(text.lower()))
+    assert toks - {"timeline"} == buckets
+
+
+def test_split_words_and_abbreviations_are_one_concept(index: FaqIndex) -> None:
+    an = index.analyzer
+    assert an.tokens("observer ship") == an.tokens("observership") == ["observership"]
+    assert an.tokens("extern ship") == an.tokens("externship")
+    assert an.tokens("AI (acting intern)") == an.tokens("sub-I")
+    assert an.tokens("SOP") == an.tokens("personal statement")
+    assert "b1b2" in an.tokens("tourist visa") and "b1b2" in an.tokens("B1B2")
+
+
+def test_short_typos_are_repaired_only_when_unambiguous(index: FaqIndex) -> None:
+    an = index.analyzer
+    assert an.tokens("ucse", fix=True) == ["usce"]  # swapped letters
+    assert an.tokens("mnay", fix=True) == []  # a misspelt stop word is dropped
+
+
+def test_decline_uses_the_margin_to_out_of_scope(index: FaqIndex) -> None:
+    t = index.threshold
+    assert index.accepts(t + 0.3, 0.0)
+    assert not index.accepts(t - 0.01, 0.0)  # too weak
+    assert not index.accepts(t + 0.3, t + 0.29)  # out of scope within the margin
+    assert index.accepts(t + 0.3, t + 0.1)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "when is my visa interview at the embassy",  # immigration procedures
+        "how do I get ECFMG certified",
+        "when does ERAS open this year",
+    ],
+)
+def test_new_out_of_scope_kinds_are_declined(index: FaqIndex, question: str) -> None:
+    assert not index.match(question).matched
+
+
 def test_question_inside_a_paragraph(index: FaqIndex) -> None:
     text = (
         "Hello doctor, I am from Nigeria and I finished medical school in 2021. I passed Step 1 "
@@ -321,7 +374,20 @@ def test_accuracy_floor_tune(index: FaqIndex) -> None:
     assert declined >= 0.85
 
 
+def test_accuracy_floor_dev(index: FaqIndex) -> None:
+    top1, declined = _accuracy(index, "dev")
+    assert top1 >= 0.85
+    assert declined >= 0.85
+
+
 def test_accuracy_floor_heldout(index: FaqIndex) -> None:
     top1, declined = _accuracy(index, "heldout")
     assert top1 >= 0.75
     assert declined >= 0.70
+
+
+def test_heldout_splits_are_never_tuned_on() -> None:
+    assert {"tune", "dev"} == TUNING_SPLITS
+    for split in ("heldout", "heldout2"):
+        with pytest.raises(ValueError):
+            misses(split)
