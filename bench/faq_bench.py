@@ -549,7 +549,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 row += f" {res['build_ms']:9.1f} {res['threshold']:6.3f}"
             print(row)
     if "scorer" in rep["methods"].get("rapidfuzz", {}):
-        print(f"\nrapidfuzz scorer chosen on tune: {rep['methods']['rapidfuzz']['scorer']}")
+        print(f"\nrapidfuzz scorer chosen on the tuning splits: {rep['methods']['rapidfuzz']['scorer']}")
     k = rep["kept_match_path"]
     print(f"\nkept: {rep['kept']} (* above), via FaqIndex.match on content/faq.yaml:")
     for split in splits:

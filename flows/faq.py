@@ -3,15 +3,20 @@
 Matching (chosen on evidence in ``bench/faq_bench.py``; see ``docs/FAQ_METHOD.md``):
 
 1. **Analyze** text into canonical tokens: lower-case, expand the domain's
-   abbreviations and synonyms into one concept token each (``LoR``, "letter of
-   recommendation" and "reference letter" all become ``lor``), drop stop words,
-   strip plural/-ing/-ed endings, and repair typos by snapping an unknown word to
-   the closest index word (rapidfuzz ``ratio``, C-accelerated).
-2. **Score** with TF-IDF cosine over unigrams and bigrams of those tokens. Each
-   entry's topic, question and phrasings are separate documents (an entry scores
-   its best one); its answer is a further, down-weighted document. Words the
-   index has never seen still count in the query's length, so a long message
-   whose few known words are incidental scores low.
+   abbreviations, spellings and synonyms into one concept token each (``LoR``,
+   "rec letter" and "reference letter" all become ``lor``; "observer ship" and
+   "obsv" become ``observership``), drop stop words, strip plural/-ing/-ed
+   endings, and repair typos by snapping an unknown word to the closest index
+   word (Damerau-Levenshtein, rapidfuzz; 4-letter words only when one
+   candidate is unambiguous). A few cues become tokens too: a lead time such as
+   "15 months before applying" lands on its timeline step, an old graduation
+   year reads as a YOG gap, a money amount as cost, a past year as "old".
+2. **Score** with TF-IDF cosine over unigrams, bigrams and question-type pairs
+   (``who~lor``: the kind of question with each topic word) of those tokens.
+   Each entry's topic, question and phrasings are separate documents (an entry
+   scores its best one, blended with its centroid); its answer is a further
+   document. Words the index has never seen still count in the query's length,
+   so a long message whose few known words are incidental scores low.
 3. **Decide**: the best entry's score is the confidence. Below ``THRESHOLD``, or
    when the best out-of-scope topic (exam scores, residency visas, named fees,
    clinical advice, visa procedures...) comes within ``OOS_MARGIN`` of it, the
