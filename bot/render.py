@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from flows.types import Keyboard
@@ -9,7 +11,10 @@ from flows.types import Keyboard
 TELEGRAM_LIMIT = 4096
 
 
+@functools.lru_cache(maxsize=4096)
 def markup(buttons: Keyboard) -> InlineKeyboardMarkup | None:
+    """The inline keyboard for ``buttons``. Keyboards repeat (menus, Yes/No/Not sure) and
+    PTB's objects are immutable, so each distinct one is built once and shared."""
     if not buttons:
         return None
     return InlineKeyboardMarkup(

@@ -55,6 +55,9 @@ class Core(Feature):
         if payload == "resume":
             turn.route = "button:resume"
             return turn.engine.resume(turn)
+        if payload.startswith("sec:"):
+            turn.route = f"button:{payload}"
+            return [turn.engine.section_menu(turn, payload.removeprefix("sec:"))]
         if payload in turn.engine.command_names:
             return turn.engine.run_command(turn, payload)
         raise StaleButton()

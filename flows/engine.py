@@ -51,11 +51,14 @@ class Turn:
 
 @dataclass(frozen=True, slots=True)
 class MenuEntry:
-    """A main-menu button: its label's text key and the command it runs."""
+    """A menu button: its label's text key and the command it runs. Entries with a ``section``
+    sit in that section's submenu (one main-menu button per section) so the main menu stays
+    short on a phone."""
 
     label_key: str
     command: str
     order: int = 50
+    section: str | None = None
 
 
 CommandHandler = Callable[[Turn, str], list[Reply]]
@@ -256,9 +259,24 @@ class Engine:
     # -- shared pieces ------------------------------------------------------------------
     def main_menu(self, turn: Turn, lead: str | None = None) -> Reply:
         """The main menu as one message; ``lead`` (already formatted) goes above the question."""
-        buttons = [Button(turn.t(e.label_key), f"go:{e.command}") for e in self.menu_entries]
+        buttons: list[Button] = []
+        sections: set[str] = set()
+        for entry in self.menu_entries:
+            if entry.section is None:
+                buttons.append(Button(turn.t(entry.label_key), f"go:{entry.command}"))
+            elif entry.section not in sections:
+                sections.add(entry.section)
+                buttons.append(Button(turn.t(f"core.section_{entry.section}"), f"go:sec:{entry.section}"))
         text = turn.t("core.menu")
         return Reply(f"{lead}\n\n{text}" if lead else text, column(buttons, 2))
+
+    def section_menu(self, turn: Turn, section: str) -> Reply:
+        entries = [e for e in self.menu_entries if e.section == section]
+        if not entries:
+            raise StaleButton()
+        buttons = [Button(turn.t(e.label_key), f"go:{e.command}") for e in entries]
+        buttons.append(Button(turn.t("core.button_menu"), "go:menu"))
+        return Reply(turn.t(f"core.section_{section}_intro"), column(buttons, 2), replace=True)
 
     def menu_keyboard(self, turn: Turn) -> Keyboard:
         return self.main_menu(turn).buttons

@@ -791,7 +791,7 @@ class Nudges(Feature):
     prefix = "n"
     migrations = migrations
     flows = (SETTINGS_FLOW,)
-    menu_items = (MenuEntry("settings.menu", "settings", 80),)
+    menu_items = (MenuEntry("settings.menu", "settings", 80, section="settings"),)
     flow_titles = {SETTINGS_FLOW: "settings.flow_title"}
 
     def __init__(self) -> None:

@@ -302,7 +302,10 @@ class Onboarding(Feature):
     prefix = "ob"
     migrations = profile_migrations
     flows = FLOWS
-    menu_items = (MenuEntry("onboarding.menu_plan", "plan", 10), MenuEntry("onboarding.menu_profile", "profile", 70))
+    menu_items = (
+        MenuEntry("onboarding.menu_plan", "plan", 10),
+        MenuEntry("onboarding.menu_profile", "profile", 70, section="settings"),
+    )
     deep_links = ("plan",)
     flow_titles = {FLOW: "onboarding.flow_title", EDIT_FLOW: "onboarding.edit_flow_title"}
 

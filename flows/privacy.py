@@ -11,7 +11,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from flows.engine import CommandHandler, Feature, Turn
+from flows.engine import CommandHandler, Feature, MenuEntry, Turn
 from flows.errors import StaleButton
 from flows.store import Store
 from flows.text import to_plain
@@ -26,6 +26,7 @@ class Privacy(Feature):
     name = "privacy"
     prefix = "pv"
     flows = (DELETE_FLOW,)
+    menu_items = (MenuEntry("privacy.menu", "privacy", 90, section="settings"),)
     flow_titles = {DELETE_FLOW: "privacy.flow_delete"}
 
     def commands(self) -> dict[str, CommandHandler]:

@@ -167,10 +167,10 @@ class Tracker(Feature):
     migrations = migrations
     flows = (LOG, EDIT)
     menu_items = (
-        MenuEntry("tracker.menu_log", "log", 20),
-        MenuEntry("tracker.menu_list", "experiences", 21),
-        MenuEntry("tracker.menu_progress", "progress", 22),
-        MenuEntry("tracker.menu_timeline", "timeline", 23),
+        MenuEntry("tracker.menu_log", "log", 20, section="usce"),
+        MenuEntry("tracker.menu_list", "experiences", 21, section="usce"),
+        MenuEntry("tracker.menu_progress", "progress", 22, section="usce"),
+        MenuEntry("tracker.menu_timeline", "timeline", 23, section="usce"),
     )
     deep_links = ("log", "progress")
     flow_titles = {LOG: "tracker.title_log", EDIT: "tracker.title_edit"}

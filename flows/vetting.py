@@ -302,8 +302,8 @@ class Vetting(Feature):
     migrations = migrations
     flows = (FLOW,)
     menu_items = (
-        MenuEntry("vetting.menu_vet", "vet", 40),
-        MenuEntry("vetting.menu_programs", "programs", 41),
+        MenuEntry("vetting.menu_vet", "vet", 40, section="externships"),
+        MenuEntry("vetting.menu_programs", "programs", 41, section="externships"),
     )
     deep_links = ("vet",)
     flow_titles = {FLOW: "vetting.flow_title"}

@@ -353,6 +353,7 @@ def test_menu_has_my_plan_and_profile(chat: Chat) -> None:
     chat.press("My plan")
     assert "Step 1 of 11" in chat.text
     chat.send("/cancel")
+    chat.press("Settings")
     chat.press("Profile")
     assert "haven't set your goals" in chat.text
 

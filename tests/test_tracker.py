@@ -470,6 +470,7 @@ def test_button_data_stays_short(chat: Chat) -> None:
 
 def test_menu_has_the_tracker_entries(chat: Chat) -> None:
     chat.send("/menu")
+    chat.press("My USCE")
     for label, data in (("Log experience", "go:log"), ("My experiences", "go:experiences"),
                         ("Progress", "go:progress"), ("Timeline", "go:timeline")):
         assert chat.button(label).data == data
