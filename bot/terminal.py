@@ -11,7 +11,7 @@ from typing import TextIO
 from flows.engine import Engine
 from flows.nudges import due_replies
 from flows.text import to_plain
-from flows.types import Button, Input, Reply
+from flows.types import Button, Input, Reply, merge_replies
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -34,7 +34,7 @@ class Terminal:
 
     def show(self, replies: list[Reply]) -> None:
         choices: list[Button] = []
-        for reply in replies:
+        for reply in merge_replies(replies):
             print(to_plain(reply.text), file=self.out)
             if reply.attachment is not None:
                 self.export_dir.mkdir(parents=True, exist_ok=True)

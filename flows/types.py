@@ -116,3 +116,22 @@ class Session:
 
     def leave(self) -> None:
         self.flow, self.state, self.data, self.dirty = None, None, {}, True
+
+
+def merge_replies(replies: list[Reply], limit: int = 4096) -> list[Reply]:
+    """Fold a reply without buttons into the one after it, so a turn reads as one message
+    where it can (fewer messages to scroll, fewer sends). Attachments stay on their own."""
+    merged: list[Reply] = []
+    for reply in replies:
+        last = merged[-1] if merged else None
+        if (
+            last is not None
+            and not last.buttons
+            and last.attachment is None
+            and reply.attachment is None
+            and len(last.text) + len(reply.text) + 2 <= limit
+        ):
+            merged[-1] = Reply(f"{last.text}\n\n{reply.text}", reply.buttons, last.replace or reply.replace)
+        else:
+            merged.append(reply)
+    return merged

@@ -134,3 +134,15 @@ def test_a_redelivered_answer_inside_a_flow_shows_the_current_step_again(chat: C
     assert engine.store.load_session(chat.user).state == step
     names = engine.store.conn.execute("SELECT count(*) FROM programs WHERE user_id = ?", (chat.user,)).fetchone()
     assert names == (1,)
+
+
+def test_replies_without_buttons_fold_into_the_next_message() -> None:
+    from flows.types import Attachment, Reply, merge_replies
+
+    menu = Reply("Menu", ((Button("A", "go:a"),),))
+    assert merge_replies([Reply("Saved."), menu]) == [Reply("Saved.\n\nMenu", menu.buttons)]
+    with_buttons = Reply("Pick", ((Button("B", "go:b"),),))
+    assert merge_replies([with_buttons, menu]) == [with_buttons, menu]
+    photo = Reply("pic", attachment=Attachment("t.png", b"x", "photo"))
+    assert merge_replies([Reply("Here:"), photo]) == [Reply("Here:"), photo]
+    assert len(merge_replies([Reply("x" * 3000), Reply("y" * 3000)])) == 2
