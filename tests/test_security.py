@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import random
 import socket
@@ -45,6 +46,8 @@ async def running_bot(emu: Emulator, engine: Engine, **settings: Any) -> AsyncIt
     )
     app = build_application(engine, config, "test-salt")
     async with app:
+        if app.post_init is not None:  # run_polling would call it: the dispatcher's jobs start here
+            await app.post_init(app)
         await app.start()
         assert app.updater is not None
         await app.updater.start_polling(poll_interval=0.0, timeout=1)
@@ -61,8 +64,11 @@ def make_engine(store: Store | None = None, admins: tuple[str, ...] = (f"tg:{ADM
     return engine
 
 
+_forged_ids = itertools.count(10**9)  # above the emulator's: a lower id would be a redelivery, ignored
+
+
 def update(app: Application, payload: dict[str, Any]) -> Update:  # type: ignore[type-arg,unused-ignore]
-    return Update.de_json({"update_id": random.randint(1, 10**9), **payload}, app.bot)
+    return Update.de_json({"update_id": next(_forged_ids), **payload}, app.bot)
 
 
 def message(from_id: int, chat_id: int, text: str) -> dict[str, Any]:
