@@ -30,18 +30,18 @@ async def bot(emulator: Emulator, tmp_path: Path) -> AsyncIterator[BotProcess]:
 
 async def test_start_button_and_free_text(emulator: Emulator, bot: BotProcess, tmp_path: Path) -> None:
     emulator.send_command(USER, "start")
-    welcome, menu = await emulator.wait_for_messages(USER, 2, timeout=10)
+    welcome, menu = await emulator.wait_for_messages(USER, 2, timeout=30)
     assert "Welcome to USCE Coach" in welcome.plain_text
     assert menu.callback_data, "the main menu has buttons"
     assert welcome.parse_mode == "HTML"
 
     emulator.press_button(USER, menu.message_id, "go:help")
-    [help_] = await emulator.wait_for_messages(USER, 1, timeout=10)
+    [help_] = await emulator.wait_for_messages(USER, 1, timeout=30)
     assert "/menu" in help_.plain_text
     await emulator.wait_for(lambda: not emulator.unanswered_callbacks(), timeout=5)
 
     emulator.send_text(USER, "<b>hello</b> & good morning")
-    replies = await emulator.wait_for_messages(USER, 1, timeout=10)
+    replies = await emulator.wait_for_messages(USER, 1, timeout=30)
     assert replies[0].plain_text  # answered, with no parse error from the HTML characters
 
     commands = {c["command"] for c in emulator._m_get_my_commands({})}
@@ -55,7 +55,7 @@ async def test_start_button_and_free_text(emulator: Emulator, bot: BotProcess, t
 
 async def test_group_chat_gets_one_polite_line(emulator: Emulator, bot: BotProcess) -> None:
     emulator.send_command(USER, "start", chat_id=-1001, chat_type="group", title="IMG study group")
-    [reply] = await emulator.wait_for_messages(-1001, 1, timeout=10)
+    [reply] = await emulator.wait_for_messages(-1001, 1, timeout=30)
     assert "private" in reply.plain_text
 
 
@@ -65,13 +65,13 @@ async def test_a_restart_in_the_middle_of_a_flow_loses_nothing(emulator: Emulato
     await bot.start()
     try:
         emulator.send_command(USER, "plan")
-        intro = await emulator.wait_for_messages(USER, 1, timeout=10)
-        step1 = intro[-1] if intro[-1].callback_data else (await emulator.wait_for_messages(USER, 1, timeout=10))[0]
+        intro = await emulator.wait_for_messages(USER, 1, timeout=30)
+        step1 = intro[-1] if intro[-1].callback_data else (await emulator.wait_for_messages(USER, 1, timeout=30))[0]
         assert "Step 1 of" in step1.plain_text
         emulator.press_button(USER, step1.message_id, step1.button("Graduate")["callback_data"])
-        await emulator.wait_for(lambda: "Step 2 of" in (emulator.last_message(USER) or step1).plain_text, timeout=10)
+        await emulator.wait_for(lambda: "Step 2 of" in (emulator.last_message(USER) or step1).plain_text, timeout=30)
         emulator.send_text(USER, "2019")
-        await emulator.wait_for(lambda: "Step 3 of" in (emulator.last_message(USER) or step1).plain_text, timeout=10)
+        await emulator.wait_for(lambda: "Step 3 of" in (emulator.last_message(USER) or step1).plain_text, timeout=30)
 
         bot.kill()  # SIGKILL in the middle of the conversation
         await bot.start()
@@ -84,11 +84,11 @@ async def test_a_restart_in_the_middle_of_a_flow_loses_nothing(emulator: Emulato
                     return message
             return None
 
-        await emulator.wait_for(lambda: ticked() is not None, timeout=10)
+        await emulator.wait_for(lambda: ticked() is not None, timeout=30)
         step3 = ticked()
         assert step3 is not None and "Step 3 of" in step3.plain_text
         emulator.press_button(USER, step3.message_id, step3.button("Done")["callback_data"])
-        await emulator.wait_for(lambda: "Step 4 of" in (emulator.last_message(USER) or step3).plain_text, timeout=10)
+        await emulator.wait_for(lambda: "Step 4 of" in (emulator.last_message(USER) or step3).plain_text, timeout=30)
     finally:
         await bot.stop()
     row = sqlite3.connect(database).execute(
