@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,6 +144,9 @@ def step(world: World, data: st.DataObject) -> None:
         assert after == before, f"{user}'s {inp!r} changed {other}'s data"
 
 
+TRIED: Counter[str] = Counter()
+
+
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -150,11 +154,20 @@ def step(world: World, data: st.DataObject) -> None:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(st.data())
-def test_random_conversations_always_get_valid_replies_and_keep_state_valid(data: st.DataObject) -> None:
+def random_conversations(data: st.DataObject) -> None:
     world = fresh_world()
+    TRIED["conversations"] += 1
     for _ in range(data.draw(st.integers(1, 30), label="steps")):
         step(world, data)
+    TRIED["inputs"] += world.inputs
     assert world.engine.store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+def test_random_conversations_always_get_valid_replies_and_keep_state_valid() -> None:
+    TRIED.clear()
+    random_conversations()
+    print(f"\nproperties: conversations={TRIED['conversations']} inputs={TRIED['inputs']}")
+    assert TRIED["inputs"] >= EXAMPLES  # the run really drove the engine
 
 
 @settings(max_examples=max(EXAMPLES // 4, 25), deadline=None, derandomize=True,
