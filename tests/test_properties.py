@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -189,3 +190,19 @@ def test_any_command_from_any_state_then_the_buttons_it_offered(commands: list[s
             for reply in replies:
                 check_reply(reply)
             check_session(world.engine, user)
+
+
+def test_a_new_users_very_first_input_can_be_any_button() -> None:
+    """Found by the property test: a first-ever input that writes a row (a forwarded or old
+    button) must not trip the foreign key to a users row that is only written at the end."""
+    from tests.test_security import explore
+
+    world = fresh_world()
+    seen = explore(world.engine, "tg:1", random.Random(3), 300, avoid=("pv:erase",))
+    assert len(seen) > 50
+    for n, data in enumerate(seen):
+        outcome = world.engine.handle(Input.button(f"tg:{900 + n}", data), chat_id=900 + n)
+        assert outcome.replies, data
+        for reply in outcome.replies:
+            check_reply(reply)
+    assert world.engine.store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
