@@ -14,7 +14,7 @@ from typing import Any
 
 from telegram import BotCommand, LinkPreviewOptions, Message, Update
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -34,8 +34,8 @@ from bot.logs import hash_user
 from bot.render import markup, split_text
 from bot.settings import Settings
 from flows.engine import Engine
-from flows.text import MAX_INPUT
-from flows.types import Input, Reply
+from flows.text import MAX_INPUT, to_plain
+from flows.types import Input, Reply, merge_replies
 
 log = logging.getLogger("usce_coach.telegram")
 
@@ -137,8 +137,16 @@ class TelegramChannel:
         try:
             outcome = self.engine.handle(inp, chat_id=chat.id if chat else None, update_id=update.update_id)
             route, replies = outcome.route, len(outcome.replies)
+            # From here on the input is stored: a failed send must never ask the user to repeat it.
             await self.send(update, context, outcome.replies)
-        except Exception as exc:  # logged in full by on_error; the line below still counts the update
+        except Forbidden:  # the user blocked the bot: nothing to send to, now or later
+            failed = " failed=Forbidden"
+            with self.engine.store.atomic():
+                self.engine.store.set_active(inp.user_id, False)
+        except (RetryAfter, TimedOut, NetworkError) as exc:  # BadRequest is a NetworkError too
+            failed = f" failed={type(exc).__name__}"
+            log.warning("reply not delivered (%s); the input is stored", type(exc).__name__)
+        except Exception as exc:  # a bug: logged in full by on_error, nothing was stored
             failed = f" failed={type(exc).__name__}"
             raise
         finally:
@@ -157,7 +165,7 @@ class TelegramChannel:
             return
         query = update.callback_query
         pressed: Message | None = query.message if query and isinstance(query.message, Message) else None
-        for reply in replies:
+        for reply in merge_replies(replies):
             if reply.replace and pressed is not None and reply.attachment is None and len(reply.text) <= 4096:
                 try:
                     await pressed.edit_text(reply.text, reply_markup=markup(reply.buttons))
@@ -203,7 +211,14 @@ async def send_reply(bot: Any, chat_id: int, reply: Reply) -> None:
     pieces = split_text(reply.text)
     for i, piece in enumerate(pieces):
         last = i == len(pieces) - 1
-        await bot.send_message(chat_id, piece, reply_markup=markup(reply.buttons) if last else None)
+        keyboard = markup(reply.buttons) if last else None
+        try:
+            await bot.send_message(chat_id, piece, reply_markup=keyboard)
+        except BadRequest as exc:
+            if "parse entities" not in str(exc).lower():
+                raise
+            log.warning("Telegram could not parse a reply; sent as plain text: %s", exc)
+            await bot.send_message(chat_id, to_plain(piece), reply_markup=keyboard, parse_mode=None)
 
 
 def build_application(

@@ -181,6 +181,8 @@ class Engine:
         """
         with self.store.atomic():
             session = self.store.load_session(inp.user_id)
+            if session.created:  # the users row is written last; a feature's first row may point at it sooner
+                self.store.conn.execute("PRAGMA defer_foreign_keys = ON")
             turn = Turn(inp.user_id, session, self.store, self.texts, self.clock(), self, chat_id=chat_id)
             if update_id is not None:
                 if self._already_applied(session, update_id, turn.now):

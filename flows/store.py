@@ -181,7 +181,8 @@ class Store:
         return rows[0] if rows else None
 
     def set_active(self, user_id: str, active: bool) -> None:
-        self.conn.execute("UPDATE users SET active = ? WHERE user_id = ?", (int(active), user_id))
+        with self.db.atomic():  # commits on its own when no transaction is open
+            self.conn.execute("UPDATE users SET active = ? WHERE user_id = ?", (int(active), user_id))
 
     def record_completion(self, user_id: str, flow: str, now: datetime) -> None:
         self.db.table("completions").insert(
