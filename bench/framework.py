@@ -149,6 +149,31 @@ async def assistant(n: int, database: Path) -> dict[str, float]:
     return _summary(latencies)
 
 
+def where_time_goes(n: int = 2_000) -> dict[str, float]:
+    """Shares of the assistant's time (under cProfile) in the engine, in sending through PTB,
+    and in answering callback queries — to say what dominates when the ratio is missed."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    with tempfile.TemporaryDirectory() as tmp:
+        profiler.runcall(asyncio.run, assistant(n, Path(tmp) / "profile.db"))
+    stats = pstats.Stats(profiler)
+    cumulative = {
+        f"{Path(file).name}:{name}": entry[3]
+        for (file, _line, name), entry in stats.stats.items()  # type: ignore[attr-defined]
+    }
+    total = cumulative.get("framework.py:_drive", 0.0) or sum(
+        v for k, v in cumulative.items() if k.endswith("_application.py:process_update")
+    )
+    pick = {
+        "engine": "engine.py:handle",
+        "sending replies (PTB send_message: serialise, post, parse the returned Message)": "telegram.py:send",
+        "answering button presses (answerCallbackQuery)": "_callbackquery.py:answer",
+    }
+    return {label: cumulative.get(key, 0.0) / total for label, key in pick.items() if total}
+
+
 def run(n: int = 10_000, repeats: int = 3) -> dict[str, Any]:
     rounds: list[dict[str, Any]] = []
     for r in range(repeats):
@@ -160,7 +185,14 @@ def run(n: int = 10_000, repeats: int = 3) -> dict[str, Any]:
         side: {k: statistics.median(rd[side][k] for rd in rounds) for k in rounds[0][side]}
         for side in ("floor", "assistant")
     }
-    return {"n": n, "repeats": repeats, "rounds": rounds, **med, "ratio": statistics.median(r["ratio"] for r in rounds)}
+    return {
+        "n": n,
+        "repeats": repeats,
+        "rounds": rounds,
+        **med,
+        "ratio": statistics.median(r["ratio"] for r in rounds),
+        "profile": where_time_goes(),
+    }
 
 
 def main() -> None:

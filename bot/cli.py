@@ -32,7 +32,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     setup_logging(settings.log_level, [settings.token])
     store = open_store(settings, background_checkpoints=True)
     engine = build_engine(settings, store)
-    app = build_application(engine, settings, log_salt(settings, store))
+    app = build_application(engine, settings, log_salt(settings, store), rate_limited=settings.telegram_rate_limit)
     if args.webhook_url:
         secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
         if not secret:

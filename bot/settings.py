@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     webhook_port: int = Field(default=8443, ge=1, le=65535)
     webhook_secret: SecretStr | None = None
     export_dir: Path = Path("data/exports")
+    # Keep sends under Telegram's limits (≈30 messages/s overall). Only a local Bot API
+    # emulator or a benchmark of the bot's own capacity should turn this off.
+    telegram_rate_limit: bool = True
 
     @field_validator("admin_ids", mode="before")
     @classmethod

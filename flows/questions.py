@@ -44,13 +44,8 @@ class Questions(Feature):
     admin_commands = frozenset({"unanswered"})
 
     def __init__(self, index: FaqIndex | None = None) -> None:
-        self._index = index
-
-    @property
-    def index(self) -> FaqIndex:
-        if self._index is None:
-            self._index = default_index()
-        return self._index
+        # Built at start (once per process), so the first question is as quick as the rest.
+        self.index = index or default_index()
 
     def commands(self) -> dict[str, CommandHandler]:
         return {"ask": self.ask, "unanswered": self.unanswered}
