@@ -943,10 +943,7 @@ class FaqIndex:
         return {o: s for o, s in best.items() if o >= 0}, oos
 
     def match(self, question: str) -> Match:
-        try:
-            best, oos = self.scores(question)
-        except Exception:  # noqa: BLE001 - a user message must never crash the bot
-            best, oos = {}, 0.0
+        best, oos = self.scores(question)
         ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
         cands = [(self.entries[i], min(1.0, s)) for i, s in ranked[:3]]
         for e in self.entries:  # always offer three distinct topics
