@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -95,3 +96,17 @@ async def test_a_restart_in_the_middle_of_a_flow_loses_nothing(emulator: Emulato
         "SELECT status, grad_year, specialties FROM profiles WHERE user_id = ?", (f"tg:{USER}",)
     ).fetchone()
     assert row[0] == "graduate" and row[1] == 2019 and "Internal" in row[2]
+
+
+async def test_files_reach_the_user_through_the_wire(emulator: Emulator, bot: BotProcess) -> None:
+    emulator.send_command(USER, "start")
+    await emulator.wait_for_messages(USER, 2, timeout=30)
+    emulator.send_command(USER, "timeline")
+    [picture] = await emulator.wait_for_messages(USER, 1, timeout=30)
+    assert picture.kind == "photo" and picture.file is not None
+    assert picture.file.content.startswith(b"\x89PNG\r\n\x1a\n")
+    emulator.send_command(USER, "export")
+    [export] = await emulator.wait_for_messages(USER, 1, timeout=30)
+    assert export.kind == "document" and export.file is not None
+    data = json.loads(export.file.content)
+    assert f"tg:{USER}" in json.dumps(data)
