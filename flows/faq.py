@@ -32,6 +32,8 @@ import functools
 import itertools
 import math
 import re
+import sqlite3
+import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -62,6 +64,8 @@ CENTROID_WEIGHT = 0.6  # blend of best-phrasing score with the entry centroid sc
 BIGRAM_WEIGHT = 0.5
 PAIR_WEIGHT = 0.25  # weight of (question type, topic) pairs such as "who~lor"
 UNKNOWN_WEIGHT = 0.35
+BM25_WEIGHT = 0.2  # share of the SQLite FTS5 BM25 score in the fused score (0: TF-IDF only)
+BM25_ROWS = 60  # best BM25 rows read per query
 OOS_MARGIN = 0.05  # answer only when the best entry beats the best out-of-scope group by this
 LONG_MESSAGE_TOKENS = 18  # from this many tokens on, sentences are scored on their own too
 SENTENCE_WEIGHT = 0.9
@@ -765,6 +769,45 @@ def _question_sentences(text: str) -> list[str]:
 # --------------------------------------------------------------------------- index
 
 
+class _Bm25:
+    """SQLite FTS5 BM25 (stdlib ``sqlite3``, in memory) over the analyzed phrasings.
+
+    Returns the best row score per owner (entry index >= 0, out-of-scope group < 0).
+    One connection is shared, so queries are serialised with a lock."""
+
+    def __init__(self, db: sqlite3.Connection, vocab: frozenset[str]) -> None:
+        self._db = db
+        self._vocab = vocab
+        self._lock = threading.Lock()
+
+    @classmethod
+    def build(cls, rows: Sequence[tuple[int, Sequence[str]]]) -> _Bm25 | None:
+        try:
+            db = sqlite3.connect(":memory:", check_same_thread=False)
+            db.execute("CREATE VIRTUAL TABLE docs USING fts5(owner UNINDEXED, body)")
+        except sqlite3.Error:  # an SQLite built without FTS5: TF-IDF alone
+            return None
+        body = [(owner, " ".join(toks)) for owner, toks in rows if toks]
+        db.executemany("INSERT INTO docs VALUES (?, ?)", body)
+        return cls(db, frozenset(t for _, b in body for t in b.split()))
+
+    def scores(self, toks: Sequence[str]) -> dict[int, float]:
+        terms = [t for t in dict.fromkeys(toks) if t in self._vocab and '"' not in t]
+        if not terms:
+            return {}
+        query = " OR ".join(f'"{t}"' for t in terms)
+        best: dict[int, float] = {}
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT owner, -bm25(docs) FROM docs WHERE docs MATCH ? ORDER BY bm25(docs) LIMIT ?",
+                (query, BM25_ROWS),
+            ).fetchall()
+        for owner, score in rows:
+            if score > best.get(owner, 0.0):
+                best[owner] = score
+        return best
+
+
 class FaqIndex:
     """TF-IDF cosine over analyzed phrasings; see the module docstring."""
 
@@ -783,6 +826,8 @@ class FaqIndex:
         unknown_weight: float,
         oos_margin: float,
         pair_weight: float = PAIR_WEIGHT,
+        bm25: _Bm25 | None = None,
+        bm25_weight: float = 0.0,
     ) -> None:
         self.entries = entries
         self.analyzer = analyzer
@@ -798,6 +843,8 @@ class FaqIndex:
         self._oos_margin = oos_margin
         self._pair_weight = pair_weight
         self._by_id = {e.id: e for e in entries}
+        self._bm25 = bm25
+        self._bm25_weight = bm25_weight if bm25 is not None else 0.0
 
     @classmethod
     def build(
@@ -815,18 +862,22 @@ class FaqIndex:
         unknown_weight: float = UNKNOWN_WEIGHT,
         oos_margin: float = OOS_MARGIN,
         pair_weight: float = PAIR_WEIGHT,
+        bm25_weight: float = BM25_WEIGHT,
     ) -> FaqIndex:
         entries = tuple(entries)
         if not entries:
             raise ValueError("FaqIndex needs at least one entry")
         analyzer = analyzer or Analyzer()
         docs: list[tuple[int, float, dict[str, float]]] = []  # owner, factor, features
+        bm25_rows: list[tuple[int, list[str]]] = []  # owner, tokens: phrasings only, no answers
         groups: list[set[str]] = []
         for i, e in enumerate(entries):
             seen: set[str] = set()
             centroid: Counter[str] = Counter()
             for text in ((e.topic,) if index_topics else ()) + (e.question, *e.phrasings):
-                f = features(analyzer.tokens(text), bigram_weight, pair_weight)
+                toks = analyzer.tokens(text)
+                bm25_rows.append((i, toks))
+                f = features(toks, bigram_weight, pair_weight)
                 if f:
                     docs.append((i, 1.0, f))
                     seen.update(f)
@@ -844,7 +895,9 @@ class FaqIndex:
             seen = set()
             centroid = Counter()
             for text in o.phrasings:
-                f = features(analyzer.tokens(text), bigram_weight, pair_weight)
+                toks = analyzer.tokens(text)
+                bm25_rows.append((-1 - j, toks))
+                f = features(toks, bigram_weight, pair_weight)
                 if f:
                     docs.append((-1 - j, 1.0, f))
                     seen.update(f)
@@ -869,8 +922,10 @@ class FaqIndex:
             owners.append(owner)
             factors.append(factor)
         analyzer.set_vocab(t for t in idf if "_" not in t and "~" not in t)
+        bm25 = _Bm25.build(bm25_rows) if bm25_weight > 0 else None
         return cls(entries, analyzer, idf, postings, owners, factors, centroid_weight, unknown_idf,
-                   threshold, bigram_weight, unknown_weight, oos_margin, pair_weight)
+                   threshold, bigram_weight, unknown_weight, oos_margin, pair_weight, bm25,
+                   bm25_weight)
 
     def accepts(self, top: float, oos: float, threshold: float | None = None) -> bool:
         """The decline rule: answer only when the best entry scores at least the
@@ -939,8 +994,25 @@ class FaqIndex:
         if lam > 0:
             for o, c in cent.items():
                 best[o] = (1 - lam) * best.get(o, 0.0) + lam * c
+        if self._bm25 is not None and self._bm25_weight > 0:
+            best = self._fuse(best, self._bm25.scores(toks))
         oos = max((s for o, s in best.items() if o < 0), default=0.0)
         return {o: s for o, s in best.items() if o >= 0}, oos
+
+    def _fuse(self, tfidf: dict[int, float], bm25: dict[int, float]) -> dict[int, float]:
+        """Score fusion: ``(1 - w) * tfidf + w * top * bm25 / max(bm25)``, where ``top`` is the
+        best entry's TF-IDF score, so BM25 reorders entries without moving the scale the
+        threshold is set on. Out-of-scope groups are fused the same way."""
+        if not bm25:
+            return tfidf
+        w = self._bm25_weight
+        top = max((s for o, s in tfidf.items() if o >= 0), default=0.0)
+        bmax = max(bm25.values())
+        scale = w * top / bmax if bmax > 0 else 0.0
+        return {
+            o: (1 - w) * tfidf.get(o, 0.0) + scale * bm25.get(o, 0.0)
+            for o in tfidf.keys() | bm25.keys()
+        }
 
     def match(self, question: str) -> Match:
         best, oos = self.scores(question)
