@@ -352,6 +352,13 @@ CONCEPTS: Mapping[str, tuple[str, ...]] = {
             "foreign medical graduate", "fmg", "fmgs", "international graduate"),
     "student": ("student", "students", "med student", "medical student", "medical students",
                 "in med school", "in medical school", "still in school", "enrolled"),
+    "university": ("uni", "univ", "varsity", "universities", "university"),
+    "paperwork": ("paperwork", "paper work", "documents", "document", "docs", "documentation needed",
+                  "insurance", "malpractice", "liability insurance", "immunization", "immunizations",
+                  "immunisation", "immunisations", "vaccination", "vaccinations", "vaccine",
+                  "vaccines", "titer", "titers", "titre", "titres", "background check",
+                  "eligibility", "eligible", "requirement", "requirements", "required",
+                  "prerequisite", "prerequisites", "criteria"),
     "school": ("school", "college", "med school", "medical school", "university of my country"),
     "ck": ("step 2 ck", "step2 ck", "step 2", "step2", "step two", "ck", "2ck", "step2ck"),
     "step1": ("step 1", "step1", "step one"),
@@ -424,7 +431,8 @@ CONCEPTS: Mapping[str, tuple[str, ...]] = {
     "find where": ("where to look", "where to find", "where to search", "where can i find",
                    "where do i find", "where can i get"),
     "without": ("no", "zero", "without", "none", "lack", "lacking", "didnt", "did not",
-                "do not have", "dont have", "have not", "havent", "never had", "not any"),
+                "is not", "isnt", "not listed", "not on", "not part of",
+                "does not", "doesnt", "do not have", "dont have", "have not", "havent", "never had", "not any"),
     "quantity": ("quantity", "more months", "many months", "more rotations", "many rotations",
                  "number of rotations", "amount", "lots of"),
     "help": ("help", "helping", "assist", "assisting", "contribute", "useful to"),
@@ -463,7 +471,7 @@ CONCEPTS: Mapping[str, tuple[str, ...]] = {
               "success rate", "chance", "chances", "odds"),
     "newyork": ("new york", "nyc", "ny"),
     "service": ("translate", "translation", "write my", "write it for me", "edit my",
-                "proofread", "do it for me", "make my"),
+                "proofread", "do it for me"),
 }
 
 # Concept tokens that say what kind of question it is but not what it is about: a
