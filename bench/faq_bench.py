@@ -481,10 +481,12 @@ def sweep() -> None:
         (0.5, 0.75, 1.0),  # answer_weight
         (0.0, 0.5, 1.0),  # bigram_weight
         (0.0, 0.25, 0.5),  # pair_weight
+        (0.0, 0.2, 0.35),  # bm25_weight
     )
-    for cw, aw, bw, pw in grid:
+    for cw, aw, bw, pw, b25 in grid:
         idx = FaqIndex.build(
-            entries, oos, centroid_weight=cw, answer_weight=aw, bigram_weight=bw, pair_weight=pw
+            entries, oos, centroid_weight=cw, answer_weight=aw, bigram_weight=bw, pair_weight=pw,
+            bm25_weight=b25,
         )
         outs = [TfidfRanker(idx).rank(it.text) for it in items]
         for margin in (0.0, 0.03, 0.05, 0.08, 0.1):
@@ -496,11 +498,11 @@ def sweep() -> None:
 
             t = pick_threshold(items, outs, decider)
             m = metrics(items, outs, t, decider)
-            rows.append(((m["top1"] + m["oos_declined"]) / 2, cw, aw, bw, pw, margin, t, m))
+            rows.append(((m["top1"] + m["oos_declined"]) / 2, cw, aw, bw, pw, b25, margin, t, m))
     rows.sort(key=lambda r: -r[0])
-    for v, cw, aw, bw, pw, margin, t, m in rows[:20]:
+    for v, cw, aw, bw, pw, b25, margin, t, m in rows[:20]:
         print(
-            f"score={v:.3f} centroid_w={cw} answer_w={aw} bigram_w={bw} pair_w={pw} "
+            f"score={v:.3f} centroid_w={cw} answer_w={aw} bigram_w={bw} pair_w={pw} bm25_w={b25} "
             f"oos_margin={margin} thr={t:.3f} top1={m['top1']:.3f} "
             f"oos_declined={m['oos_declined']:.3f}"
         )

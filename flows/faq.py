@@ -488,7 +488,7 @@ GENERIC = _words(
 # Concept tokens that say what kind of answer is wanted; paired with the topic words.
 INTENTS = _words(
     """define who when why where howmany compare worth count judge choose give enough mandatory
-    include interviewer find start old"""
+    include interviewer find start old good bad"""
 )
 
 STOP_WORDS = _words(
