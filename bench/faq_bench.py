@@ -1,13 +1,13 @@
 """Compare FAQ retrieval methods on bench/faq_eval.yaml and report the kept one.
 
     python -m bench.faq_bench                     # every method, every split
-    python -m bench.faq_bench --splits tune dev   # development: tuning splits only
+    python -m bench.faq_bench --splits tune dev dev2  # development: tuning splits only
     python -m bench.faq_bench --sweep             # parameter grid, TUNING splits only
-    python -m bench.faq_bench --misses dev        # the kept method's misses (tune or dev)
+    python -m bench.faq_bench --misses dev        # the kept method's misses (tune, dev, dev2)
 
-Splits of bench/faq_eval.yaml: ``tune`` and ``dev`` are the tuning splits
-(TUNING_SPLITS); ``heldout`` and ``heldout2`` are only ever scored, never used to
-pick anything, and their misses cannot be listed from here.
+Splits of bench/faq_eval.yaml: ``tune``, ``dev`` and ``dev2`` are the tuning splits
+(TUNING_SPLITS); ``heldout``, ``heldout2`` and ``heldout3`` are only ever scored,
+never used to pick anything, and their misses cannot be listed from here.
 
 Methods (each sees the same entries and out-of-scope groups; each one's decline
 threshold is chosen on the tuning splits only, by maximising the mean of in-scope
@@ -15,7 +15,8 @@ top-1 accuracy and out-of-scope declined):
 
 - ``tfidf+concepts`` (kept, flows/faq.py): TF-IDF cosine over unigrams and
   bigrams of canonical tokens (abbreviation/synonym concepts, light stemming,
-  Damerau-Levenshtein typo repair), answer as a down-weighted document.
+  Damerau-Levenshtein typo repair), answer as a down-weighted document, fused
+  with an in-memory SQLite FTS5 BM25 score over the same tokens (BM25_WEIGHT).
 - ``tfidf-plain``: the same scorer with the concept table and typo repair off.
 - ``tfidf-chargram``: TF-IDF over words plus character 3-5-grams, plain dicts,
   no concept table (typos handled by the n-grams).

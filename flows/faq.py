@@ -16,13 +16,16 @@ Matching (chosen on evidence in ``bench/faq_bench.py``; see ``docs/FAQ_METHOD.md
    Each entry's topic, question and phrasings are separate documents (an entry
    scores its best one, blended with its centroid); its answer is a further
    document. Words the index has never seen still count in the query's length,
-   so a long message whose few known words are incidental scores low.
+   so a long message whose few known words are incidental scores low. The
+   TF-IDF score is fused with SQLite FTS5 BM25 over the same tokens (stdlib
+   ``sqlite3``, in memory): ``(1 - w) * tfidf + w * top * bm25 / max(bm25)``,
+   which reorders neighbours without moving the threshold's scale.
 3. **Decide**: the best entry's score is the confidence. Below ``THRESHOLD``, or
    when the best out-of-scope topic (exam scores, residency visas, named fees,
    clinical advice, visa procedures...) comes within ``OOS_MARGIN`` of it, the
    match is declined: a near tie between "answer" and "not ours" is a decline.
 
-Pure Python plus rapidfuzz: no numpy at import, index build in milliseconds.
+Pure Python, stdlib sqlite3 and rapidfuzz: no numpy at import, index build in milliseconds.
 """
 
 from __future__ import annotations
