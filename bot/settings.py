@@ -99,17 +99,25 @@ class Settings(BaseSettings):
 
 
 def load_settings(mode: Mode = "other", **overrides: object) -> Settings:
-    """Read and check settings; raise :class:`SettingsError` naming every problem."""
+    """Read and check settings; raise :class:`SettingsError` naming every problem at once."""
+    problems: list[str] = []
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        problems = []
+        bad: set[str] = set()
         for err in exc.errors():
             field = ".".join(str(p) for p in err["loc"]).upper() or "settings"
             message = str(err["msg"]).removeprefix("Value error, ")
             problems.append(f"{field}: {message}")
-        raise SettingsError(problems) from None
-    problems = settings.problems(mode)
+            if err["loc"]:
+                bad.add(str(err["loc"][0]))
+        # Check everything else too: read again with the malformed fields at their defaults.
+        defaults = {name: Settings.model_fields[name].default for name in bad if name in Settings.model_fields}
+        try:
+            settings = Settings(**{**overrides, **defaults})
+        except ValidationError:
+            raise SettingsError(problems) from None
+    problems += settings.problems(mode)
     if problems:
         raise SettingsError(problems)
     return settings

@@ -207,3 +207,15 @@ async def test_check_says_when_the_api_cannot_be_reached(
     assert await asyncio.to_thread(main, ["check"]) == 1
     err = capsys.readouterr().err
     assert "could not reach" in err and TOKEN not in err
+
+
+def test_every_problem_is_reported_at_once_even_with_a_malformed_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.settings import SettingsError, load_settings
+
+    monkeypatch.setenv("ADMIN_IDS", "12,abc")
+    monkeypatch.setenv("DEFAULT_TIMEZONE", "Mars/Base")
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    with pytest.raises(SettingsError) as caught:
+        load_settings("run", _env_file=None)
+    text = "\n".join(caught.value.problems)
+    assert "ADMIN_IDS" in text and "Mars/Base" in text and "TELEGRAM_BOT_TOKEN" in text
