@@ -7,8 +7,14 @@ are kept (text and time only, no user id) so content authors can add entries.
 
 from __future__ import annotations
 
+import functools
+import re
+import unicodedata
+from pathlib import Path
+
 from sqlite_utils import Database, Migrations
 
+from flows.content import CONTENT_DIR, ContentError, load_yaml
 from flows.engine import CommandHandler, Feature, MenuEntry, Turn
 from flows.errors import StaleButton
 from flows.faq import FaqEntry, FaqIndex, Match, default_index
@@ -25,6 +31,33 @@ FLOW = "faq.ask"
 def m001_unanswered(db: Database) -> None:
     db.table("unanswered").create({"id": int, "text": str, "asked_at": str}, pk="id")
     db.table("unanswered").create_index(["asked_at"])
+
+
+SMALLTALK_KINDS = ("greeting", "thanks", "acknowledge", "goodbye")
+
+
+def _normal(text: str) -> str:
+    """Lower case, letters and digits only, single spaces: "Thanks!! 🙏" -> "thanks"."""
+    kept = "".join(ch if unicodedata.category(ch)[0] in "LN" else " " for ch in text.lower())
+    return re.sub(r"\s+", " ", kept).strip()
+
+
+@functools.cache
+def load_smalltalk(path: Path = CONTENT_DIR / "smalltalk.yaml") -> dict[str, str]:
+    """Whole short messages -> their kind, e.g. "thank you" -> "thanks"."""
+    data = load_yaml(path)
+    if not isinstance(data, dict) or set(data) != set(SMALLTALK_KINDS):
+        raise ContentError(path, None, f"expected exactly the kinds {', '.join(SMALLTALK_KINDS)}")
+    found: dict[str, str] = {}
+    for kind, phrases in data.items():
+        if not isinstance(phrases, list) or not phrases:
+            raise ContentError(path, getattr(data, "line", None), f"'{kind}' must list phrases")
+        for phrase in phrases:
+            key = _normal(str(phrase))
+            if not key or key in found:
+                raise ContentError(path, getattr(phrases, "line", None), f"empty or repeated phrase {phrase!r}")
+            found[key] = kind
+    return found
 
 
 def record_unanswered(turn: Turn, question: str) -> None:
@@ -77,6 +110,12 @@ class Questions(Feature):
         question = clean(text, MAX_QUESTION)
         if not question:
             return [Reply(turn.t("faq.empty"))]
+        kind = load_smalltalk().get(_normal(question)) if len(question) <= 40 else None
+        if kind is not None:  # "hi", "thanks", "ok": kindness, not a decline
+            turn.route = f"faq:smalltalk:{kind}"
+            if kind in ("greeting", "acknowledge"):
+                return [turn.engine.main_menu(turn, turn.t(f"faq.smalltalk_{kind}"))]
+            return [Reply(turn.t(f"faq.smalltalk_{kind}"))]
         match = self.index.match(question)
         if match.entry is None:
             turn.route = "faq:declined"

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from flows.engine import Engine
 from tests.chat import Chat
@@ -98,3 +101,24 @@ def test_ask_json_reads_questions_from_stdin() -> None:
     assert first["matched"] is True and first["id"] and first["answer"] and 0 < first["confidence"] <= 1
     assert second["matched"] is False and second["answer"] is None
     assert set(first) == {"matched", "id", "question", "answer", "confidence", "related"}
+
+
+def test_greetings_and_thanks_get_kindness_not_a_decline(chat: Chat, engine: Engine) -> None:
+    chat.send("Hi!!")
+    assert chat.route == "faq:smalltalk:greeting" and "not confident" not in chat.text
+    assert any(b.data.startswith("go:") for b in chat.buttons)  # the menu comes with it
+    chat.send("thank you 🙏")
+    assert chat.route == "faq:smalltalk:thanks"
+    chat.send("hi, what is vslo")  # a greeting inside a question is still the question
+    assert chat.route == "faq:answered" and "VSLO" in chat.text
+    assert engine.store.conn.execute("SELECT count(*) FROM unanswered").fetchone() == (0,)
+
+
+def test_smalltalk_content_is_checked_at_load(tmp_path: Path) -> None:
+    from flows.content import ContentError
+    from flows.questions import load_smalltalk
+
+    broken = tmp_path / "smalltalk.yaml"
+    broken.write_text("greeting: [hi]\nthanks: [thanks]\nacknowledge: [ok]\ngoodbye: [hi]\n")
+    with pytest.raises(ContentError, match="repeated"):
+        load_smalltalk.__wrapped__(broken)
