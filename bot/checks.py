@@ -39,8 +39,9 @@ def check_loaders() -> tuple[list[str], int]:
         except ContentError as exc:
             problems.append(f"content: {exc}")
             continue
-        for name, fn in inspect.getmembers(module, inspect.isfunction):
-            if not name.startswith("load_") or fn.__module__ != module.__name__:
+        for name, member in inspect.getmembers(module, callable):
+            fn = inspect.unwrap(member)  # loaders are often functools.cache-wrapped
+            if not name.startswith("load_") or not inspect.isfunction(fn) or fn.__module__ != module.__name__:
                 continue
             params = inspect.signature(fn).parameters.values()
             if any(p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params):
