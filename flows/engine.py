@@ -79,6 +79,7 @@ class Feature:
     menu_items: tuple[MenuEntry, ...] = ()
     deep_links: tuple[str, ...] = ()  # /start payloads that run the command of the same name
     flow_titles: dict[str, str] = {}  # flow -> text key naming it ("the checklist")
+    ephemeral_flows: tuple[str, ...] = ()  # one-step flows that any new command simply ends
     admin_commands: frozenset[str] = frozenset()  # others get the unknown-command answer
 
     def commands(self) -> dict[str, CommandHandler]:
@@ -151,6 +152,7 @@ class Engine:
             (e for f in self.features for e in f.menu_items), key=lambda e: (e.order, e.command)
         )
         self.deep_links = {link for f in self.features for link in f.deep_links}
+        self._ephemeral = frozenset(flow for f in self.features for flow in f.ephemeral_flows)
 
     # -- setup ------------------------------------------------------------------------
     def migrations(self) -> list[Migrations]:
@@ -235,6 +237,8 @@ class Engine:
             return [self.main_menu(turn, turn.t("core.unknown_command", command=name[:40]))]
         _, handler = entry
         turn.route = f"command:{name}"
+        if turn.session.flow in self._ephemeral:
+            turn.session.leave()
         flow_before = turn.session.flow
         replies = handler(turn, args)
         if flow_before and turn.session.flow == flow_before and name not in ("menu", "start"):

@@ -72,6 +72,7 @@ class Questions(Feature):
     prefix = "q"
     migrations = migrations
     flows = (FLOW,)
+    ephemeral_flows = (FLOW,)  # "type your question" gives way to any command
     flow_titles = {FLOW: "faq.flow_title"}
     menu_items = (MenuEntry("faq.menu", "ask", 15),)
     admin_commands = frozenset({"unanswered"})

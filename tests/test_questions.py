@@ -122,3 +122,10 @@ def test_smalltalk_content_is_checked_at_load(tmp_path: Path) -> None:
     broken.write_text("greeting: [hi]\nthanks: [thanks]\nacknowledge: [ok]\ngoodbye: [hi]\n")
     with pytest.raises(ContentError, match="repeated"):
         load_smalltalk.__wrapped__(broken)
+
+
+def test_a_command_instead_of_the_awaited_question_just_moves_on(chat: Chat, engine: Engine) -> None:
+    chat.send("/ask")
+    chat.send("/help")
+    assert "Continue where you left off" not in chat.text
+    assert engine.store.load_session(chat.user).flow is None
