@@ -24,6 +24,8 @@ from flows.types import Button, Reply, column
 migrations = Migrations("usce-coach.faq")
 
 MAX_QUESTION = 1000  # characters of a question kept for content authors
+CLOSE_SECOND = 0.85  # a runner-up within 15% of the answer's score is offered as a button
+MAX_TOPIC_BUTTONS = 4  # topic buttons under an answer (runner-ups first, then related)
 FLOW = "faq.ask"
 
 
@@ -123,7 +125,19 @@ class Questions(Feature):
             record_unanswered(turn, question)
             return [self.decline(turn, match)]
         turn.route = "faq:answered"
-        return [self.entry_reply(turn, match.entry)]
+        return [self.entry_reply(turn, match.entry, self.close_seconds(match))]
+
+    @staticmethod
+    def close_seconds(match: Match) -> tuple[FaqEntry, ...]:
+        """Runner-up entries scoring almost as well as the answer: offered first, in case the
+        question meant one of them (matching is never certain)."""
+        if match.entry is None or match.confidence <= 0:
+            return ()
+        return tuple(
+            entry
+            for entry, score in match.candidates[1:]
+            if entry.id != match.entry.id and score >= CLOSE_SECOND * match.confidence
+        )
 
     def answer_json(self, question: str) -> dict[str, object]:
         """The answer as data, for ``usce-coach ask --json``."""
@@ -139,12 +153,17 @@ class Questions(Feature):
         }
 
     # -- replies -----------------------------------------------------------------------
-    def entry_reply(self, turn: Turn, entry: FaqEntry) -> Reply:
+    def entry_reply(self, turn: Turn, entry: FaqEntry, alternatives: tuple[FaqEntry, ...] = ()) -> Reply:
         text = f"<b>{escape(entry.question)}</b>\n{escape(entry.answer)}"
         buttons: list[Button] = []
         if entry.more:
             buttons.append(Button(turn.t("faq.button_more"), f"q:m:{entry.id}"))
-        buttons += [self._topic_button(self.index.get(r)) for r in entry.related]
+        topics = [*alternatives, *(self.index.get(r) for r in entry.related)]
+        seen: set[str] = {entry.id}
+        for topic in topics:
+            if topic.id not in seen and len(seen) <= MAX_TOPIC_BUTTONS:
+                seen.add(topic.id)
+                buttons.append(self._topic_button(topic))
         return Reply(text, column(buttons, 1))
 
     def decline(self, turn: Turn, match: Match) -> Reply:

@@ -129,3 +129,24 @@ def test_a_command_instead_of_the_awaited_question_just_moves_on(chat: Chat, eng
     chat.send("/help")
     assert "Continue where you left off" not in chat.text
     assert engine.store.load_session(chat.user).flow is None
+
+
+def test_a_close_runner_up_is_offered_under_the_answer(engine: Engine) -> None:
+    from flows.questions import Questions
+
+    feature = Questions()
+    seen_close = 0
+    for text in ["obs", "letter", "when to ask for a lor and what to give", "observership vs externship", "timeline"]:
+        match = feature.index.match(text)
+        if match.entry is None:
+            continue
+        alternatives = feature.close_seconds(match)
+        chat = Chat(engine, f"tg:{len(text)}")
+        chat.send(text)
+        topic_data = [b.data for b in chat.buttons if b.data.startswith("q:a:")]
+        assert f"q:a:{match.entry.id}" not in topic_data  # never the answer itself
+        assert len(topic_data) == len(set(topic_data)) <= 4
+        for alt in alternatives:
+            assert f"q:a:{alt.id}" in topic_data  # runner-ups come first
+            seen_close += 1
+    assert seen_close, "some short, ambiguous question should have a close runner-up"
