@@ -429,6 +429,13 @@ def build_plan(
 Translate = Callable[..., str]  # turn.t: a text key and values to escape into it
 
 
+def _count(n: int | None, noun: str) -> str:
+    """ "1 month", "3 months", "? US letters" when unknown."""
+    if n is None:
+        return f"? {noun}s"
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def render_plan(plan: Plan, profile: Profile, t: Translate, rules: Rules | None = None) -> list[str]:
     """The plan as two phone-sized messages: what to do, then targets and dates."""
     rules = rules or load_rules()
@@ -482,15 +489,19 @@ def render_plan(plan: Plan, profile: Profile, t: Translate, rules: Rules | None 
         second.append(
             t(
                 "plan.you_so_far_none" if profile.us_months == 0 else "plan.you_so_far",
-                months=profile.us_months if profile.us_months is not None else "?",
-                letters=profile.us_letters if profile.us_letters is not None else "?",
+                months=_count(profile.us_months, "month"),
+                letters=_count(profile.us_letters, "US letter"),
             )
         )
     if plan.capacity != "unknown":
+        done = profile.us_months or 0
+        available = profile.months_available or 0
         second.append(
             t(
                 f"plan.capacity_{plan.capacity}",
-                months=profile.months_available,
+                months=_count(available, "month"),
+                done=_count(done, "month"),
+                total=_count(done + available, "month"),
                 competitive=targets.hands_on_months,
                 minimum=targets.minimum_months,
             )

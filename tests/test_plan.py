@@ -335,3 +335,18 @@ def test_plan_is_a_frozen_value() -> None:
     with pytest.raises(AttributeError):
         plan.timing = "x"  # type: ignore[misc]
     assert build_plan(profile(), TODAY) == plan
+
+
+def test_capacity_counts_done_and_future_months_and_says_so() -> None:
+    p = profile(grad_year=2012, application="2028-09", months_available=0, us_months=12, us_letters=1)
+    text = to_plain("\n".join(render_plan(build_plan(p, TODAY), p, t)))
+    assert "With the 0 months" not in text
+    assert "12 months in all (12 months done, 0 months still to give)" in text
+    assert "about 12 months in the US, 1 US letter." in text  # singular for one
+
+
+def test_one_month_reads_in_the_singular() -> None:
+    p = profile(status="student", grad_year=2028, application="2028-09", months_available=1, us_months=1)
+    text = to_plain("\n".join(render_plan(build_plan(p, TODAY), p, t)))
+    assert "1 months" not in text
+    assert "2 months in all (1 month done, 1 month still to give)" in text
