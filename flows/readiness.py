@@ -143,6 +143,14 @@ def in_specialty(experience: Experience, specialties: Iterable[str]) -> bool:
     return False
 
 
+def counted_level(experience: Experience, bench: Benchmarks) -> str:
+    """The level a readiness check counts: the one logged, but never above what the guide's
+    hierarchy gives the type (an observership marked hands-on still counts as observing)."""
+    cap = bench.levels.get(experience.type, "non")
+    logged = experience.level if experience.level in LEVELS else cap
+    return max(logged, cap, key=LEVELS.index)  # LEVELS runs from most to least hands-on
+
+
 def _verdict(now: int, projected: int, target: int) -> str:
     if now >= target:
         return MET
@@ -195,11 +203,11 @@ def assess(
             every = {m for m in every if m in window}
         return len(now), len(every)
 
-    obs_only = bool(experiences) and all(e.level == "non" for e in experiences)
+    obs_only = bool(experiences) and all(counted_level(e, bench) == "non" for e in experiences)
     lines: list[Line] = []
     total = measure(lambda e: True)
     lines.append(Line("total", _verdict(*total, bench.total.min), *total, bench.total))
-    hands = measure(lambda e: e.level == "hands_on")
+    hands = measure(lambda e: counted_level(e, bench) == "hands_on")
     lines.append(Line("hands_on", _verdict(*hands, bench.hands_on.min), *hands, bench.hands_on))
     if obs_only:
         target = bench.observership_only
@@ -217,10 +225,11 @@ def assess(
         lines.append(Line("recent", UNKNOWN, 0, 0, recent_target))
     received = sum(1 for e in experiences if e.letter == "received")
     pending = sum(1 for e in experiences if e.letter in ("asked", "promised"))
+    promised = sum(1 for e in experiences if e.letter == "promised")
     lines.append(
         Line(
             "letters",
-            _verdict(received, received + pending, bench.letters.min),
+            _verdict(received, received + promised, bench.letters.min),  # a request alone is no letter yet
             received,
             received + pending,
             bench.letters,

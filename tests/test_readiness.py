@@ -258,3 +258,22 @@ def test_a_broken_benchmarks_file_names_its_line(tmp_path: Path) -> None:
     bad.write_text(text.replace("scribe: semi", "scribe: lots"))
     with pytest.raises(ContentError, match="scribe"):
         load_benchmarks(bad)
+
+
+def test_an_observership_marked_hands_on_still_counts_as_observing() -> None:
+    observing = [exp("2026-01", "2026-03", kind="observership", level="hands_on")]
+    r = check(observing, profile())
+    assert figures(r, "hands_on")[1] == 0  # not counted as hands-on
+    assert r.line("observership") is not None  # judged against the observership-only target
+    externship = [exp("2026-01", "2026-03", kind="externship", level="non")]
+    assert figures(check(externship, profile()), "hands_on")[1] == 0  # lowering is always allowed
+
+
+@pytest.mark.parametrize(
+    ("letter", "verdict"),
+    [("received", "met"), ("promised", "projected"), ("asked", "not_met"), ("none", "not_met")],
+)
+def test_only_a_promised_letter_counts_as_on_its_way(letter: str, verdict: str) -> None:
+    r = check([exp("2026-01", "2026-02", letter=letter)], profile())
+    line = r.line("letters")
+    assert line is not None and line.verdict == verdict
