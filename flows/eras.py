@@ -192,7 +192,8 @@ class Eras(Feature):
         exp = get_experience(turn.store, turn.user_id, experience_id)
         draft = eras_draft(exp, turn.t("eras.months"))
         level = effective_level(exp)
-        notes = [turn.t(f"eras.note_{level}")]
+        notes = [turn.t("eras.note_planned")] if exp.status == "planned" else []
+        notes.append(turn.t(f"eras.note_{level}"))
         if exp.level in LEVELS and LEVELS.index(exp.level) > LEVELS.index(level):
             notes.append(turn.t("eras.note_capped", type=content().type_titles.get(exp.type, exp.type).lower()))
         from flows.reflections import specialty_choice  # reflections names experiences through this module

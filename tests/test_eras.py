@@ -190,3 +190,16 @@ def test_someone_elses_experience_is_not_drafted(engine: Engine, store: Store) -
 def test_forged_eras_buttons(chat: Chat, data: str) -> None:
     chat.press_data(data)
     assert chat.route == "stale"
+
+
+def test_a_planned_experience_gets_a_template_warning(engine: Engine, chat: Chat) -> None:
+    chat.send("/start")
+    with engine.store.atomic():
+        engine.store.db.table("experiences").insert(
+            {"user_id": chat.user, "type": "externship", "level": "hands_on", "specialty": "Internal Medicine",
+             "institution": "Sunrise", "start": "2027-01", "end": "2027-02", "status": "planned",
+             "letter": "none", "created_at": "", "updated_at": ""}
+        )
+    chat.send("/eras")
+    chat.press("Sunrise")
+    assert "hasn't happened yet" in chat.text
