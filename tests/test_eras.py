@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pytest
 
-from flows import experiences, profile
 from flows.content import ContentError
 from flows.engine import Engine
 from flows.eras import (
@@ -21,6 +20,7 @@ from flows.experiences import Experience
 from flows.store import Store
 from flows.text import to_plain
 from tests.chat import Chat
+from tests.factories import insert_experience
 
 USER = "tg:1001"
 MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec"
@@ -28,11 +28,6 @@ MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec"
 HANDS_ON_CLAIMS = ("managed", "wrote notes", "progress notes", "examined", "took histories", "prescribed",
                    "presented my patients", "sign-out", "performed", "hands-on")
 
-
-@pytest.fixture(autouse=True)
-def shared_tables(engine: Engine, store: Store) -> None:
-    profile.migrations.apply(store.db)
-    experiences.migrations.apply(store.db)
 
 
 def exp(type: str = "observership", level: str = "non", **fields: object) -> Experience:
@@ -47,16 +42,7 @@ def exp(type: str = "observership", level: str = "non", **fields: object) -> Exp
 
 
 def add_experience(store: Store, **fields: object) -> int:
-    store.conn.execute(
-        "INSERT OR IGNORE INTO users (user_id, first_seen, last_seen) VALUES (?, 'x', 'x')", (USER,)
-    )
-    row: dict[str, object] = {
-        "user_id": USER, "type": "observership", "level": "non", "specialty": "Internal Medicine",
-        "institution": "XYZ University Hospital", "setting": "inpatient", "start": "2026-03", "end": "2026-04",
-        "status": "done", "letter": "none", "created_at": "x", "updated_at": "x",
-    }
-    row.update(fields)
-    return int(store.db.table("experiences").insert(row).last_pk or 0)
+    return insert_experience(store, USER, **fields)
 
 
 # -- pure pieces ---------------------------------------------------------------------------------
@@ -195,11 +181,8 @@ def test_forged_eras_buttons(chat: Chat, data: str) -> None:
 def test_a_planned_experience_gets_a_template_warning(engine: Engine, chat: Chat) -> None:
     chat.send("/start")
     with engine.store.atomic():
-        engine.store.db.table("experiences").insert(
-            {"user_id": chat.user, "type": "externship", "level": "hands_on", "specialty": "Internal Medicine",
-             "institution": "Sunrise", "start": "2027-01", "end": "2027-02", "status": "planned",
-             "letter": "none", "created_at": "", "updated_at": ""}
-        )
+        insert_experience(engine.store, chat.user, type="externship", level="hands_on", institution="Sunrise",
+                          start="2027-01", end="2027-02", status="planned")
     chat.send("/eras")
     chat.press("Sunrise")
     assert "hasn't happened yet" in chat.text

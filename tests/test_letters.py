@@ -2,35 +2,25 @@ from __future__ import annotations
 
 import pytest
 
-from flows import experiences, profile
+from flows import profile
 from flows.engine import Engine
 from flows.experiences import LETTERS, Experience
 from flows.letters import CODES, WRITER, ask_now
 from flows.machine import FlowMachine
 from flows.store import Store
 from tests.chat import Chat
+from tests.factories import insert_experience
 
 USER = "tg:1001"
 NOV_2026 = 2026 * 12 + 10  # month index of the test clock's month
 
 
-@pytest.fixture(autouse=True)
-def shared_tables(engine: Engine, store: Store) -> None:
-    profile.migrations.apply(store.db)
-    experiences.migrations.apply(store.db)
-
 
 def add_experience(store: Store, user: str = USER, **fields: object) -> int:
-    store.conn.execute(
-        "INSERT OR IGNORE INTO users (user_id, first_seen, last_seen) VALUES (?, 'x', 'x')", (user,)
-    )
-    row: dict[str, object] = {
-        "user_id": user, "type": "observership", "level": "non", "specialty": "Internal Medicine",
-        "institution": "Mayo Clinic", "setting": "inpatient", "start": "2026-10", "end": "2026-11",
-        "status": "ongoing", "letter": "none", "created_at": "x", "updated_at": "x",
+    defaults: dict[str, object] = {
+        "institution": "Mayo Clinic", "start": "2026-10", "end": "2026-11", "status": "ongoing",
     }
-    row.update(fields)
-    return int(store.db.table("experiences").insert(row).last_pk or 0)
+    return insert_experience(store, user, **{**defaults, **fields})
 
 
 def letter_of(store: Store, exp_id: int) -> tuple[str, str | None]:

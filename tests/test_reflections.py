@@ -2,33 +2,21 @@ from __future__ import annotations
 
 import pytest
 
-from flows import experiences, profile
 from flows.engine import Engine
 from flows.machine import FlowMachine
 from flows.reflections import ANSWER_LIMIT, FIELDS, REFLECT, specialty_choice
 from flows.store import Store
 from tests.chat import Chat
+from tests.factories import insert_experience
 
 USER = "tg:1001"
 
 
-@pytest.fixture(autouse=True)
-def shared_tables(engine: Engine, store: Store) -> None:
-    profile.migrations.apply(store.db)
-    experiences.migrations.apply(store.db)
-
 
 def add_experience(store: Store, user: str = USER, **fields: object) -> int:
-    store.conn.execute(
-        "INSERT OR IGNORE INTO users (user_id, first_seen, last_seen) VALUES (?, 'x', 'x')", (user,)
-    )
-    row: dict[str, object] = {
-        "user_id": user, "type": "externship", "level": "hands_on", "specialty": "Family Medicine",
-        "institution": "ABC Community Hospital", "setting": "outpatient", "start": "2026-09", "end": "2026-10",
-        "status": "done", "letter": "none", "created_at": "x", "updated_at": "x",
-    }
-    row.update(fields)
-    return int(store.db.table("experiences").insert(row).last_pk or 0)
+    defaults: dict[str, object] = {"type": "externship", "level": "hands_on", "specialty": "Family Medicine",
+            "institution": "ABC Community Hospital", "setting": "outpatient", "start": "2026-09", "end": "2026-10"}
+    return insert_experience(store, user, **{**defaults, **fields})
 
 
 def rows(store: Store, user: str = USER) -> list[dict[str, object]]:
