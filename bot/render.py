@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -20,6 +21,13 @@ def markup(buttons: Keyboard) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in buttons]
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def keyboard_json(buttons: Keyboard) -> str | None:
+    """The same keyboard as ``reply_markup`` JSON text, serialised once per distinct keyboard."""
+    keyboard = markup(buttons)
+    return None if keyboard is None else json.dumps(keyboard.to_dict(), separators=(",", ":"))
 
 
 def split_text(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:

@@ -10,7 +10,7 @@ import logging
 import time
 import weakref
 from collections.abc import Awaitable
-from typing import Any
+from typing import Any, cast
 
 from telegram import BotCommand, LinkPreviewOptions, Message, Update
 from telegram.constants import ChatType, ParseMode
@@ -26,18 +26,24 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot import broadcast
+from bot.coachbot import CoachBot
 from bot.delivery import Dispatcher
 from bot.logs import hash_user
-from bot.render import markup, split_text
+from bot.render import keyboard_json, split_text
 from bot.settings import Settings
 from flows.engine import Engine
 from flows.text import MAX_INPUT, to_plain
 from flows.types import Input, Reply, merge_replies
 
 log = logging.getLogger("usce_coach.telegram")
+
+
+def lean(context: ContextTypes.DEFAULT_TYPE) -> CoachBot:
+    """The application's bot: build_application always makes a CoachBot."""
+    return cast(CoachBot, context.bot)
 
 
 class PerUserOrder(BaseUpdateProcessor):
@@ -93,7 +99,7 @@ class TelegramChannel:
         query = update.callback_query
         if query is None or update.effective_user is None:
             return
-        await query.answer()
+        await lean(context).answer_press(query.id)
         data = query.data if isinstance(query.data, str) else ""
         inp = Input.button(f"tg:{update.effective_user.id}", data)
         await self._answer(update, context, inp)
@@ -165,10 +171,11 @@ class TelegramChannel:
             return
         query = update.callback_query
         pressed: Message | None = query.message if query and isinstance(query.message, Message) else None
+        bot = lean(context)
         for reply in merge_replies(replies):
             if reply.replace and pressed is not None and reply.attachment is None and len(reply.text) <= 4096:
                 try:
-                    await pressed.edit_text(reply.text, reply_markup=markup(reply.buttons))
+                    await bot.edit_text(chat.id, pressed.message_id, reply.text, keyboard_json(reply.buttons))
                     pressed = None  # edit one message per update at most
                     continue
                 except BadRequest as exc:
@@ -176,7 +183,7 @@ class TelegramChannel:
                         pressed = None
                         continue
                     log.info("edit failed, sending instead: %s", exc)
-            await send_reply(context.bot, chat.id, reply)
+            await send_reply(bot, chat.id, reply)
 
     # -- wiring -----------------------------------------------------------------------
     def register(self, app: Application) -> None:
@@ -196,7 +203,7 @@ class TelegramChannel:
         ]
 
 
-async def send_reply(bot: Any, chat_id: int, reply: Reply) -> None:
+async def send_reply(bot: CoachBot, chat_id: int, reply: Reply) -> None:
     """Send one reply as one or more messages (text split at Telegram's limit)."""
     if reply.attachment is not None:
         att = reply.attachment
@@ -210,15 +217,14 @@ async def send_reply(bot: Any, chat_id: int, reply: Reply) -> None:
             return
     pieces = split_text(reply.text)
     for i, piece in enumerate(pieces):
-        last = i == len(pieces) - 1
-        keyboard = markup(reply.buttons) if last else None
+        keyboard = keyboard_json(reply.buttons) if i == len(pieces) - 1 else None
         try:
-            await bot.send_message(chat_id, piece, reply_markup=keyboard)
+            await bot.post_text(chat_id, piece, keyboard)
         except BadRequest as exc:
             if "parse entities" not in str(exc).lower():
                 raise
             log.warning("Telegram could not parse a reply; sent as plain text: %s", exc)
-            await bot.send_message(chat_id, to_plain(piece), reply_markup=keyboard, parse_mode=None)
+            await bot.post_text(chat_id, to_plain(piece), keyboard, parse_mode=None)
 
 
 def build_application(
@@ -249,20 +255,17 @@ def build_application(
     async def checkpoint(context: ContextTypes.DEFAULT_TYPE) -> None:
         await asyncio.to_thread(engine.store.checkpoint)
 
-    builder = ApplicationBuilder()
-    if request is not None:
-        builder = builder.request(request).get_updates_request(request)
-    if rate_limited:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=2))  # type: ignore[arg-type]
-    app = (
-        builder.token(settings.token)
-        .base_url(settings.telegram_api_base_url)
-        .base_file_url(settings.telegram_api_base_url.replace("/bot", "/file/bot"))
-        .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)))
-        .concurrent_updates(PerUserOrder())
-        .post_init(post_init)
-        .build()
+    bot = CoachBot(
+        settings.token,
+        base_url=settings.telegram_api_base_url,
+        base_file_url=settings.telegram_api_base_url.replace("/bot", "/file/bot"),
+        # the pool sizes ApplicationBuilder would choose: many concurrent sends, one long poll
+        request=request or HTTPXRequest(connection_pool_size=256),
+        get_updates_request=request or HTTPXRequest(connection_pool_size=1),
+        defaults=Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)),
+        rate_limiter=AIORateLimiter(max_retries=2) if rate_limited else None,
     )
+    app = ApplicationBuilder().bot(bot).concurrent_updates(PerUserOrder()).post_init(post_init).build()
     channel.register(app)
     if app.job_queue is not None:
         app.job_queue.run_repeating(checkpoint, interval=2.0, first=2.0, name="wal-checkpoint")

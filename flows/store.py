@@ -110,8 +110,27 @@ class Store:
 
     @contextmanager
     def atomic(self) -> Iterator[Store]:
-        with self.db.atomic():
+        """A transaction, or inside one a savepoint that a failure rolls back alone.
+
+        As sqlite-utils' ``Database.atomic``, but the savepoint keeps one name: SQLite
+        releases the innermost of that name, and the statements stay in the connection's
+        statement cache instead of being compiled afresh under a random name each time.
+        """
+        conn = self.conn
+        if not conn.in_transaction:
+            with self.db.atomic():
+                yield self
+            return
+        conn.execute("SAVEPOINT step")
+        try:
             yield self
+        except BaseException:
+            if conn.in_transaction:  # an error may already have ended the whole transaction
+                conn.execute("ROLLBACK TO SAVEPOINT step")
+                conn.execute("RELEASE SAVEPOINT step")
+            raise
+        else:
+            conn.execute("RELEASE SAVEPOINT step")
 
     def checkpoint(self) -> None:
         """Copy committed WAL pages into the database file, from a connection of its own

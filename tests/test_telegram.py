@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 
 import pytest
@@ -145,3 +146,50 @@ def test_long_texts_are_split_under_the_limit() -> None:
 
 def test_reply_fits_a_single_message_when_short() -> None:
     assert split_text(Reply("hi").text) == ["hi"]
+
+
+async def test_replies_go_out_as_ptb_would_send_them(app: Application, request_: RecordingRequest) -> None:
+    """The lean send path (no parsing of Telegram's echo) sends what Bot.send_message would."""
+    from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+    from bot.render import keyboard_json
+    from flows.types import Button
+
+    buttons = ((Button("Yes ✅", "vet:y"), Button("No", "vet:n")), (Button("Menu", "go:menu"),))
+    await app.bot.post_text(5, "<b>Pick</b> one", keyboard_json(buttons))
+    ptb = InlineKeyboardMarkup(
+        [[InlineKeyboardButton("Yes ✅", callback_data="vet:y"), InlineKeyboardButton("No", callback_data="vet:n")],
+         [InlineKeyboardButton("Menu", callback_data="go:menu")]]
+    )
+    await app.bot.send_message(5, "<b>Pick</b> one", reply_markup=ptb)
+    lean, framework = request_.sent()
+    assert lean["text"] == framework["text"] and lean["chat_id"] == framework["chat_id"] == 5
+    assert lean["parse_mode"] == framework["parse_mode"] == "HTML"
+    assert request_.buttons(0) == request_.buttons(1) == [("Yes ✅", "vet:y"), ("No", "vet:n"), ("Menu", "go:menu")]
+    assert json.loads(lean["link_preview_options"]) == framework["link_preview_options"] == {"is_disabled": True}
+
+    await app.bot.edit_text(5, 17, "edited", None)
+    edit = request_.sent("editMessageText")[0]
+    assert (edit["chat_id"], edit["message_id"], edit["text"]) == (5, 17, "edited")
+    assert "reply_markup" not in edit
+
+
+async def test_lean_send_raises_telegram_errors_as_ptb_does(app: Application, request_: RecordingRequest) -> None:
+    from telegram.error import BadRequest, Forbidden
+
+    request_.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user")
+    with pytest.raises(Forbidden):
+        await app.bot.post_text(5, "hello")
+    request_.fail_next("editMessageText", 400, "Bad Request: message is not modified")
+    with pytest.raises(BadRequest, match="not modified"):
+        await app.bot.edit_text(5, 1, "same")
+
+
+async def test_unparsable_html_is_resent_as_plain_text(
+    app: Application, updates: Updates, request_: RecordingRequest
+) -> None:
+    request_.fail_next("sendMessage", 400, "Bad Request: can't parse entities: unexpected end tag")
+    await app.process_update(updates.message(5, "/start"))
+    first, again = request_.sent()[:2]
+    assert first["parse_mode"] == "HTML" and "parse_mode" not in again and "<b>" in first["text"]
+    assert "<b>" not in again["text"] and again["reply_markup"] == first["reply_markup"]
