@@ -100,6 +100,11 @@ class Feature:
         """Text no flow is waiting for; return None to pass."""
         return None
 
+    def on_aside(self, turn: Turn, text: str) -> list[Reply] | None:
+        """Text an open flow rejected as an answer: replies only if it is plainly something
+        else this feature answers (a question); None to pass. The flow stays where it was."""
+        return None
+
     def help_keys(self) -> tuple[str, ...]:
         return ()
 
@@ -195,8 +200,7 @@ class Engine:
                 with self.store.atomic():  # a failed step rolls back its own writes only
                     replies = self._route(turn, inp)
             except InvalidAnswer as exc:
-                replies = [Reply(exc.text)]
-                turn.route = turn.route or "invalid"
+                replies = self._not_an_answer(turn, inp, exc)
             except StaleButton:
                 replies = self._stale(turn)
                 turn.route = "stale"
@@ -307,6 +311,22 @@ class Engine:
             turn.session.leave()
             return [self.main_menu(turn)]
         return owner.prompt(turn)
+
+    def _not_an_answer(self, turn: Turn, inp: Input, exc: InvalidAnswer) -> list[Reply]:
+        """A flow rejected the input. Typed text that is plainly a question gets its answer,
+        then the step again; anything else gets the flow's explanation with the step's buttons."""
+        try:
+            with self.store.atomic():
+                step = self.resume(turn) if turn.session.flow else []
+                if inp.kind is Kind.TEXT and turn.session.flow:
+                    for feature in self.features:
+                        aside = feature.on_aside(turn, inp.value)
+                        if aside is not None:
+                            return [*aside, *step]
+        except CoachError:
+            step = []
+        turn.route = turn.route or "invalid"
+        return [Reply(exc.text, step[-1].buttons if step else ())]
 
     def _stale(self, turn: Turn) -> list[Reply]:
         if turn.session.flow:

@@ -25,6 +25,11 @@ migrations = Migrations("usce-coach.faq")
 
 MAX_QUESTION = 1000  # characters of a question kept for content authors
 CLOSE_SECOND = 0.85  # a runner-up within 15% of the answer's score is offered as a button
+QUESTION_WORDS = frozenset({  # a message opening with one of these is asking something
+    "what", "whats", "how", "is", "are", "can", "could", "should", "shall", "do", "does", "did",
+    "when", "where", "which", "who", "whom", "whose", "why", "will", "would", "pls", "please", "plz",
+})
+ASIDE_MIN_WORDS = 3  # a typed reply this short is more likely a mistyped answer than a question
 MAX_TOPIC_BUTTONS = 4  # topic buttons under an answer (runner-ups first, then related)
 FLOW = "faq.ask"
 
@@ -108,6 +113,19 @@ class Questions(Feature):
 
     def on_free_text(self, turn: Turn, text: str) -> list[Reply] | None:
         return self.answer(turn, text)
+
+    def on_aside(self, turn: Turn, text: str) -> list[Reply] | None:
+        """A question typed where a flow wanted an answer: answered only when the guide
+        plainly covers it, so a mistyped answer is never mistaken for a question."""
+        question = clean(text, MAX_QUESTION)
+        words = question.lower().split()
+        if len(words) < ASIDE_MIN_WORDS or not ("?" in question or words[0] in QUESTION_WORDS):
+            return None
+        match = self.index.match(question)
+        if match.entry is None:
+            return None
+        turn.route = "faq:aside"
+        return [self.entry_reply(turn, match.entry, self.close_seconds(match))]
 
     def answer(self, turn: Turn, text: str) -> list[Reply]:
         question = clean(text, MAX_QUESTION)

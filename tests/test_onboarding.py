@@ -160,12 +160,34 @@ def test_some_us_experience_asks_how_many_months(chat: Chat) -> None:
 def test_a_bad_answer_is_re_asked_naming_the_problem(chat: Chat, upto: str, answer: str, says: str) -> None:
     answer_graduate(chat, upto=upto)
     before = profile_of(chat) if upto != "status" else None
+    step_buttons = [b.data for b in chat.buttons]
     chat.send(answer)
     assert says in chat.text
-    assert "Step" not in chat.text  # one short re-ask; the question's buttons stay usable above
+    assert "Step" not in chat.text  # one short re-ask...
+    assert [b.data for b in chat.buttons] == step_buttons  # ...with the step's own buttons under it
     assert state_of(chat) == ("onboarding", upto)
     if before is not None:
         assert profile_of(chat) == before  # nothing half-saved
+
+
+def test_a_question_typed_mid_step_is_answered_and_the_step_shown_again(chat: Chat) -> None:
+    answer_graduate(chat, upto="budget")
+    before = profile_of(chat)
+    chat.send("is a paid externship worth the money??")
+    assert chat.route == "faq:aside"
+    assert "Is a paid externship worth the money?" in chat.text
+    assert chat.text.rstrip().endswith("What's your budget for USCE?")  # then the step again, to carry on
+    assert state_of(chat) == ("onboarding", "budget") and profile_of(chat) == before
+    chat.press("Limited")
+    assert state_of(chat) == ("onboarding", "visa")
+
+
+@pytest.mark.parametrize("answer", ["a million dollars", "what a lovely day", "how"])
+def test_only_plain_questions_the_guide_covers_are_taken_as_asides(chat: Chat, answer: str) -> None:
+    answer_graduate(chat, upto="budget")
+    chat.send(answer)
+    assert chat.route == "flow:onboarding"  # answered by the flow, not as an aside
+    assert "limited, moderate or flexible" in chat.text
 
 
 def test_a_student_cannot_have_graduated_already(chat: Chat) -> None:
