@@ -17,15 +17,15 @@ Matching (chosen on evidence in ``bench/faq_bench.py``; see ``docs/FAQ_METHOD.md
    scores its best one, blended with its centroid); its answer is a further
    document. Words the index has never seen still count in the query's length,
    so a long message whose few known words are incidental scores low. The
-   TF-IDF score is fused with SQLite FTS5 BM25 over the same tokens (stdlib
-   ``sqlite3``, in memory): ``(1 - w) * tfidf + w * top * bm25 / max(bm25)``,
-   which reorders neighbours without moving the threshold's scale.
+   TF-IDF score is fused with BM25 over the same tokens (SQLite FTS5's formula,
+   precomputed per term): ``(1 - w) * tfidf + w * top * bm25 / max(bm25)``, which
+   reorders neighbours without moving the threshold's scale.
 3. **Decide**: the best entry's score is the confidence. Below ``THRESHOLD``, or
    when the best out-of-scope topic (exam scores, residency visas, named fees,
    clinical advice, visa procedures...) comes within ``OOS_MARGIN`` of it, the
    match is declined: a near tie between "answer" and "not ours" is a decline.
 
-Pure Python, stdlib sqlite3 and rapidfuzz: no numpy at import, index build in milliseconds.
+Python with numpy for the score sums and rapidfuzz for typos; index build in milliseconds.
 """
 
 from __future__ import annotations
@@ -35,8 +35,6 @@ import functools
 import itertools
 import math
 import re
-import sqlite3
-import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -44,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
@@ -67,7 +66,7 @@ CENTROID_WEIGHT = 0.6  # blend of best-phrasing score with the entry centroid sc
 BIGRAM_WEIGHT = 0.5
 PAIR_WEIGHT = 0.25  # weight of (question type, topic) pairs such as "who~lor"
 UNKNOWN_WEIGHT = 0.35
-BM25_WEIGHT = 0.2  # share of the SQLite FTS5 BM25 score in the fused score (0: TF-IDF only)
+BM25_WEIGHT = 0.2  # share of the BM25 score in the fused score (0: TF-IDF only)
 BM25_ROWS = 60  # best BM25 rows read per query
 OOS_MARGIN = 0.05  # answer only when the best entry beats the best out-of-scope group by this
 LONG_MESSAGE_TOKENS = 18  # from this many tokens on, sentences are scored on their own too
@@ -795,43 +794,92 @@ def _question_sentences(text: str) -> list[str]:
 # --------------------------------------------------------------------------- index
 
 
+_Postings = tuple["np.ndarray[Any, np.dtype[np.intp]]", "np.ndarray[Any, np.dtype[np.float64]]"]
+
+
+def _arrays(postings: dict[str, list[tuple[int, float]]]) -> dict[str, _Postings]:
+    """Each term's postings as (document numbers, weights) arrays."""
+    return {
+        t: (np.fromiter((d for d, _ in p), np.intp, len(p)), np.fromiter((w for _, w in p), np.float64, len(p)))
+        for t, p in postings.items()
+    }
+
+
+def _accumulate(hits: Sequence[_Postings], weights: Sequence[float], size: int) -> np.ndarray[Any, Any]:
+    """sum over terms of weight * posting weight, per document (a dense vector)."""
+    docs = np.concatenate([d for d, _ in hits])
+    values = np.concatenate([w * v for (_, v), w in zip(hits, weights, strict=True)])
+    return np.bincount(docs, weights=values, minlength=size)
+
+
+class _OwnerGroups:
+    """Documents numbered owner by owner (each entry's, then each out-of-scope group's,
+    contiguous), so an owner's best document is one ``maximum.reduceat``."""
+
+    def __init__(self, doc_owner: Sequence[int]) -> None:
+        starts = [d for d in range(len(doc_owner)) if d == 0 or doc_owner[d] != doc_owner[d - 1]]
+        owners = [doc_owner[d] for d in starts]
+        if len(set(owners)) != len(owners):
+            raise ValueError("documents must be grouped by owner")
+        self.size = len(doc_owner)
+        self.starts = np.array(starts, dtype=np.intp)
+        self.owners = owners
+
+    def best(self, scores: np.ndarray[Any, Any]) -> dict[int, float]:
+        """Best score per owner, for the owners with a positive one."""
+        top = np.maximum.reduceat(scores, self.starts)
+        return {self.owners[i]: float(top[i]) for i in np.flatnonzero(top > 0.0).tolist()}
+
+
 class _Bm25:
-    """SQLite FTS5 BM25 (stdlib ``sqlite3``, in memory) over the analyzed phrasings.
+    """Okapi BM25 over the analyzed phrasings, as SQLite FTS5's ``bm25()`` computes it
+    (k1 = 1.2, b = 0.75, idf = ln((N - n + 0.5) / (n + 0.5)), never below 1e-6), with each
+    term's per-row contribution worked out once at build time, so a query is a few array
+    additions instead of an FTS5 ``MATCH`` (which cost more than the rest of matching put
+    together). Tokens are lower-case letters and digits, so FTS5's unicode61 tokenizer
+    would split the rows exactly as they are split here; ``tests/test_faq.py`` checks the
+    scores against a real FTS5 table.
 
-    Returns the best row score per owner (entry index >= 0, out-of-scope group < 0).
-    One connection is shared, so queries are serialised with a lock."""
+    Returns the best row score per owner (entry index >= 0, out-of-scope group < 0) among
+    the ``BM25_ROWS`` best rows, as ``ORDER BY bm25(docs) LIMIT BM25_ROWS`` would."""
 
-    def __init__(self, db: sqlite3.Connection, vocab: frozenset[str]) -> None:
-        self._db = db
-        self._vocab = vocab
-        self._lock = threading.Lock()
+    K1 = 1.2
+    B = 0.75
+
+    def __init__(self, postings: dict[str, _Postings], row_owner: list[int]) -> None:
+        self._postings = postings
+        self._groups = _OwnerGroups(row_owner)
 
     @classmethod
     def build(cls, rows: Sequence[tuple[int, Sequence[str]]]) -> _Bm25 | None:
-        try:
-            db = sqlite3.connect(":memory:", check_same_thread=False)
-            db.execute("CREATE VIRTUAL TABLE docs USING fts5(owner UNINDEXED, body)")
-        except sqlite3.Error:  # an SQLite built without FTS5: TF-IDF alone
+        body = [(owner, toks) for owner, toks in rows if toks]
+        if not body:
             return None
-        body = [(owner, " ".join(toks)) for owner, toks in rows if toks]
-        db.executemany("INSERT INTO docs VALUES (?, ?)", body)
-        return cls(db, frozenset(t for _, b in body for t in b.split()))
+        n = len(body)
+        avgdl = sum(len(toks) for _, toks in body) / n
+        tf: dict[str, list[tuple[int, int]]] = {}
+        for row, (_, toks) in enumerate(body):
+            for term, count in Counter(toks).items():
+                tf.setdefault(term, []).append((row, count))
+        postings: dict[str, list[tuple[int, float]]] = {}
+        for term, hits in tf.items():
+            idf = math.log((n - len(hits) + 0.5) / (len(hits) + 0.5))
+            if idf <= 0.0:
+                idf = 1e-6
+            postings[term] = [
+                (row, idf * c * (cls.K1 + 1) / (c + cls.K1 * (1 - cls.B + cls.B * len(body[row][1]) / avgdl)))
+                for row, c in hits
+            ]
+        return cls(_arrays(postings), [owner for owner, _ in body])
 
     def scores(self, toks: Sequence[str]) -> dict[int, float]:
-        terms = [t for t in dict.fromkeys(toks) if t in self._vocab and '"' not in t]
-        if not terms:
+        hits = [self._postings[t] for t in dict.fromkeys(toks) if t in self._postings]
+        if not hits:
             return {}
-        query = " OR ".join(f'"{t}"' for t in terms)
-        best: dict[int, float] = {}
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT owner, -bm25(docs) FROM docs WHERE docs MATCH ? ORDER BY bm25(docs) LIMIT ?",
-                (query, BM25_ROWS),
-            ).fetchall()
-        for owner, score in rows:
-            if score > best.get(owner, 0.0):
-                best[owner] = score
-        return best
+        acc = _accumulate(hits, [1.0] * len(hits), self._groups.size)
+        if np.count_nonzero(acc) > BM25_ROWS:  # only the BM25_ROWS best rows count
+            acc[acc < np.partition(acc, -BM25_ROWS)[-BM25_ROWS]] = 0.0
+        return self._groups.best(acc)
 
 
 class FaqIndex:
@@ -858,9 +906,12 @@ class FaqIndex:
         self.entries = entries
         self.analyzer = analyzer
         self._idf = idf
-        self._postings = postings
-        self._doc_owner = doc_owner  # >= 0: entry index; < 0: out-of-scope group
-        self._doc_factor = doc_factor  # 0: a centroid document (blended), else a multiplier
+        self._postings = _arrays(postings)
+        self._groups = _OwnerGroups(doc_owner)  # >= 0: entry index; < 0: out-of-scope group
+        factor = np.array(doc_factor, dtype=np.float64)  # 0: a centroid document (blended), else a multiplier
+        self._doc_factor = factor
+        self._centroid = np.flatnonzero(factor == 0.0)  # at most one per owner, after its phrasings
+        self._centroid_group = np.searchsorted(self._groups.starts, self._centroid, side="right") - 1
         self._centroid_weight = centroid_weight
         self._unknown_idf = unknown_idf
         self.threshold = threshold
@@ -1001,25 +1052,19 @@ class FaqIndex:
             norm2 += w * w
         if not qw or all(t in GENERIC or "_" in t or "~" in t for t in qw):
             return {}, 0.0
-        acc: dict[int, float] = {}
-        for t, w in qw.items():
-            for d, dw in self._postings[t]:
-                acc[d] = acc.get(d, 0.0) + w * dw
-        qnorm = math.sqrt(norm2)
-        best: dict[int, float] = {}
-        cent: dict[int, float] = {}
-        owners, factors = self._doc_owner, self._doc_factor
-        for d, s in acc.items():
-            s /= qnorm
-            o = owners[d]
-            if factors[d] == 0.0:
-                cent[o] = s
-            elif (s := s * factors[d]) > best.get(o, 0.0):
-                best[o] = s
+        known = [t for t in qw if t in self._postings]
+        acc = _accumulate([self._postings[t] for t in known], [qw[t] for t in known], self._groups.size)
+        acc /= math.sqrt(norm2)
+        # an owner's score: its best document, blended with its centroid when the centroid matched
+        top = np.maximum.reduceat(acc * self._doc_factor, self._groups.starts)
         lam = self._centroid_weight
-        if lam > 0:
-            for o, c in cent.items():
-                best[o] = (1 - lam) * best.get(o, 0.0) + lam * c
+        if lam > 0 and len(self._centroid):
+            cent = acc[self._centroid]
+            hit = cent > 0.0
+            groups = self._centroid_group[hit]
+            top[groups] = (1 - lam) * top[groups] + lam * cent[hit]
+        owners = self._groups.owners
+        best = {owners[i]: float(top[i]) for i in np.flatnonzero(top > 0.0).tolist()}
         if self._bm25 is not None and self._bm25_weight > 0:
             best = self._fuse(best, self._bm25.scores(toks))
         oos = max((s for o, s in best.items() if o < 0), default=0.0)
