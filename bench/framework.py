@@ -9,7 +9,9 @@ users. Figures: updates per second, p50/p99 latency of ``process_update``, the r
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
+import json
 import random
 import statistics
 import tempfile
@@ -90,37 +92,42 @@ async def floor(n: int) -> dict[str, float]:
         return _summary(await _drive(app, updates))
 
 
-def _assistant_mix(factory: Updates, n: int, rng: random.Random, buttons: Callable[[], list[str]]) -> list[Any]:
-    """A plan of n steps over distinct users; callables are resolved when reached (they need the last reply)."""
-    plan: list[Any] = []
+def _assistant_mix(
+    factory: Updates, n: int, rng: random.Random, buttons: Callable[[], list[str]]
+) -> list[tuple[str, Callable[[], Update]]]:
+    """A plan of n (kind, update) steps over distinct users; each update is built when its
+    step is reached (a press needs the buttons of the reply before it)."""
+    plan: list[tuple[str, Callable[[], Update]]] = []
+
+    def press_first(uid: int) -> Update:  # the menu's first button, then the flow's first answer
+        return factory.press(uid, (buttons() or ["go:menu"])[0])
+
     user = 20_000
     while len(plan) < n:
         user += 1
-        uid = user
-        plan.append(lambda uid=uid: factory.message(uid, "/start"))
-        for _ in range(3):  # answer the flow the menu leads into, by its first buttons
-            plan.append(lambda uid=uid: factory.press(uid, (buttons() or ["go:menu"])[0]))
-        plan.append(lambda uid=uid: factory.message(uid, rng.choice(QUESTIONS)))
-        plan.append(lambda uid=uid: factory.press(uid, "go:menu"))
+        plan.append(("/start", functools.partial(factory.message, user, "/start")))
+        for kind in ("menu button into the goal questions", "goal answer (saved)", "goal answer (saved)"):
+            plan.append((kind, functools.partial(press_first, user)))
+        plan.append(("back to the menu", functools.partial(factory.press, user, "go:menu")))
+        plan.append(("typed question (FAQ)", functools.partial(factory.message, user, rng.choice(QUESTIONS))))
     return plan[:n]
 
 
-async def assistant(n: int, database: Path) -> dict[str, float]:
-    request = QuietRequest()
-    last_buttons: list[str] = []
+async def assistant(n: int, database: Path) -> dict[str, Any]:
+    last_markup: list[Any] = [None]  # the newest keyboard as sent; read when the next step is built
 
     class Watching(QuietRequest):
         async def do_request(self, url: str, method: str, request_data: Any = None, *a: Any, **kw: Any) -> Any:
             if request_data is not None and url.endswith("sendMessage"):
-                markup = request_data.parameters.get("reply_markup")
-                if markup:
-                    import json
-
-                    rows = json.loads(markup) if isinstance(markup, str) else markup
-                    last_buttons[:] = [b["callback_data"] for row in rows["inline_keyboard"] for b in row]
-                else:
-                    last_buttons.clear()
+                last_markup[0] = request_data.parameters.get("reply_markup")
             return await super().do_request(url, method, request_data, *a, **kw)
+
+    def last_buttons() -> list[str]:  # called between updates, outside the timed part
+        markup = last_markup[0]
+        if not markup:
+            return []
+        rows = json.loads(markup) if isinstance(markup, str) else markup
+        return [b["callback_data"] for row in rows["inline_keyboard"] for b in row]
 
     request = Watching()
     store = Store.open(database, background_checkpoints=True)  # as `usce-coach run` opens it
@@ -136,17 +143,24 @@ async def assistant(n: int, database: Path) -> dict[str, float]:
         await app.post_init(app)  # as run_polling does
         await app.start()  # the job queue runs, WAL checkpoints included
         factory = Updates(app.bot)
-        plan = _assistant_mix(factory, n, random.Random(7), lambda: list(last_buttons))
+        plan = _assistant_mix(factory, n, random.Random(7), last_buttons)
         latencies = []
+        by_kind: dict[str, list[float]] = {}
         gc.collect()
-        for step in plan:
+        for kind, step in plan:
             update = step()
             started = time.perf_counter()
             await app.process_update(update)
-            latencies.append(time.perf_counter() - started)
+            latency = time.perf_counter() - started
+            latencies.append(latency)
+            by_kind.setdefault(kind, []).append(latency)
         await app.stop()
     store.close()
-    return _summary(latencies)
+    return {
+        **_summary(latencies),
+        "kinds": {kind: {"p50_ms": percentile(v, 0.5) * 1000, "share": sum(v) / sum(latencies)}
+                  for kind, v in by_kind.items()},
+    }
 
 
 def where_time_goes(n: int = 2_000) -> dict[str, float]:
@@ -182,8 +196,12 @@ def run(n: int = 10_000, repeats: int = 3) -> dict[str, Any]:
             a = asyncio.run(assistant(n, Path(tmp) / f"bench-{r}.db"))
         rounds.append({"floor": f, "assistant": a, "ratio": a["per_second"] / f["per_second"]})
     med = {
-        side: {k: statistics.median(rd[side][k] for rd in rounds) for k in rounds[0][side]}
+        side: {k: statistics.median(rd[side][k] for rd in rounds) for k in rounds[0][side] if k != "kinds"}
         for side in ("floor", "assistant")
+    }
+    med["assistant"]["kinds"] = {
+        kind: {m: statistics.median(rd["assistant"]["kinds"][kind][m] for rd in rounds) for m in ("p50_ms", "share")}
+        for kind in rounds[0]["assistant"]["kinds"]
     }
     return {
         "n": n,
