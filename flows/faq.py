@@ -254,7 +254,8 @@ CONCEPTS: Mapping[str, tuple[str, ...]] = {
                      # an observer's defining limit: "can't touch patients" means observership
                      "can not touch", "cannot touch", "not allowed to touch", "not allowed touch",
                      "no touching", "not touch", "not touching", "without touching",
-                     "never touch", "only watching", "just watching", "only watch"),
+                     "never touch", "only watching", "just watching", "only watch", "cant touch",
+                     "can not examine", "cannot examine", "cant examine", "not allowed to examine"),
     "externship": ("externship", "externships", "extern", "externs", "ext", "externing"),
     "elective": ("elective", "electives", "clerkship", "clerkships", "clinical rotation for students"),
     "subinternship": ("sub-i", "sub i", "subi", "sub-internship", "sub internship",
