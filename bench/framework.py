@@ -164,8 +164,8 @@ async def assistant(n: int, database: Path) -> dict[str, Any]:
 
 
 def where_time_goes(n: int = 2_000) -> dict[str, float]:
-    """Shares of the assistant's time (under cProfile) in the engine, in sending through PTB,
-    and in answering callback queries — to say what dominates when the ratio is missed."""
+    """Shares of the assistant's time (under cProfile) in the engine (and the FAQ matcher within
+    it), in sending replies and in answering callback queries — to say what dominates."""
     import cProfile
     import pstats
 
@@ -181,9 +181,10 @@ def where_time_goes(n: int = 2_000) -> dict[str, float]:
         v for k, v in cumulative.items() if k.endswith("_application.py:process_update")
     )
     pick = {
-        "engine": "engine.py:handle",
-        "sending replies (PTB send_message: serialise, post, parse the returned Message)": "telegram.py:send",
-        "answering button presses (answerCallbackQuery)": "_callbackquery.py:answer",
+        "engine (all of it)": "engine.py:handle",
+        "of which FAQ matching": "faq.py:match",
+        "sending replies (sendMessage / editMessageText)": "telegram.py:send",
+        "answering button presses (answerCallbackQuery)": "coachbot.py:answer_press",
     }
     return {label: cumulative.get(key, 0.0) / total for label, key in pick.items() if total}
 

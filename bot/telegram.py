@@ -156,14 +156,15 @@ class TelegramChannel:
             failed = f" failed={type(exc).__name__}"
             raise
         finally:
-            log.info(
-                "update user=%s route=%s replies=%d ms=%.1f%s",
-                hash_user(inp.user_id, self.salt),
-                route,
-                replies,
-                (time.perf_counter() - started) * 1000,
-                failed,
-            )
+            if log.isEnabledFor(logging.INFO):  # the user's hash is not free; skip it when nobody reads it
+                log.info(
+                    "update user=%s route=%s replies=%d ms=%.1f%s",
+                    hash_user(inp.user_id, self.salt),
+                    route,
+                    replies,
+                    (time.perf_counter() - started) * 1000,
+                    failed,
+                )
 
     async def send(self, update: Update, context: ContextTypes.DEFAULT_TYPE, replies: list[Reply]) -> None:
         chat = update.effective_chat
