@@ -607,6 +607,8 @@ class Onboarding(Feature):
                 name = clean(value, self.rules.specialty_length)
                 if not any(ch.isalpha() for ch in name):
                     raise InvalidAnswer(turn.t("onboarding.bad_specialty"))
+                if name.islower():  # "sports medicine" reads like the listed ones: "Sports medicine"
+                    name = name[0].upper() + name[1:]
             if any(name.lower() == c.lower() for c in chosen):
                 return tuple(chosen)
         if len(chosen) >= 2:

@@ -155,7 +155,14 @@ class Reflections(Feature):
 
     # -- starting one --------------------------------------------------------------------------
     def choose(self, turn: Turn) -> list[Reply]:
-        experiences = list_experiences(turn.store, turn.user_id)
+        logged = list_experiences(turn.store, turn.user_id)
+        experiences = [e for e in logged if e.status != "planned"]  # nothing to reflect on before it starts
+        if logged and not experiences:
+            buttons = keyboard(
+                [Button(turn.t("reflections.button_anyway"), "rf:n:0")],
+                [Button(turn.t("reflections.button_list"), "rf:l")],
+            )
+            return [Reply(turn.t("reflections.only_planned"), buttons)]
         if not experiences:
             buttons = keyboard(
                 [Button(turn.t("reflections.button_log"), "go:log")],
@@ -174,6 +181,9 @@ class Reflections(Feature):
         exp: Experience | None = None
         if experience_id:
             exp = get_experience(turn.store, turn.user_id, experience_id)
+            if exp.status == "planned":  # an old button, or the experience was changed since
+                return [Reply(turn.t("reflections.not_started", title=experience_title(exp)),
+                              keyboard([Button(turn.t("reflections.button_list"), "rf:l")]))]
             existing = turn.store.conn.execute(
                 "SELECT id FROM reflections WHERE user_id = ? AND experience_id = ? ORDER BY id DESC LIMIT 1",
                 (turn.user_id, exp.id),

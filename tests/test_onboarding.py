@@ -200,6 +200,14 @@ def test_a_student_cannot_have_graduated_already(chat: Chat) -> None:
     assert "haven't graduated yet" in chat.text and "(2026–2034)" in chat.text
 
 
+def test_a_typed_specialty_in_lower_case_is_shown_like_the_listed_ones(chat: Chat) -> None:
+    answer_graduate(chat, upto="specialties")
+    chat.send("sports medicine")
+    chat.send("PM&R")
+    chat.press("Done")
+    assert profile_of(chat).specialties == ("Sports medicine", "PM&R")  # capitals typed are kept
+
+
 def test_specialties_need_one_and_allow_two(chat: Chat) -> None:
     answer_graduate(chat, upto="specialties")
     chat.press("Done")

@@ -159,3 +159,26 @@ def test_old_skip_button_from_an_earlier_prompt_is_stale(chat: Chat) -> None:
     chat.send("cases")
     chat.press_data("rf:k:ca")  # the Skip under the first prompt
     assert chat.route == "stale" and "Skills you learned" in chat.text
+
+
+def test_planned_experiences_are_not_offered_for_a_reflection(chat: Chat, store: Store) -> None:
+    chat.send("/start")
+    done_id = add_experience(store)
+    planned_id = add_experience(store, specialty="Neurology", status="planned", start="2027-03", end="2027-04")
+    chat.send("/reflect")
+    chat.press("New reflection")
+    offered = [b.data for b in chat.buttons]
+    assert f"rf:n:{done_id}" in offered and f"rf:n:{planned_id}" not in offered
+    chat.press_data(f"rf:n:{planned_id}")  # an old button from before the plan changed
+    assert "hasn't started yet" in chat.text
+    assert rows(store) == [] and chat.engine.store.load_session(USER).flow is None
+
+
+def test_only_planned_experiences_says_so_and_still_allows_a_free_reflection(chat: Chat, store: Store) -> None:
+    chat.send("/start")
+    add_experience(store, status="planned", start="2027-03", end="2027-04")
+    chat.send("/reflect")
+    chat.press("New reflection")
+    assert "haven't started yet" in chat.text
+    chat.press("Write one anyway")
+    assert "Key cases" in chat.text
