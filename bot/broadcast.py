@@ -3,9 +3,11 @@ the nudges' :class:`~bot.delivery.Dispatcher`, so both share one rate limit and 
 handling Telegram's errors.
 
 Each copy moves queued → sending → sent | failed. A copy is marked ``sending`` (and
-committed) just before its request; one still ``sending`` at start was interrupted by a
-crash and may or may not have arrived, so it is marked failed ("in doubt") rather than
-sent again: a broadcast never arrives twice.
+committed) once the rate limit lets it go, right before its request — so a crash while
+it waits for its turn leaves it queued, to go out after the restart. One still
+``sending`` at start was interrupted by a crash mid-request and may or may not have
+arrived, so it is marked failed ("in doubt") rather than sent again: a broadcast never
+arrives twice.
 """
 
 from __future__ import annotations
@@ -46,13 +48,17 @@ async def send_queued(store: Store, dispatcher: Dispatcher, bot: Any, now: Any =
     """Send up to one batch of queued copies; returns how many ended in each status."""
     done: Counter[str] = Counter()
     for row in queued_messages(store, BATCH):
-        with store.atomic():
-            claimed = store.conn.execute(
-                "UPDATE broadcast_messages SET status = 'sending' WHERE id = ? AND status = 'queued'", (row["id"],)
-            ).rowcount
-        if not claimed:
-            continue  # the user erased their data meanwhile
-        [result] = await dispatcher.deliver(bot, [Outgoing(row["chat_id"], Reply(row["text"]), row["user_id"])])
+
+        def claim(_: Outgoing, copy_id: int = row["id"]) -> bool:
+            with store.atomic():
+                return bool(store.conn.execute(
+                    "UPDATE broadcast_messages SET status = 'sending' WHERE id = ? AND status = 'queued'", (copy_id,)
+                ).rowcount)
+
+        outgoing = Outgoing(row["chat_id"], Reply(row["text"]), row["user_id"])
+        [result] = await dispatcher.deliver(bot, [outgoing], before=claim)
+        if result is Result.SKIPPED:
+            continue  # no longer queued (the user erased their data meanwhile): nothing was sent
         status = "queued" if result in AGAIN else "sent" if result is Result.SENT else "failed"
         with store.atomic():
             store.conn.execute(

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 import logging
 import math
 import time
@@ -254,12 +255,18 @@ class Dispatcher:
         return False
 
     # -- sending -----------------------------------------------------------------------------
-    async def deliver(self, bot: Any, messages: Iterable[Outgoing]) -> list[Result]:
+    async def deliver(
+        self, bot: Any, messages: Iterable[Outgoing], before: Callable[[Outgoing], bool] | None = None
+    ) -> list[Result]:
         """Send each message in turn at the shared pace (for broadcasts). A block marks the user
-        inactive and stops their nudges; nothing is retried beyond the rules above."""
+        inactive and stops their nudges; nothing is retried beyond the rules above.
+
+        ``before(message)`` runs after the pace allows the message and right before its
+        request; returning False skips it (Result.SKIPPED)."""
         results = []
         for message in messages:
-            result = await self._send(bot, message)
+            check = None if before is None else functools.partial(before, message)
+            result = await self._send(bot, message, check)
             results.append(result)
         return results
 

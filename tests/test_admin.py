@@ -227,3 +227,38 @@ async def test_queued_copies_go_out_through_the_nudges_dispatcher_once_each(
     statuses = dict(store.conn.execute("SELECT user_id, status FROM broadcast_messages").fetchall())
     assert statuses == {ADMIN: "sent", users[0]: "sent", users[1]: "failed", users[2]: "sent", users[3]: "failed"}
     assert store.user(users[1])["active"] == 0  # type: ignore[index]
+
+
+async def test_a_copy_waiting_for_its_turn_is_still_queued_and_goes_out_after_a_crash(
+    engine: Engine, clock: Clock
+) -> None:
+    from bot.broadcast import recover, send_queued
+    from bot.delivery import Dispatcher
+
+    add_users(engine, clock, 0)
+    chat = admin_chat(engine)
+    chat.send("/broadcast Office hours moved")
+    chat.press("Send to everyone")
+    store = engine.store
+    seen: list[str] = []
+
+    class Crash(Exception):
+        pass
+
+    async def sleep_then_crash(seconds: float) -> None:  # the process dies while a copy waits its turn
+        seen.extend(r[0] for r in store.conn.execute("SELECT status FROM broadcast_messages"))
+        raise Crash
+
+    dispatcher = Dispatcher(store, engine.texts, clock=clock, sleep=sleep_then_crash)
+    dispatcher.limiter.hold(5)  # Telegram asked everyone to wait: the next copy must wait its turn
+
+    class NeverCalled:
+        async def send_message(self, *args: object, **kwargs: object) -> None:
+            raise AssertionError("nothing may be sent while waiting")
+
+    with pytest.raises(Crash):
+        await send_queued(store, dispatcher, NeverCalled())
+    assert seen and set(seen) == {"queued"}  # nothing was marked as being sent while it waited
+    assert recover(store, clock.now) == 0  # so nothing is in doubt after the restart...
+    statuses = {r[0] for r in store.conn.execute("SELECT status FROM broadcast_messages")}
+    assert statuses == {"queued"}  # ...and every copy still goes out
