@@ -66,6 +66,14 @@ def m004_last_update(db: Database) -> None:
     db.table("users").add_column("last_update", int)
 
 
+@core_migrations()
+def m005_no_last_seen_index(db: Database) -> None:
+    # Every input rewrites users.last_seen, and keeping this index in step roughly doubled the
+    # cost of each commit; only the admins' /stats reads last_seen, and a scan of 100,000
+    # rows for it takes milliseconds.
+    db.execute("DROP INDEX IF EXISTS idx_users_last_seen")
+
+
 class Store:
     """The assistant's database. Pass a ``sqlite_utils.Database`` (a file, or ``memory=True``)."""
 

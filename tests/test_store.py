@@ -63,3 +63,9 @@ def test_an_error_that_ends_the_transaction_is_not_masked(meta: Store) -> None:
             _put(meta, "x")
     assert _values(meta) == []
     assert not meta.conn.in_transaction
+
+
+def test_migrations_leave_no_index_on_last_seen(engine: object, store: Store) -> None:
+    """Every input rewrites users.last_seen; an index on it would be rewritten on every input too."""
+    indexes = {row[1] for row in store.conn.execute("PRAGMA index_list('users')")}
+    assert indexes and not any("last_seen" in name for name in indexes)
