@@ -70,7 +70,8 @@ BM25_WEIGHT = 0.2  # share of the BM25 score in the fused score (0: TF-IDF only)
 BM25_ROWS = 60  # best BM25 rows read per query
 OOS_MARGIN = 0.05  # answer only when the best entry beats the best out-of-scope group by this
 LONG_MESSAGE_TOKENS = 18  # from this many tokens on, sentences are scored on their own too
-SENTENCE_WEIGHT = 0.9
+SENTENCE_WEIGHT = 1.0
+CONTEXT_WEIGHT = 0.9  # a question sentence scored with the sentence before it
 MAX_TYPO_FIXES = 48  # unknown words looked up per message (bounds time on garbage)
 OLD_GRADUATION_YEARS = 6  # a graduation year this many years back reads as a YOG gap
 OLD_EXPERIENCE_YEARS = 4  # any other year this far back reads as "old" (guide: within 1-3 years)
@@ -241,7 +242,9 @@ def _entry(path: Path, node: Any, parent: Any) -> FaqEntry:
 CONCEPTS: Mapping[str, tuple[str, ...]] = {
     "usce": ("usce", "us clinical experience", "u.s. clinical experience", "clinical experience",
              "us clinical exp", "us experience", "american experience", "usa experience",
-             "american clinical experience", "clinical exp", "us exposure"),
+             "american clinical experience", "clinical exp", "us exposure", "american clinical time",
+             "us clinical time", "clinical time in the us", "american hospital exposure", "us hospital exposure",
+             "american clinical exposure", "us clinical exposure", "american exposure"),
     "lor": ("lor", "lors", "lo r", "letter of recommendation", "letters of recommendation",
             "letter of rec", "letters of rec", "recommendation letter", "recommendation letters",
             "reference letter", "reference letters", "rec letter", "rec letters", "letter",
@@ -287,7 +290,7 @@ CONCEPTS: Mapping[str, tuple[str, ...]] = {
                   "cardio", "gi", "heme onc", "hem onc", "subspecialty", "subspecialties"),
     "ps": ("ps", "personal statement", "personal statements", "personal statment", "sop",
            "personal-statement", "statement", "statements", "personal stmt",
-           "statement of purpose", "personal essay", "personnel statement", "p.s."),
+           "statement of purpose", "personal essay", "personnel statement", "p.s.", "essay", "essays"),
     "yog": ("yog", "year of graduation", "years of graduation", "graduation year",
             "graduating year", "passing year", "old graduate", "old grad", "gap year",
             "gap years", "gap", "gaps", "year gap", "years gap", "yrs gap", "yr gap",
@@ -389,11 +392,11 @@ CONCEPTS: Mapping[str, tuple[str, ...]] = {
                "professionalism", "professional", "act", "expect", "expected", "expectations"),
     "start": ("start", "begin", "beginning", "started", "starting"),
     "find": ("find", "search", "searching", "google", "googling", "look for", "looking for",
-             "locate", "finding"),
+             "locate", "finding", "identify", "track down"),
     "attach": ("attach", "attachment", "attachments", "attached", "attaching"),
     "goal": ("goal", "goals", "decide", "priorities", "priority"),
     "reflection": ("reflection", "reflections", "reflect", "journal", "diary", "write down",
-                   "log"),
+                   "log", "write things down", "note down", "jot down", "notes about the rotation"),
     "timeline": ("timeline", "timelines", "time line", "schedule", "timing", "roadmap",
                  "road map"),
     "apply": ("apply", "applying", "application", "applications", "applicant", "applicants",
@@ -458,7 +461,8 @@ CONCEPTS: Mapping[str, tuple[str, ...]] = {
     "end": ("end of", "the end", "last week", "last day", "last days", "towards the end",
             "toward the end", "near the end", "after i leave", "before i leave", "before leaving",
             "after leaving", "finishing", "wrap up"),
-    "semi": ("semi", "partially", "partly", "not fully", "partial", "in between"),
+    "semi": ("semi", "partially", "partly", "not fully", "partial", "in between", "in-between", "middle category",
+             "intermediate"),
     "judge": ("look for in", "judge", "evaluate", "assess", "how to know if", "how do i know if",
               "tell if", "how to tell", "how can i tell", "check if", "signs of", "red flags",
               "red flag", "checklist", "recognise", "recognize", "legit or not", "how can i know",
@@ -533,6 +537,10 @@ _CONTRACTIONS = (("i'm", "i am"), ("can't", "can not"), ("won't", "will not"), (
                  ("'re", " are"), ("'ve", " have"), ("'ll", " will"), ("'d", " would"))
 _ORDINAL_RE = re.compile(r"(?<![a-z0-9])(\d+)(?:st|nd|rd|th)(?![a-z0-9])")
 _SENTENCE_RE = re.compile(r"[^.!?\n]+[.!?\n]*")
+_ASKING_RE = re.compile(
+    r"(please|pls|plz|kindly)\s+(tell|advise|guide|suggest|explain|help)|i\s+(want|would like|need)\s+to\s+know"
+    r"|(can|could|would)\s+you\s+(tell|advise|guide|suggest|explain)"
+)
 _SPLIT_SHIP_RE = re.compile(r"(?<![a-z])(observer|extern|intern|sub-intern|subintern|clerk)[\s-]+ship")
 _WHEN_CONJ_RE = re.compile(r"(?<![a-z0-9])when(?=\s+(i|they|you|we|he|she|it|my|the)\b)")
 _GRAD_CUE_RE = re.compile(
@@ -783,13 +791,21 @@ def features(
 
 def _question_sentences(text: str) -> list[str]:
     """The sentences of a message that ask something, plus its last sentence."""
+    return [seg for seg, _ in _segments(text) if seg]
+
+
+def _segments(text: str) -> list[tuple[str, str]]:
+    """(sentence, the sentence before it) for each sentence of a message that asks something
+    — it has a question mark or opens like a request ("please advise", "I want to know") —
+    and for its last sentence. A question such as "Is that true?" leans on the sentence
+    before it for its topic."""
     sentences = [s.strip() for s in _SENTENCE_RE.findall(text) if s.strip()]
     if len(sentences) < 2:
         return []
-    picked = [s for s in sentences if "?" in s]
-    if sentences[-1] not in picked:
-        picked.append(sentences[-1])
-    return picked
+    picked = [i for i, s in enumerate(sentences) if "?" in s or _ASKING_RE.match(s.lower())]
+    if len(sentences) - 1 not in picked:
+        picked.append(len(sentences) - 1)
+    return [(sentences[i], sentences[i - 1] if i > 0 else "") for i in picked]
 
 
 # --------------------------------------------------------------------------- index
@@ -1018,23 +1034,26 @@ class FaqIndex:
         """Best score per entry index, and the best out-of-scope score.
 
         A long message is also scored sentence by sentence (the sentences asking
-        something, and the last one), so a question buried in a paragraph of
-        background still finds its entry.
+        something, and the last one, each alone and with the sentence before it), so
+        a question buried in a paragraph of background still finds its entry.
         """
         text = question[:MAX_INPUT] if isinstance(question, str) else ""
         toks = self.analyzer.tokens(text, fix=True)
         best, oos = self._score(toks)
         if len(toks) >= LONG_MESSAGE_TOKENS:
-            for seg in _question_sentences(text):
-                seg_toks = self.analyzer.tokens(seg, fix=True)
-                if len(seg_toks) < 2 or len(seg_toks) >= len(toks):
-                    continue
-                seg_best, seg_oos = self._score(seg_toks)
-                for i, s in seg_best.items():
-                    s *= SENTENCE_WEIGHT
-                    if s > best.get(i, 0.0):
-                        best[i] = s
-                oos = max(oos, seg_oos * SENTENCE_WEIGHT)
+            asked = 0.0  # out of scope as judged on what is asked
+            for seg, before in _segments(text):
+                for part, weight in ((seg, SENTENCE_WEIGHT), (f"{before} {seg}", CONTEXT_WEIGHT)):
+                    seg_toks = self.analyzer.tokens(part, fix=True)
+                    if len(seg_toks) < 2 or len(seg_toks) >= len(toks) or (part is not seg and not before):
+                        continue
+                    seg_best, seg_oos = self._score(seg_toks)
+                    for i, s in seg_best.items():
+                        s *= weight
+                        if s > best.get(i, 0.0):
+                            best[i] = s
+                    asked = max(asked, seg_oos * weight)
+            oos = max(oos, asked)
         return best, oos
 
     def _score(self, toks: Sequence[str]) -> tuple[dict[int, float], float]:
