@@ -789,11 +789,6 @@ def features(
     return feats
 
 
-def _question_sentences(text: str) -> list[str]:
-    """The sentences of a message that ask something, plus its last sentence."""
-    return [seg for seg, _ in _segments(text) if seg]
-
-
 def _segments(text: str) -> list[tuple[str, str]]:
     """(sentence, the sentence before it) for each sentence of a message that asks something
     — it has a question mark or opens like a request ("please advise", "I want to know") —
