@@ -837,9 +837,12 @@ class _OwnerGroups:
         self.starts = np.array(starts, dtype=np.intp)
         self.owners = owners
 
-    def best(self, scores: np.ndarray[Any, Any]) -> dict[int, float]:
-        """Best score per owner, for the owners with a positive one."""
-        top = np.maximum.reduceat(scores, self.starts)
+    def top(self, scores: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """Each owner's best document score, in owner order."""
+        return np.maximum.reduceat(scores, self.starts)
+
+    def positive(self, top: np.ndarray[Any, Any]) -> dict[int, float]:
+        """``top`` as {owner: score}, for the owners with a positive score."""
         return {self.owners[i]: float(top[i]) for i in np.flatnonzero(top > 0.0).tolist()}
 
 
@@ -891,7 +894,7 @@ class _Bm25:
         acc = _accumulate(hits, [1.0] * len(hits), self._groups.size)
         if np.count_nonzero(acc) > BM25_ROWS:  # only the BM25_ROWS best rows count
             acc[acc < np.partition(acc, -BM25_ROWS)[-BM25_ROWS]] = 0.0
-        return self._groups.best(acc)
+        return self._groups.positive(self._groups.top(acc))
 
 
 class FaqIndex:
@@ -1038,9 +1041,10 @@ class FaqIndex:
         if len(toks) >= LONG_MESSAGE_TOKENS:
             asked = 0.0  # out of scope as judged on what is asked
             for seg, before in _segments(text):
-                for part, weight in ((seg, SENTENCE_WEIGHT), (f"{before} {seg}", CONTEXT_WEIGHT)):
+                parts = [(seg, SENTENCE_WEIGHT)] + ([(f"{before} {seg}", CONTEXT_WEIGHT)] if before else [])
+                for part, weight in parts:
                     seg_toks = self.analyzer.tokens(part, fix=True)
-                    if len(seg_toks) < 2 or len(seg_toks) >= len(toks) or (part is not seg and not before):
+                    if len(seg_toks) < 2 or len(seg_toks) >= len(toks):
                         continue
                     seg_best, seg_oos = self._score(seg_toks)
                     for i, s in seg_best.items():
@@ -1071,15 +1075,14 @@ class FaqIndex:
         acc = _accumulate([self._postings[t] for t in known], [qw[t] for t in known], self._groups.size)
         acc /= math.sqrt(norm2)
         # an owner's score: its best document, blended with its centroid when the centroid matched
-        top = np.maximum.reduceat(acc * self._doc_factor, self._groups.starts)
+        top = self._groups.top(acc * self._doc_factor)
         lam = self._centroid_weight
         if lam > 0 and len(self._centroid):
             cent = acc[self._centroid]
             hit = cent > 0.0
             groups = self._centroid_group[hit]
             top[groups] = (1 - lam) * top[groups] + lam * cent[hit]
-        owners = self._groups.owners
-        best = {owners[i]: float(top[i]) for i in np.flatnonzero(top > 0.0).tolist()}
+        best = self._groups.positive(top)
         if self._bm25 is not None and self._bm25_weight > 0:
             best = self._fuse(best, self._bm25.scores(toks))
         oos = max((s for o, s in best.items() if o < 0), default=0.0)
