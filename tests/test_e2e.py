@@ -110,3 +110,42 @@ async def test_files_reach_the_user_through_the_wire(emulator: Emulator, bot: Bo
     assert export.kind == "document" and export.file is not None
     data = json.loads(export.file.content)
     assert f"tg:{USER}" in json.dumps(data)
+
+
+async def test_a_wrong_answer_and_a_question_mid_step_then_a_restart(emulator: Emulator, tmp_path: Path) -> None:
+    bot = BotProcess(emulator, tmp_path / "coach.db", tmp_path / "bot.log")
+    await bot.start()
+    try:
+        emulator.send_command(USER, "plan")
+        await emulator.wait_for(lambda: "Step 1 of" in _last_text(emulator), 30)
+        step1 = emulator.last_message(USER)
+        assert step1 is not None
+        emulator.press_button(USER, step1.message_id, step1.button("Graduate")["callback_data"])
+        await emulator.wait_for(lambda: "Step 2 of" in _last_text(emulator), 30)
+        step2 = emulator.last_message(USER)
+        assert step2 is not None
+
+        emulator.send_text(USER, "a long time ago")  # a wrong answer: the reason, with the step's buttons
+        await emulator.wait_for(lambda: emulator.last_message(USER) is not step2, 30)
+        reask = emulator.last_message(USER)
+        assert reask is not None and "Step" not in reask.plain_text
+        assert reask.buttons == step2.buttons
+
+        seen = len(emulator.sent_messages(USER))
+        emulator.mark_read(USER)
+        emulator.send_text(USER, "is an observership counted as usce?")  # a question: answered, then the step
+        answer, again = await emulator.wait_for_messages(USER, 2, timeout=30)
+        assert "observership" in answer.plain_text.lower() and "Step 2 of" in again.plain_text
+        assert len(emulator.sent_messages(USER)) == seen + 2
+
+        bot.kill()
+        await bot.start()
+        emulator.send_text(USER, "2019")
+        await emulator.wait_for(lambda: "Step 3 of" in _last_text(emulator), 30)
+    finally:
+        await bot.stop()
+
+
+def _last_text(emulator: Emulator) -> str:
+    message = emulator.last_message(USER)
+    return message.plain_text if message else ""
