@@ -158,6 +158,7 @@ class Engine:
         )
         self.deep_links = {link for f in self.features for link in f.deep_links}
         self._ephemeral = frozenset(flow for f in self.features for flow in f.ephemeral_flows)
+        self._menu: Reply | None = None
 
     # -- setup ------------------------------------------------------------------------
     def migrations(self) -> list[Migrations]:
@@ -269,16 +270,18 @@ class Engine:
     # -- shared pieces ------------------------------------------------------------------
     def main_menu(self, turn: Turn, lead: str | None = None) -> Reply:
         """The main menu as one message; ``lead`` (already formatted) goes above the question."""
-        buttons: list[Button] = []
-        sections: set[str] = set()
-        for entry in self.menu_entries:
-            if entry.section is None:
-                buttons.append(Button(turn.t(entry.label_key), f"go:{entry.command}"))
-            elif entry.section not in sections:
-                sections.add(entry.section)
-                buttons.append(Button(turn.t(f"core.section_{entry.section}"), f"go:sec:{entry.section}"))
-        text = turn.t("core.menu")
-        return Reply(f"{lead}\n\n{text}" if lead else text, column(buttons, 2))
+        menu = self._menu
+        if menu is None:  # the same for everyone: built on first use
+            buttons: list[Button] = []
+            sections: set[str] = set()
+            for entry in self.menu_entries:
+                if entry.section is None:
+                    buttons.append(Button(self.texts[entry.label_key], f"go:{entry.command}"))
+                elif entry.section not in sections:
+                    sections.add(entry.section)
+                    buttons.append(Button(self.texts[f"core.section_{entry.section}"], f"go:sec:{entry.section}"))
+            menu = self._menu = Reply(self.texts["core.menu"], column(buttons, 2))
+        return Reply(f"{lead}\n\n{menu.text}", menu.buttons) if lead else menu
 
     def section_menu(self, turn: Turn, section: str) -> Reply:
         entries = [e for e in self.menu_entries if e.section == section]

@@ -47,13 +47,17 @@ class FlowMachine:
             auto_transitions=False,
             send_event=False,
         )
+        # which triggers leave which states: fixed once built, so asked without a search
+        self._moves = frozenset(
+            (name, source) for name, event in self.machine.events.items() for source in event.transitions
+        )
 
     @property
     def states(self) -> list[str]:
         return list(self.machine.states)
 
     def can_fire(self, trigger: str, state: str) -> bool:
-        return bool(self.machine.get_transitions(trigger=trigger, source=state))
+        return (trigger, state) in self._moves
 
     def fire(self, trigger: str, state: str, *args: Any) -> str:
         """Fire ``trigger`` from ``state``; return the new state (unchanged if a condition said no)."""

@@ -163,6 +163,10 @@ class Store:
         " chat_id = coalesce(:chat_id, chat_id), flow = :flow, state = :state, data = :data,"
         " last_update = coalesce(:last_update, last_update)"
     )
+    _SAVE = (
+        "UPDATE users SET last_seen = ?, updates = updates + 1, active = 1, chat_id = coalesce(?, chat_id),"
+        " flow = ?, state = ?, data = ?, last_update = coalesce(?, last_update) WHERE user_id = ?"
+    )
     _TOUCH = "UPDATE users SET last_seen = ?, updates = updates + 1, active = 1 WHERE user_id = ?"
 
     def load_session(self, user_id: str) -> Session:
@@ -175,21 +179,27 @@ class Store:
         )
 
     def save_session(self, session: Session, now: datetime, chat_id: int | None = None) -> None:
-        if session.dirty or session.created or chat_id is not None or session.last_update is not None:
-            self.conn.execute(
-                self._SAVE_ALL,
-                {
-                    "user_id": session.user_id,
-                    "chat_id": chat_id,
-                    "now": now.isoformat(timespec="seconds"),
-                    "flow": session.flow,
-                    "state": session.state,
-                    "data": json.dumps(session.data, separators=(",", ":")) if session.data else None,
-                    "last_update": session.last_update,
-                },
-            )
-        else:
-            self.conn.execute(self._TOUCH, (now.isoformat(timespec="seconds"), session.user_id))
+        stamp = now.isoformat(timespec="seconds")
+        if not (session.dirty or session.created or chat_id is not None or session.last_update is not None):
+            self.conn.execute(self._TOUCH, (stamp, session.user_id))
+            return
+        data = json.dumps(session.data, separators=(",", ":")) if session.data else None
+        if not session.created:  # the row exists: a plain UPDATE costs less than an upsert
+            values = (stamp, chat_id, session.flow, session.state, data, session.last_update, session.user_id)
+            if self.conn.execute(self._SAVE, values).rowcount:
+                return
+        self.conn.execute(
+            self._SAVE_ALL,
+            {
+                "user_id": session.user_id,
+                "chat_id": chat_id,
+                "now": stamp,
+                "flow": session.flow,
+                "state": session.state,
+                "data": data,
+                "last_update": session.last_update,
+            },
+        )
 
     # -- settings the installation keeps for itself -----------------------------------------
     def meta(self, key: str, default: Callable[[], str]) -> str:
