@@ -57,7 +57,8 @@ SPLITS = (
     "tune", "dev", "dev2", "dev3", "dev4", "dev5", "dev6",
     "heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7",
 )
-TUNING_SPLITS = frozenset({"tune", "dev", "dev2", "dev3", "dev4", "dev5", "dev6"})  # the only splits anything is chosen on
+# the only splits anything is chosen on
+TUNING_SPLITS = frozenset({"tune", "dev", "dev2", "dev3", "dev4", "dev5", "dev6"})
 
 
 @dataclass(frozen=True, slots=True)

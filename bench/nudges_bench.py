@@ -135,7 +135,7 @@ class FakeBot:
         self.clock = clock
         self.sent: list[tuple[float, int]] = []
 
-    async def send_message(self, chat_id: int, text: str, parse_mode: Any = None, reply_markup: Any = None) -> None:
+    async def post_html(self, chat_id: int, text: str, keyboard: str | None = None) -> None:
         self.sent.append((self.clock(), chat_id))
 
 

@@ -18,7 +18,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from bot.delivery import Dispatcher, Outgoing, Result
+from bot.delivery import Dispatcher, Outgoing, Result, Sender
 from flows.admin import queued_messages
 from flows.engine import utcnow
 from flows.store import Store
@@ -44,7 +44,7 @@ def recover(store: Store, now: datetime) -> int:
         ).rowcount
 
 
-async def send_queued(store: Store, dispatcher: Dispatcher, bot: Any, now: Any = utcnow) -> Counter[str]:
+async def send_queued(store: Store, dispatcher: Dispatcher, bot: Sender, now: Any = utcnow) -> Counter[str]:
     """Send up to one batch of queued copies; returns how many ended in each status."""
     done: Counter[str] = Counter()
     for row in queued_messages(store, BATCH):

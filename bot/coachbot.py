@@ -12,10 +12,16 @@ final (HTML, no link preview, the keyboard serialised once by
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from telegram.constants import ParseMode
+from telegram.error import BadRequest
 from telegram.ext import ExtBot
+
+from flows.text import to_plain
+
+log = logging.getLogger(__name__)
 
 NO_PREVIEW = '{"is_disabled":true}'  # the link preview every reply goes without
 
@@ -26,6 +32,18 @@ class CoachBot(ExtBot[Any]):
     ) -> None:
         """sendMessage; ``keyboard`` is the reply_markup as JSON text (or None)."""
         await self._do_post("sendMessage", self._message(chat_id, text, keyboard, parse_mode))
+
+    async def post_html(self, chat_id: int, text: str, keyboard: str | None = None) -> None:
+        """post_text in HTML; if Telegram cannot parse the HTML, the same words go again as plain
+        text, so a message is never lost to a markup slip. Replies, reminders and broadcasts
+        all go through here."""
+        try:
+            await self.post_text(chat_id, text, keyboard)
+        except BadRequest as exc:
+            if "parse entities" not in str(exc).lower():
+                raise
+            log.warning("Telegram could not parse a message; sent as plain text: %s", exc)
+            await self.post_text(chat_id, to_plain(text), keyboard, parse_mode=None)
 
     async def edit_text(
         self, chat_id: int, message_id: int, text: str, keyboard: str | None = None

@@ -15,7 +15,8 @@ Telegram errors, each with its own meaning:
 - ``RetryAfter``: everyone waits the time asked, then the same message is tried again.
 - ``Forbidden``: the user blocked the bot; they are marked inactive and their waiting nudges
   are dropped.
-- ``BadRequest``: logged; the message failed.
+- ``BadRequest``: logged; the message failed. (HTML that Telegram cannot parse is not one of
+  these: :meth:`bot.coachbot.CoachBot.post_html` sends the same words as plain text.)
 - ``NetworkError``: retried with backoff, then given back for a later tick; a nudge that keeps
   failing is marked failed. A timeout after the request may have reached Telegram is *in
   doubt* and is not resent (see docs/NUDGES.md), so nothing arrives twice.
@@ -35,13 +36,12 @@ import warnings
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
-from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
-from bot.render import markup, split_text
+from bot.render import keyboard_json, split_text
 from flows.content import Texts
 from flows.engine import utcnow
 from flows.nudges import (
@@ -60,6 +60,12 @@ from flows.nudges import (
 )
 from flows.store import Store
 from flows.types import Reply
+
+
+class Sender(Protocol):
+    """What the dispatcher sends through: :class:`bot.coachbot.CoachBot` (tests pass fakes)."""
+
+    async def post_html(self, chat_id: int, text: str, keyboard: str | None = None) -> None: ...
 
 log = logging.getLogger("usce_coach.delivery")
 
@@ -192,7 +198,7 @@ class Dispatcher:
             )
 
     # -- the tick ----------------------------------------------------------------------------
-    async def tick(self, bot: Any) -> TickReport:
+    async def tick(self, bot: Sender) -> TickReport:
         report = TickReport()
         if self._lock.locked():
             report.busy = True
@@ -213,7 +219,7 @@ class Dispatcher:
                 if len(claimed) < d.batch or self.monotonic() - began > 0.8 * d.tick_seconds:
                     return report
 
-    async def _one(self, bot: Any, nudge: Claimed, report: TickReport) -> bool:
+    async def _one(self, bot: Sender, nudge: Claimed, report: TickReport) -> bool:
         """Handle one claimed nudge; True when the tick should stop."""
         store, now = self.store, self.clock()
         decision = decide(store, self.texts, nudge, now, self.cfg)
@@ -256,7 +262,7 @@ class Dispatcher:
 
     # -- sending -----------------------------------------------------------------------------
     async def deliver(
-        self, bot: Any, messages: Iterable[Outgoing], before: Callable[[Outgoing], bool] | None = None
+        self, bot: Sender, messages: Iterable[Outgoing], before: Callable[[Outgoing], bool] | None = None
     ) -> list[Result]:
         """Send each message in turn at the shared pace (for broadcasts). A block marks the user
         inactive and stops their nudges; nothing is retried beyond the rules above.
@@ -270,12 +276,12 @@ class Dispatcher:
             results.append(result)
         return results
 
-    async def _send(self, bot: Any, message: Outgoing, before: Callable[[], bool] | None = None) -> Result:
+    async def _send(self, bot: Sender, message: Outgoing, before: Callable[[], bool] | None = None) -> Result:
         pieces = split_text(message.reply.text)
         for i, piece in enumerate(pieces):
             last = i == len(pieces) - 1
             result = await self._send_piece(
-                bot, message.chat_id, piece, markup(message.reply.buttons) if last else None,
+                bot, message.chat_id, piece, keyboard_json(message.reply.buttons) if last else None,
                 before if i == 0 else None,
             )
             if result is Result.BLOCKED and message.user_id:
@@ -285,7 +291,7 @@ class Dispatcher:
         return Result.SENT
 
     async def _send_piece(
-        self, bot: Any, chat_id: int, text: str, reply_markup: Any, before: Callable[[], bool] | None
+        self, bot: Sender, chat_id: int, text: str, keyboard: str | None, before: Callable[[], bool] | None
     ) -> Result:
         d = self.cfg.delivery
         floods = network = 0
@@ -296,7 +302,7 @@ class Dispatcher:
                     return Result.SKIPPED
                 before = None
             try:
-                await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=reply_markup)
+                await bot.post_html(chat_id, text, keyboard)
                 return Result.SENT
             except RetryAfter as exc:
                 floods += 1

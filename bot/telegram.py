@@ -35,7 +35,7 @@ from bot.logs import hash_user
 from bot.render import keyboard_json, split_text
 from bot.settings import Settings
 from flows.engine import Engine
-from flows.text import MAX_INPUT, to_plain
+from flows.text import MAX_INPUT
 from flows.types import Input, Reply, merge_replies
 
 log = logging.getLogger("usce_coach.telegram")
@@ -131,7 +131,7 @@ class TelegramChannel:
             shown = typed if len(typed) <= 3000 else typed[:3000] + "…"
             text += "\n" + self.engine.texts.fmt("errors.crashed_echo", text=shown)
         try:
-            await context.bot.send_message(update.effective_chat.id, text)
+            await lean(context).post_html(update.effective_chat.id, text)
         except Exception:  # noqa: BLE001 - the error handler must never raise
             log.warning("could not tell the user about an error")
 
@@ -219,13 +219,7 @@ async def send_reply(bot: CoachBot, chat_id: int, reply: Reply) -> None:
     pieces = split_text(reply.text)
     for i, piece in enumerate(pieces):
         keyboard = keyboard_json(reply.buttons) if i == len(pieces) - 1 else None
-        try:
-            await bot.post_text(chat_id, piece, keyboard)
-        except BadRequest as exc:
-            if "parse entities" not in str(exc).lower():
-                raise
-            log.warning("Telegram could not parse a reply; sent as plain text: %s", exc)
-            await bot.post_text(chat_id, to_plain(piece), keyboard, parse_mode=None)
+        await bot.post_html(chat_id, piece, keyboard)
 
 
 def build_application(

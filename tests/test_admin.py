@@ -193,9 +193,8 @@ def test_a_non_admin_cannot_confirm_a_broadcast(engine: Engine) -> None:
 async def test_queued_copies_go_out_through_the_nudges_dispatcher_once_each(
     engine: Engine, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from telegram import Bot
-
     from bot.broadcast import recover, send_queued
+    from bot.coachbot import CoachBot
     from bot.delivery import Dispatcher
     from tests.emulator import Emulator
 
@@ -212,7 +211,7 @@ async def test_queued_copies_go_out_through_the_nudges_dispatcher_once_each(
         return None
 
     dispatcher = Dispatcher(store, engine.texts, clock=clock, sleep=no_sleep)
-    async with Emulator() as emu, Bot("123:abc", base_url=emu.base_url) as bot:
+    async with Emulator() as emu, CoachBot("123:abc", base_url=emu.base_url) as bot:
         emu.block(501)  # users[1] blocked the bot
         emu.flood_next("sendMessage", retry_after=3)  # Telegram asks once to slow down
         assert recover(store, clock.now) == 1
@@ -253,7 +252,7 @@ async def test_a_copy_waiting_for_its_turn_is_still_queued_and_goes_out_after_a_
     dispatcher.limiter.hold(5)  # Telegram asked everyone to wait: the next copy must wait its turn
 
     class NeverCalled:
-        async def send_message(self, *args: object, **kwargs: object) -> None:
+        async def post_html(self, *args: object, **kwargs: object) -> None:
             raise AssertionError("nothing may be sent while waiting")
 
     with pytest.raises(Crash):

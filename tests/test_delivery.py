@@ -1,7 +1,7 @@
 """The dispatcher: ticks, rate limits and Telegram errors, on a virtual clock (nothing sleeps).
 
 Errors are tried three ways: a tiny fake bot that raises PTB's exceptions on request, a real
-``telegram.Bot`` over the recording fake request, and a real bot against the local Bot API
+``CoachBot`` over the recording fake request, and a real bot against the local Bot API
 emulator (403 and 429 injected there)."""
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from typing import Any
 
 import httpx
 import pytest
-import telegram
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
+from bot.coachbot import CoachBot
 from bot.delivery import Dispatcher, Outgoing, RateLimiter, Result
 from flows.engine import Engine, Turn
 from flows.features import all_features
@@ -65,11 +65,11 @@ class FakeBot:
         self.sent: list[tuple[float, int, str, Any]] = []
         self.errors: dict[int, list[BaseException]] = {}
 
-    async def send_message(self, chat_id: int, text: str, parse_mode: Any = None, reply_markup: Any = None) -> None:
+    async def post_html(self, chat_id: int, text: str, keyboard: str | None = None) -> None:
         queued = self.errors.get(chat_id)
         if queued:
             raise queued.pop(0)
-        self.sent.append((self.vt.monotonic(), chat_id, text, reply_markup))
+        self.sent.append((self.vt.monotonic(), chat_id, text, json.loads(keyboard) if keyboard else None))
 
     def chats(self) -> list[int]:
         return [chat for _, chat, _, _ in self.sent]
@@ -134,7 +134,7 @@ async def test_a_tick_sends_each_due_nudge_once_with_its_buttons(
     assert sorted(bot.chats()) == [1, 2, 3]
     _, _, text, markup = bot.sent[0]
     assert "lock in your USCE" in text and "Why now" in text
-    data = [b.callback_data for row in markup.inline_keyboard for b in row]
+    data = [b["callback_data"] for row in markup["inline_keyboard"] for b in row]
     assert [d.split(":")[:2] for d in data] == [["n", "d"], ["n", "s"], ["n", "x"]]
     assert status(engine.store)["ms:0"]["status"] == "sent"
     again = await dispatcher.tick(bot)
@@ -415,14 +415,14 @@ async def test_deliver_is_the_broadcast_path(engine: Engine, dispatcher: Dispatc
 
 # -- the same errors through a real Bot over the recording fake request ----------------------------
 @pytest.fixture
-async def recorded(vt: VirtualTime) -> AsyncIterator[tuple[telegram.Bot, RecordingRequest]]:
+async def recorded(vt: VirtualTime) -> AsyncIterator[tuple[CoachBot, RecordingRequest]]:
     request = RecordingRequest()
-    async with telegram.Bot(TOKEN, request=request) as real:
+    async with CoachBot(TOKEN, request=request) as real:
         yield real, request
 
 
 async def test_recording_fake_429_waits_then_sends(
-    engine: Engine, dispatcher: Dispatcher, recorded: tuple[telegram.Bot, RecordingRequest], vt: VirtualTime
+    engine: Engine, dispatcher: Dispatcher, recorded: tuple[CoachBot, RecordingRequest], vt: VirtualTime
 ) -> None:
     real, request = recorded
     add_users(engine.store, 1)
@@ -441,7 +441,7 @@ async def test_recording_fake_429_waits_then_sends(
     ],
 )
 async def test_recording_fake_403_and_400(
-    engine: Engine, dispatcher: Dispatcher, recorded: tuple[telegram.Bot, RecordingRequest],
+    engine: Engine, dispatcher: Dispatcher, recorded: tuple[CoachBot, RecordingRequest],
     code: int, description: str, field: str, expected: str,
 ) -> None:
     real, request = recorded
@@ -452,15 +452,29 @@ async def test_recording_fake_403_and_400(
     assert engine.store.user("tg:1")["active"] == (0 if code == 403 else 1)  # type: ignore[index]
 
 
+async def test_a_nudge_telegram_cannot_parse_goes_again_as_plain_text(
+    engine: Engine, dispatcher: Dispatcher, recorded: tuple[CoachBot, RecordingRequest]
+) -> None:
+    real, request = recorded
+    add_users(engine.store, 1)
+    request.fail_next("sendMessage", 400, "Bad Request: can't parse entities: unsupported start tag")
+    report = await dispatcher.tick(real)
+    assert (report.sent, report.failed) == (1, 0) and status(engine.store)["ms:0"]["status"] == "sent"
+    refused, plain = request.sent()
+    assert refused["parse_mode"] == "HTML" and "parse_mode" not in plain
+    assert "<b>" in refused["text"] and "<b>" not in plain["text"]  # the same words, without the markup
+    assert plain["reply_markup"] == refused["reply_markup"]  # the buttons still come with it
+
+
 # -- and against the Bot API emulator --------------------------------------------------------------
 @pytest.fixture
-async def emulated() -> AsyncIterator[tuple[Emulator, telegram.Bot]]:
-    async with Emulator() as emu, telegram.Bot(TOKEN, base_url=emu.base_url) as real:
+async def emulated() -> AsyncIterator[tuple[Emulator, CoachBot]]:
+    async with Emulator() as emu, CoachBot(TOKEN, base_url=emu.base_url) as real:
         yield emu, real
 
 
 async def test_emulator_429_on_request_is_waited_out(
-    engine: Engine, dispatcher: Dispatcher, emulated: tuple[Emulator, telegram.Bot], vt: VirtualTime
+    engine: Engine, dispatcher: Dispatcher, emulated: tuple[Emulator, CoachBot], vt: VirtualTime
 ) -> None:
     emu, real = emulated
     add_users(engine.store, 2)
@@ -472,7 +486,7 @@ async def test_emulator_429_on_request_is_waited_out(
 
 
 async def test_emulator_403_marks_the_user_inactive(
-    engine: Engine, dispatcher: Dispatcher, emulated: tuple[Emulator, telegram.Bot]
+    engine: Engine, dispatcher: Dispatcher, emulated: tuple[Emulator, CoachBot]
 ) -> None:
     emu, real = emulated
     add_users(engine.store, 2)
