@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install chat run test lint bench check clean
+.PHONY: install chat run test lint bench faq-model check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ check: $(STAMP)
 
 bench: $(STAMP)  ## measure, and write docs/PERFORMANCE.md
 	$(BIN)/python -m bench
+
+faq-model: $(STAMP)  ## retrain the FAQ classifier after editing content/faq.yaml (writes content/faq_model.npz)
+	$(BIN)/python -m bench.faq_train
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

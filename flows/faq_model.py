@@ -1,0 +1,207 @@
+"""The FAQ classifier at run time: class probabilities for a question, in plain numpy.
+
+``bench/faq_train.py`` (``make faq-model``) trains a logistic regression with
+scikit-learn on ``content/faq.yaml`` (each entry's question and phrasings labelled with
+its id, the out-of-scope phrasings as one extra class) and writes
+``content/faq_model.npz``. scikit-learn is a development dependency only: importing it
+and training take longer than the whole start-up budget, so the bot loads the stored
+arrays and computes the same probabilities ``TfidfVectorizer.transform`` and
+``LogisticRegression.predict_proba`` give (``tests/test_faq_model.py`` checks it on
+every tuning question). Features, each part with its own TF-IDF (sublinear tf, smooth
+idf, l2 norm), as trained:
+
+- word n-grams of the matcher's canonical tokens (``flows.faq.Analyzer``), joined by
+  spaces as ``TfidfVectorizer(token_pattern=r"\\S+", lowercase=False)`` sees them;
+- character n-grams inside words of the lower-cased text (``analyzer="char_wb"``).
+
+Character n-grams are looked up without a Python loop over the text: each character
+becomes a small integer (its place in the model's alphabet, 0 for a character the model
+never saw), each window of n characters one int64 key, and the keys are found in the
+model's sorted keys with ``searchsorted``. A window that crosses a word boundary holds
+two spaces in a row, which no trained n-gram does, so it simply finds nothing — the
+same n-grams sklearn's ``char_wb`` counts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FORMAT = 1  # bump when the arrays' meaning changes; an unknown format is not loaded
+NORM = "l2"
+_KEY_BITS = 62  # bits of an int64 key a window of characters may use (sign bit kept clear)
+_BMP = 0x10000  # code points below this get a slot in the character-code table
+
+Array = np.ndarray[Any, Any]
+
+
+class ModelError(ValueError):
+    """The model file is missing, unreadable or not one this code understands."""
+
+
+def file_sha256(path: Path) -> str:
+    """The hex sha256 of a file's bytes: what the model records of the FAQ it was trained on."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _strings(arrays: Mapping[str, Array], key: str) -> tuple[str, ...]:
+    return tuple(str(s) for s in arrays[key].tolist())
+
+
+def _scalar(arrays: Mapping[str, Array], key: str) -> Any:
+    return arrays[key].item()
+
+
+class FaqModel:
+    """Class probabilities for a question; see the module docstring."""
+
+    def __init__(self, arrays: Mapping[str, Array]) -> None:
+        try:
+            fmt = int(_scalar(arrays, "format"))
+            if fmt != FORMAT:
+                raise ModelError(f"model format {fmt}, this code reads {FORMAT}")
+            if str(_scalar(arrays, "norm")) != NORM or not bool(_scalar(arrays, "sublinear_tf")):
+                raise ModelError("model trained with settings this code does not replicate")
+            self.faq_sha256 = str(_scalar(arrays, "faq_sha256"))
+            self.tokens_sha256 = str(_scalar(arrays, "tokens_sha256"))
+            self.classes = _strings(arrays, "classes")
+            self.decline = str(_scalar(arrays, "decline"))
+            word_vocab = _strings(arrays, "word_vocab")
+            char_vocab = _strings(arrays, "char_vocab")
+            self._word_n = tuple(int(n) for n in arrays["word_ngram"].tolist())
+            self._char_n = tuple(int(n) for n in arrays["char_ngram"].tolist())
+            word_idf, char_idf = arrays["word_idf"], arrays["char_idf"]
+            self._idf = np.concatenate([word_idf, char_idf]).astype(np.float64)
+            # (features, classes): a question's rows are one gather. float16 as stored would
+            # make every sum convert; float32 holds it exactly (about 2 MB)
+            coef = arrays["coef"]
+            self._coef = np.ascontiguousarray(coef, dtype=np.promote_types(coef.dtype, np.float32))
+            self._intercept = np.asarray(arrays["intercept"], dtype=np.float64)
+        except ModelError:
+            raise
+        except KeyError as e:
+            raise ModelError(f"model file lacks {e}") from None
+        except (ValueError, TypeError) as e:
+            raise ModelError(f"model file malformed: {e}") from None
+        n_word, n_char = len(word_vocab), len(char_vocab)
+        if (
+            self._coef.shape != (n_word + n_char, len(self.classes))
+            or self._intercept.shape != (len(self.classes),)
+            or word_idf.shape != (n_word,)
+            or char_idf.shape != (n_char,)
+            or self.decline not in self.classes
+            or len(self._word_n) != 2
+            or len(self._char_n) != 2
+        ):
+            raise ModelError("model arrays do not fit together")
+        self._n_word = n_word
+        self._word_index = {g: i for i, g in enumerate(word_vocab)}
+        self._init_chars(char_vocab)
+
+    def _init_chars(self, vocab: Sequence[str]) -> None:
+        """Sorted int64 keys of the character n-grams (see the module docstring): a
+        leading 1 bit, then each character's code in ``bits`` bits, so n-grams of
+        different lengths never share a key."""
+        lo, hi = self._char_n
+        alphabet = sorted({c for g in vocab for c in g})
+        self._bits = max(1, len(alphabet).bit_length())  # codes 1..len(alphabet); 0: unknown
+        if hi * self._bits + 1 > _KEY_BITS:
+            raise ModelError("character alphabet too large for int64 keys")
+        if vocab and not all(lo <= len(g) <= hi for g in vocab):
+            raise ModelError("character n-gram outside the stored n-gram range")
+        code = {c: i + 1 for i, c in enumerate(alphabet)}
+        # code of every code point up to the largest known one; the last slot (0) takes the rest
+        self._codes = np.zeros(max(_BMP, max(map(ord, alphabet), default=0) + 2), dtype=np.int64)
+        for c, i in code.items():
+            self._codes[ord(c)] = i
+        keys = np.array([self._key([code[c] for c in g]) for g in vocab], dtype=np.int64)
+        order = np.argsort(keys, kind="stable")
+        if len(np.unique(keys)) != len(keys):
+            raise ModelError("repeated character n-gram")
+        # a key above every window's, so a search past the last key finds no n-gram
+        self._char_keys = np.append(keys[order], np.int64(1) << _KEY_BITS)
+        self._char_cols = np.append(order + self._n_word, -1).astype(np.intp)
+
+    def _key(self, codes: Sequence[int]) -> int:
+        key = 1
+        for c in codes:
+            key = (key << self._bits) | c
+        return key
+
+    def fits(self, entry_ids: Iterable[str]) -> bool:
+        """Whether the classes are exactly these entries and the decline class."""
+        ids = list(entry_ids)
+        return len(ids) + 1 == len(self.classes) and set(ids) | {self.decline} == set(self.classes)
+
+    @classmethod
+    def load(cls, path: Path) -> FaqModel:
+        """Read the ``.npz`` written by ``bench/faq_train.py`` (no pickles)."""
+        try:
+            with path.open("rb") as f, np.load(f, allow_pickle=False) as data:  # the file closes on any error
+                arrays = {k: data[k] for k in data.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+            raise ModelError(f"cannot read {path.name}: {e}") from None
+        return cls(arrays)
+
+    # -- features ----------------------------------------------------------------------
+    def _word_columns(self, tokens: Sequence[str]) -> list[int]:
+        """Columns of the word n-grams of ``tokens`` found in the vocabulary, repeats kept."""
+        lo, hi = self._word_n
+        get = self._word_index.get
+        found: list[int] = []
+        for n in range(lo, hi + 1):
+            grams = tokens if n == 1 else [" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+            found.extend(c for g in grams if (c := get(g)) is not None)
+        return found
+
+    def _char_columns(self, text: str) -> Array:
+        """Columns of the character n-grams inside the words of ``text`` (lower-cased)
+        found in the vocabulary, repeats kept."""
+        lo, hi = self._char_n
+        padded = " " + "  ".join(text.lower().split()) + " "  # each word padded with a space
+        points = np.frombuffer(padded.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+        codes = self._codes[np.minimum(points, len(self._codes) - 1)]
+        key = codes | (1 << self._bits)  # windows of one character
+        windows: list[Array] = [key] if lo == 1 else []
+        for n in range(2, hi + 1):
+            if len(key) <= 1:
+                break
+            key = (key[:-1] << self._bits) | codes[n - 1 :]  # one character longer
+            if n >= lo:
+                windows.append(key)
+        if not windows:
+            return np.zeros(0, dtype=np.intp)
+        flat = np.concatenate(windows)
+        at = np.searchsorted(self._char_keys, flat)
+        return self._char_cols[at[self._char_keys[at] == flat]]
+
+    def features(self, text: str, tokens: Sequence[str]) -> tuple[Array, Array]:
+        """The question's feature vector as (columns, values): per part, sublinear tf
+        times idf, l2-normalised, as ``TfidfVectorizer(sublinear_tf=True)`` transforms."""
+        words = self._word_columns(tokens)
+        cols = self._char_columns(text)
+        if words:
+            cols = np.concatenate([np.array(words, dtype=np.intp), cols])
+        cols, counts = np.unique(cols, return_counts=True)
+        values = (1.0 + np.log(counts)) * self._idf[cols]
+        split = int(np.searchsorted(cols, self._n_word))  # word columns come first
+        for part in (values[:split], values[split:]):
+            norm = float(np.sqrt(part @ part))
+            if norm > 0.0:
+                part /= norm
+        return cols, values
+
+    # -- probabilities -----------------------------------------------------------------
+    def probabilities(self, text: str, tokens: Sequence[str]) -> Array:
+        """Probability of each class (``self.classes`` order) for a question: ``text`` as
+        typed (already cut to the input limit), ``tokens`` its canonical tokens."""
+        cols, values = self.features(text, tokens)
+        logits = values @ self._coef[cols] + self._intercept
+        logits -= logits.max()
+        np.exp(logits, out=logits)
+        return logits / logits.sum()
