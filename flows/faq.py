@@ -20,12 +20,24 @@ Matching (chosen on evidence in ``bench/faq_bench.py``; see ``docs/FAQ_METHOD.md
    TF-IDF score is fused with BM25 over the same tokens (SQLite FTS5's formula,
    precomputed per term): ``(1 - w) * tfidf + w * top * bm25 / max(bm25)``, which
    reorders neighbours without moving the threshold's scale.
-3. **Decide**: the best entry's score is the confidence. Below ``THRESHOLD``, or
+3. **Blend** with a classifier (``flows/faq_model.py``): a logistic regression trained
+   on the same phrasings (``make faq-model``) gives each entry, and "out of scope", a
+   probability from word n-grams of the tokens and character n-grams of the text. An
+   entry's score is ``MODEL_WEIGHT * p + (1 - MODEL_WEIGHT) * matcher score``, the
+   out-of-scope score likewise. The matcher knows the domain's words; the classifier
+   learns which words and word pieces tell neighbouring entries apart, and reads
+   misspellings the typo repair misses.
+4. **Decide**: the best entry's score is the confidence. Below the threshold, or
    when the best out-of-scope topic (exam scores, residency visas, named fees,
-   clinical advice, visa procedures...) comes within ``OOS_MARGIN`` of it, the
-   match is declined: a near tie between "answer" and "not ours" is a decline.
+   clinical advice, visa procedures...) comes within the margin of it, the match is
+   declined: a near tie between "answer" and "not ours" is a decline. With the
+   classifier the blended scores are compared (``MODEL_THRESHOLD``, ``MODEL_MARGIN``);
+   without it — the model file missing, or trained on another ``faq.yaml`` — the
+   matcher's own (``THRESHOLD``, ``OOS_MARGIN``), after one warning in the log.
 
 Python with numpy for the score sums and rapidfuzz for typos; index build in milliseconds.
+scikit-learn is not needed at run time: the classifier's arrays are read from
+``content/faq_model.npz``.
 """
 
 from __future__ import annotations
@@ -33,6 +45,7 @@ from __future__ import annotations
 import datetime
 import functools
 import itertools
+import logging
 import math
 import re
 import unicodedata
@@ -47,7 +60,10 @@ from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
 from flows.content import CONTENT_DIR, ContentError, line_of, load_yaml, require
+from flows.faq_model import FaqModel, ModelError, file_sha256
 from flows.text import MAX_INPUT
+
+log = logging.getLogger(__name__)
 
 MAX_TOPIC = 28
 MAX_ANSWER_CHARS = 480
@@ -75,6 +91,14 @@ CONTEXT_WEIGHT = 0.9  # a question sentence scored with the sentence before it
 MAX_TYPO_FIXES = 48  # unknown words looked up per message (bounds time on garbage)
 OLD_GRADUATION_YEARS = 6  # a graduation year this many years back reads as a YOG gap
 OLD_EXPERIENCE_YEARS = 4  # any other year this far back reads as "old" (guide: within 1-3 years)
+
+# The classifier blend (round 7): chosen on the seven tuning splits pooled, after the same choice made
+# leave-one-split-out beat the matcher on every split it had not seen (python -m bench.faq_train
+# --select; docs/FAQ_METHOD.md). The model itself: make faq-model.
+MODEL_PATH = CONTENT_DIR / "faq_model.npz"
+MODEL_WEIGHT = 0.2  # the classifier's share of an entry's (and out of scope's) score
+MODEL_THRESHOLD = 0.1742  # answer only from this blended score on
+MODEL_MARGIN = 0.0  # decline when blended out of scope reaches the best entry's blended score
 
 
 # --------------------------------------------------------------------------- data
@@ -898,7 +922,8 @@ class _Bm25:
 
 
 class FaqIndex:
-    """TF-IDF cosine over analyzed phrasings; see the module docstring."""
+    """TF-IDF cosine over analyzed phrasings, blended with the classifier when one is
+    given; see the module docstring."""
 
     def __init__(
         self,
@@ -917,6 +942,8 @@ class FaqIndex:
         pair_weight: float = PAIR_WEIGHT,
         bm25: _Bm25 | None = None,
         bm25_weight: float = 0.0,
+        model: FaqModel | None = None,
+        model_weight: float = MODEL_WEIGHT,
     ) -> None:
         self.entries = entries
         self.analyzer = analyzer
@@ -937,6 +964,13 @@ class FaqIndex:
         self._by_id = {e.id: e for e in entries}
         self._bm25 = bm25
         self._bm25_weight = bm25_weight if bm25 is not None else 0.0
+        self.model = model
+        self._model_weight = model_weight
+        if model is not None:
+            if not model.fits(e.id for e in entries):
+                raise ValueError("the FAQ model's classes are not these entries")
+            self._model_cols = np.array([model.classes.index(e.id) for e in entries], dtype=np.intp)
+            self._model_decline = model.classes.index(model.decline)
 
     @classmethod
     def build(
@@ -945,17 +979,21 @@ class FaqIndex:
         out_of_scope: Sequence[OutOfScope] = (),
         *,
         analyzer: Analyzer | None = None,
-        threshold: float = THRESHOLD,
+        threshold: float | None = None,
         answer_weight: float = ANSWER_WEIGHT,
         answer_idf: bool = ANSWER_IDF,
         centroid_weight: float = CENTROID_WEIGHT,
         index_topics: bool = INDEX_TOPICS,
         bigram_weight: float = BIGRAM_WEIGHT,
         unknown_weight: float = UNKNOWN_WEIGHT,
-        oos_margin: float = OOS_MARGIN,
+        oos_margin: float | None = None,
         pair_weight: float = PAIR_WEIGHT,
         bm25_weight: float = BM25_WEIGHT,
+        model: FaqModel | None = None,
+        model_weight: float = MODEL_WEIGHT,
     ) -> FaqIndex:
+        """The index of ``entries``; with ``model``, scores are blended with the classifier's
+        probabilities, and the threshold and margin default to the blend's own."""
         entries = tuple(entries)
         if not entries:
             raise ValueError("FaqIndex needs at least one entry")
@@ -1015,9 +1053,17 @@ class FaqIndex:
             factors.append(factor)
         analyzer.set_vocab(t for t in idf if "_" not in t and "~" not in t)
         bm25 = _Bm25.build(bm25_rows) if bm25_weight > 0 else None
+        if threshold is None:
+            threshold = THRESHOLD if model is None else MODEL_THRESHOLD
+        if oos_margin is None:
+            oos_margin = OOS_MARGIN if model is None else MODEL_MARGIN
         return cls(entries, analyzer, idf, postings, owners, factors, centroid_weight, unknown_idf,
                    threshold, bigram_weight, unknown_weight, oos_margin, pair_weight, bm25,
-                   bm25_weight)
+                   bm25_weight, model, model_weight)
+
+    @property
+    def oos_margin(self) -> float:
+        return self._oos_margin
 
     def accepts(self, top: float, oos: float, threshold: float | None = None) -> bool:
         """The decline rule: answer only when the best entry scores at least the
@@ -1029,14 +1075,50 @@ class FaqIndex:
         return self._by_id[entry_id]
 
     def scores(self, question: str) -> tuple[dict[int, float], float]:
-        """Best score per entry index, and the best out-of-scope score.
+        """Score per entry index, and the out-of-scope score: the matcher's, blended with
+        the classifier's probabilities when the index has one (then every entry has a
+        score)."""
+        text = question[:MAX_INPUT] if isinstance(question, str) else ""
+        toks = self.analyzer.tokens(text, fix=True)
+        best, oos = self._matcher_scores(text, toks)
+        if self.model is None:
+            return best, oos
+        blended, oos = self._blend(text, toks, best, oos)
+        return dict(enumerate(blended.tolist())), oos
+
+    def _top(self, question: str, k: int) -> tuple[list[tuple[int, float]], float]:
+        """The ``k`` best (entry index, score), best first (ties: file order), and the
+        out-of-scope score: ``scores`` without building a dict of every entry."""
+        text = question[:MAX_INPUT] if isinstance(question, str) else ""
+        toks = self.analyzer.tokens(text, fix=True)
+        best, oos = self._matcher_scores(text, toks)
+        if self.model is None:
+            return sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:k], oos
+        blended, oos = self._blend(text, toks, best, oos)
+        order = np.argsort(-blended, kind="stable")[:k].tolist()
+        return [(i, float(blended[i])) for i in order], oos
+
+    def _blend(
+        self, text: str, toks: list[str], best: dict[int, float], oos: float
+    ) -> tuple[np.ndarray[Any, Any], float]:
+        """Every entry's ``w * p + (1 - w) * matcher score`` (in entry order), and the
+        out-of-scope score blended the same way with the decline class's probability."""
+        assert self.model is not None
+        w = self._model_weight
+        p = self.model.probabilities(text, toks)
+        blended = w * p[self._model_cols]
+        if best:
+            at = np.fromiter(best.keys(), dtype=np.intp, count=len(best))
+            blended[at] += (1 - w) * np.fromiter(best.values(), dtype=np.float64, count=len(best))
+        return blended, w * float(p[self._model_decline]) + (1 - w) * oos
+
+    def _matcher_scores(self, text: str, toks: list[str]) -> tuple[dict[int, float], float]:
+        """Best matcher score per entry index, and the best out-of-scope score.
 
         A long message is also scored sentence by sentence (the sentences asking
         something, and the last one, each alone and with the sentence before it), so
         a question buried in a paragraph of background still finds its entry.
         """
-        text = question[:MAX_INPUT] if isinstance(question, str) else ""
-        toks = self.analyzer.tokens(text, fix=True)
         best, oos = self._score(toks)
         if len(toks) >= LONG_MESSAGE_TOKENS:
             asked = 0.0  # out of scope as judged on what is asked
@@ -1104,9 +1186,8 @@ class FaqIndex:
         }
 
     def match(self, question: str) -> Match:
-        best, oos = self.scores(question)
-        ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
-        cands = [(self.entries[i], min(1.0, s)) for i, s in ranked[:3]]
+        ranked, oos = self._top(question, 3)
+        cands = [(self.entries[i], min(1.0, s)) for i, s in ranked]
         for e in self.entries:  # always offer three distinct topics
             if len(cands) >= 3:
                 break
@@ -1122,9 +1203,29 @@ class FaqIndex:
         )
 
 
+def load_index(path: Path = CONTENT_DIR / "faq.yaml", model_path: Path = MODEL_PATH) -> FaqIndex:
+    """The index of a FAQ file, with the classifier when its model was trained on exactly
+    this file. A missing, unreadable or stale model is logged once and the matcher answers
+    alone: a content edit without ``make faq-model`` costs accuracy, never the bot."""
+    entries, oos = _load(path)
+    model: FaqModel | None = None
+    try:
+        model = FaqModel.load(model_path)
+    except ModelError as e:
+        log.warning("FAQ classifier off, matching alone (run make faq-model): %s", e)
+    else:
+        if model.faq_sha256 != file_sha256(path):
+            log.warning("FAQ classifier off, matching alone (run make faq-model): %s was trained on"
+                        " another %s", model_path.name, path.name)
+            model = None
+        elif not model.fits(e.id for e in entries):
+            log.warning("FAQ classifier off, matching alone (run make faq-model): its classes are"
+                        " not the entries of %s", path.name)
+            model = None
+    return FaqIndex.build(entries, oos, model=model)
+
+
 @functools.cache
 def default_index() -> FaqIndex:
     """The project's FAQ index, built once per process."""
-    path = CONTENT_DIR / "faq.yaml"
-    entries, oos = _load(path)
-    return FaqIndex.build(entries, oos)
+    return load_index()

@@ -17,6 +17,10 @@ from flows.faq import (
     MAX_ANSWER_LINES,
     MAX_MORE_CHARS,
     MAX_TOPIC,
+    MODEL_MARGIN,
+    MODEL_THRESHOLD,
+    OOS_MARGIN,
+    THRESHOLD,
     FaqEntry,
     FaqIndex,
     Match,
@@ -241,12 +245,20 @@ def test_short_typos_are_repaired_only_when_unambiguous(index: FaqIndex) -> None
     assert an.tokens("mnay", fix=True) == []  # a misspelt stop word is dropped
 
 
-def test_decline_uses_the_margin_to_out_of_scope(index: FaqIndex) -> None:
-    t = index.threshold
+@pytest.mark.parametrize("with_model", [True, False])
+def test_decline_uses_the_margin_to_out_of_scope(index: FaqIndex, with_model: bool) -> None:
+    if not with_model:
+        index = FaqIndex.build(load_faq(), load_out_of_scope())
+        assert (index.threshold, index.oos_margin) == (THRESHOLD, OOS_MARGIN)
+    else:
+        assert index.model is not None
+        assert (index.threshold, index.oos_margin) == (MODEL_THRESHOLD, MODEL_MARGIN)
+    t, margin = index.threshold, index.oos_margin
     assert index.accepts(t + 0.3, 0.0)
     assert not index.accepts(t - 0.01, 0.0)  # too weak
-    assert not index.accepts(t + 0.3, t + 0.29)  # out of scope within the margin
-    assert index.accepts(t + 0.3, t + 0.1)
+    assert not index.accepts(t + 0.3, t + 0.3 - margin)  # out of scope as high as the margin allows
+    assert not index.accepts(t + 0.3, t + 0.31)  # out of scope higher still
+    assert index.accepts(t + 0.3, t + 0.3 - margin - 0.01)
 
 
 @pytest.mark.parametrize(

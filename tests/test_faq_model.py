@@ -1,7 +1,10 @@
-"""The FAQ classifier: numpy gives sklearn's probabilities and the committed model is current."""
+"""The FAQ classifier: numpy gives sklearn's probabilities, the committed model is current,
+and the matcher answers alone when the model is missing or stale."""
 
 from __future__ import annotations
 
+import logging
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +14,7 @@ import pytest
 from bench import faq_train
 from bench.faq_bench import TUNING_SPLITS, load_eval
 from flows import faq
-from flows.faq import default_index, load_faq, load_out_of_scope
+from flows.faq import FaqIndex, default_index, load_faq, load_index, load_out_of_scope
 from flows.faq_model import FaqModel, ModelError, file_sha256
 from flows.text import MAX_INPUT
 
@@ -85,7 +88,7 @@ def test_the_file_is_deterministic(tmp_path: Path, trained: tuple[faq_train.Trai
 
 
 def test_committed_model_is_trained_on_this_faq() -> None:
-    model = FaqModel.load(faq_train.MODEL_PATH)
+    model = FaqModel.load(faq.MODEL_PATH)
     assert model.faq_sha256 == file_sha256(FAQ), (
         f"content/faq_model.npz was trained on another content/faq.yaml: {STALE}"
     )
@@ -93,10 +96,84 @@ def test_committed_model_is_trained_on_this_faq() -> None:
     assert model.tokens_sha256 == faq_train.tokens_sha256(faq_train.token_docs(texts)), (
         f"the analyzer (concepts, stop words...) changed since content/faq_model.npz was trained: {STALE}"
     )
+    assert default_index().model is not None, f"the bot is matching without the classifier: {STALE}"
+
+
+def test_the_model_changes_answers() -> None:
+    """The blend is really on: some tuning questions are answered differently without it."""
+    alone = FaqIndex.build(load_faq(), load_out_of_scope())
+    blended = default_index()
+    texts = [it.text for it in load_eval() if it.split in TUNING_SPLITS]
+    changed = sum(alone.match(t).entry != blended.match(t).entry for t in texts)
+    assert changed >= 10
+
+
+# --------------------------------------------------------------------------- fallback
+
+
+@pytest.fixture
+def faq_copy(tmp_path: Path) -> Path:
+    path = tmp_path / "faq.yaml"
+    shutil.copy(FAQ, path)
+    return path
+
+
+def _fallback(caplog: pytest.LogCaptureFixture, faq_path: Path, model_path: Path) -> FaqIndex:
+    with caplog.at_level(logging.WARNING, logger="flows.faq"):
+        index = load_index(faq_path, model_path)
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and STALE in warnings[0].getMessage()
+    assert index.model is None
+    assert (index.threshold, index.oos_margin) == (faq.THRESHOLD, faq.OOS_MARGIN)
+    m = index.match("how many months of usce do i need")
+    assert m.entry is not None and m.entry.id == "how_much_usce"
+    assert not index.match("what step 1 score do programs want").matched
+    return index
+
+
+def test_current_model_is_used_without_a_warning(caplog: pytest.LogCaptureFixture, faq_copy: Path) -> None:
+    with caplog.at_level(logging.WARNING, logger="flows.faq"):
+        index = load_index(faq_copy, faq.MODEL_PATH)
+    assert index.model is not None and not caplog.records
+    assert (index.threshold, index.oos_margin) == (faq.MODEL_THRESHOLD, faq.MODEL_MARGIN)
+
+
+def test_missing_model_falls_back_to_the_matcher(
+    caplog: pytest.LogCaptureFixture, faq_copy: Path, tmp_path: Path
+) -> None:
+    _fallback(caplog, faq_copy, tmp_path / "no_such_model.npz")
+
+
+def test_model_of_another_faq_falls_back_to_the_matcher(caplog: pytest.LogCaptureFixture, faq_copy: Path) -> None:
+    faq_copy.write_text(faq_copy.read_text(encoding="utf-8") + "\n# edited after training\n", encoding="utf-8")
+    _fallback(caplog, faq_copy, faq.MODEL_PATH)
+
+
+def test_unreadable_model_falls_back_to_the_matcher(
+    caplog: pytest.LogCaptureFixture, faq_copy: Path, tmp_path: Path
+) -> None:
+    bad = tmp_path / "faq_model.npz"
+    bad.write_bytes(b"PK\x03\x04 not really a zip")
+    _fallback(caplog, faq_copy, bad)
+
+
+def test_model_with_other_classes_falls_back_to_the_matcher(
+    caplog: pytest.LogCaptureFixture, faq_copy: Path, tmp_path: Path
+) -> None:
+    """Right fingerprint, wrong entries (a hand-made file): still the matcher alone."""
+    with np.load(faq.MODEL_PATH, allow_pickle=False) as npz:
+        data = {k: npz[k] for k in npz.files}
+    data["classes"] = np.array([*data["classes"][:-1].tolist(), "not_an_entry"])
+    data["faq_sha256"] = np.array(file_sha256(faq_copy))
+    path = tmp_path / "faq_model.npz"
+    faq_train.write(path, data)
+    _fallback(caplog, faq_copy, path)
+    with pytest.raises(ValueError, match="classes"):
+        FaqIndex.build(load_faq(), load_out_of_scope(), model=FaqModel.load(path))
 
 
 def test_model_of_an_unknown_format_is_refused(tmp_path: Path) -> None:
-    with np.load(faq_train.MODEL_PATH, allow_pickle=False) as npz:
+    with np.load(faq.MODEL_PATH, allow_pickle=False) as npz:
         data = {k: npz[k] for k in npz.files}
     data["format"] = np.array(99)
     faq_train.write(tmp_path / "m.npz", data)
