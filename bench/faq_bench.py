@@ -11,12 +11,17 @@ never used to pick anything, and their misses cannot be listed from here.
 
 Methods (each sees the same entries and out-of-scope groups; each one's decline
 threshold is chosen on the tuning splits only, by maximising the mean of in-scope
-top-1 accuracy and out-of-scope declined):
+top-1 accuracy and out-of-scope declined — the first two keep the thresholds in
+flows/faq.py, chosen the same way):
 
-- ``tfidf+concepts`` (kept, flows/faq.py): TF-IDF cosine over unigrams and
+- ``blend`` (kept, flows/faq.py with content/faq_model.npz): the matcher below
+  blended with a logistic-regression classifier over word n-grams of the canonical
+  tokens and character n-grams of the text (flows/faq_model.py, trained by
+  bench/faq_train.py): ``MODEL_WEIGHT * p + (1 - MODEL_WEIGHT) * matcher score``.
+- ``tfidf+concepts`` (the matcher alone, kept until round 6): TF-IDF cosine over unigrams and
   bigrams of canonical tokens (abbreviation/synonym concepts, light stemming,
   Damerau-Levenshtein typo repair), answer as a down-weighted document, fused
-  with an in-memory SQLite FTS5 BM25 score over the same tokens (BM25_WEIGHT).
+  with a BM25 score over the same tokens (BM25_WEIGHT).
 - ``tfidf-plain``: the same scorer with the concept table and typo repair off.
 - ``tfidf-chargram``: TF-IDF over words plus character 3-5-grams, plain dicts,
   no concept table (typos handled by the n-grams).
@@ -50,9 +55,11 @@ from rapidfuzz import fuzz, process, utils
 
 from flows import faq
 from flows.faq import Analyzer, FaqEntry, FaqIndex, OutOfScope
+from flows.faq_model import FaqModel, file_sha256
 
 EVAL_PATH = Path(__file__).resolve().parent / "faq_eval.yaml"
-KEPT = "tfidf+concepts"
+KEPT = "blend"
+MATCHER = "tfidf+concepts"
 SPLITS = (
     "tune", "dev", "dev2", "dev3", "dev4", "dev5", "dev6",
     "heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7",
@@ -249,15 +256,26 @@ class FuzzRanker:
         return sorted(best.items(), key=lambda kv: -kv[1]), oos
 
 
+def _blend(entries: Sequence[FaqEntry], oos: Sequence[OutOfScope]) -> TfidfRanker:
+    """The matcher with the committed classifier, which must be trained on content/faq.yaml."""
+    model = FaqModel.load(faq.MODEL_PATH)
+    if model.faq_sha256 != file_sha256(faq.CONTENT_DIR / "faq.yaml"):
+        raise SystemExit("content/faq_model.npz was trained on another faq.yaml: run make faq-model")
+    return TfidfRanker.build(entries, oos, model=model)
+
+
 Builder = Callable[[Sequence[FaqEntry], Sequence[OutOfScope]], Ranker]
 
 METHODS: dict[str, Builder] = {
-    KEPT: lambda e, o: TfidfRanker.build(e, o),
+    KEPT: _blend,
+    MATCHER: lambda e, o: TfidfRanker.build(e, o),
     "tfidf-plain": lambda e, o: TfidfRanker.build(e, o, analyzer=Analyzer(concepts=False, typos=False)),
     "tfidf-chargram": CharGramRanker,
     "fts5-bm25": Fts5Ranker,
     "rapidfuzz": FuzzRanker,
 }
+# the two matchers keep the thresholds flows/faq.py ships with (chosen on the tuning splits)
+FIXED_THRESHOLDS = {KEPT: faq.MODEL_THRESHOLD, MATCHER: faq.THRESHOLD}
 FUZZ_SCORERS: dict[str, Callable[..., float]] = {
     "WRatio": fuzz.WRatio,
     "token_set_ratio": fuzz.token_set_ratio,
@@ -388,7 +406,8 @@ def cold_start_ms() -> float:
 
 
 def run(repeats: int = 5, splits: Sequence[str] = SPLITS) -> dict[str, Any]:
-    """Evaluate every method; the kept one also through the real FaqIndex.match path."""
+    """Evaluate every method; the kept one, and the matcher alone, also through the real
+    FaqIndex.match path."""
     items = [it for it in load_eval() if it.split in TUNING_SPLITS or it.split in splits]
     entries = faq.load_faq()
     oos = faq.load_out_of_scope()
@@ -407,25 +426,35 @@ def run(repeats: int = 5, splits: Sequence[str] = SPLITS) -> dict[str, Any]:
                     best_name, best_v = sname, v
             builder = functools.partial(FuzzRanker, scorer=FUZZ_SCORERS[best_name])
         ranker, build_ms = _build(builder, entries, oos, repeats)
-        res = _evaluate(
-            ranker, items, repeats, faq.THRESHOLD if name == KEPT else None, splits=splits
-        )
+        res = _evaluate(ranker, items, repeats, FIXED_THRESHOLDS.get(name), splits=splits)
         res["build_ms"] = build_ms
         if name == "rapidfuzz":
             res["scorer"] = best_name
         report["methods"][name] = res
     report["kept_match_path"] = _kept_via_match(items, repeats, splits)
+    report["matcher_match_path"] = _kept_via_match(items, repeats, splits, _matcher_alone)
     report["cold_start_ms"] = statistics.median(cold_start_ms() for _ in range(3))
     return report
 
 
-def _kept_via_match(items: Sequence[Item], repeats: int, splits: Sequence[str]) -> dict[str, Any]:
-    """The kept method exactly as the bot calls it: FaqIndex.match on default content."""
+def _matcher_alone() -> FaqIndex:
+    """What the bot ran before round 7, and still runs without a current model."""
+    return FaqIndex.build(*faq._load(faq.CONTENT_DIR / "faq.yaml"))
+
+
+def _kept_via_match(
+    items: Sequence[Item],
+    repeats: int,
+    splits: Sequence[str],
+    load: Callable[[], FaqIndex] = faq.default_index.__wrapped__,
+) -> dict[str, Any]:
+    """A method exactly as the bot calls it: ``load`` builds the index from the default
+    content (by default the bot's own ``default_index``), then FaqIndex.match per question."""
     times = []
     index: FaqIndex | None = None
     for _ in range(repeats):
         t0 = time.perf_counter()
-        index = faq.default_index.__wrapped__()  # the bot's own path: one YAML read, then build
+        index = load()  # the bot's own path: one YAML read, the model file, then build
         times.append((time.perf_counter() - t0) * 1000)
     assert index is not None
     out: dict[str, Any] = {"build_ms_incl_yaml": statistics.median(times)}
@@ -473,7 +502,8 @@ def misses(split: str = "tune") -> list[str]:
 
 
 def sweep() -> None:
-    """Grid over the kept method's parameters, scored on the TUNING splits only.
+    """Grid over the matcher's parameters (tfidf+concepts, without the classifier),
+    scored on the TUNING splits only.
 
     For each index built, every out-of-scope margin is tried and its threshold
     picked by ``pick_threshold``; the rows are ranked by the mean of in-scope
@@ -557,16 +587,20 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(row)
     if "scorer" in rep["methods"].get("rapidfuzz", {}):
         print(f"\nrapidfuzz scorer chosen on the tuning splits: {rep['methods']['rapidfuzz']['scorer']}")
-    k = rep["kept_match_path"]
-    print(f"\nkept: {rep['kept']} (* above), via FaqIndex.match on content/faq.yaml:")
-    for split in splits:
-        m = k[split]
-        print(
-            f"  {split:<8} top-1 {_pct(m['top1'])}  out-of-scope declined {_pct(m['oos_declined'])}  "
-            f"in-scope wrongly declined {_pct(m['in_scope_declined'])}  "
-            f"median {m['median_ms']:.3f} ms  p99 {m['p99_ms']:.2f} ms"
-        )
-    print(f"  index build incl. YAML load: {k['build_ms_incl_yaml']:.1f} ms (median of {args.repeats})")
+    for title, key in (
+        (f"kept: {rep['kept']} (* above)", "kept_match_path"),
+        (f"before round 7: {MATCHER}, the matcher alone (no model)", "matcher_match_path"),
+    ):
+        k = rep[key]
+        print(f"\n{title}, via FaqIndex.match on content/faq.yaml:")
+        for split in splits:
+            m = k[split]
+            print(
+                f"  {split:<8} top-1 {_pct(m['top1'])}  out-of-scope declined {_pct(m['oos_declined'])}  "
+                f"in-scope wrongly declined {_pct(m['in_scope_declined'])}  "
+                f"median {m['median_ms']:.3f} ms  p99 {m['p99_ms']:.2f} ms"
+            )
+        print(f"  index build incl. YAML load: {k['build_ms_incl_yaml']:.1f} ms (median of {args.repeats})")
     print(f"  cold start (new interpreter, import + build + 1 match): {rep['cold_start_ms']:.0f} ms")
 
 
