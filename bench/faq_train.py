@@ -362,7 +362,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--select", action="store_true", help="choose the settings on the tuning splits")
     ap.add_argument("--c", type=float, nargs="+", default=[10.0, 30.0, 100.0, 300.0])
-    ap.add_argument("--min-df-char", type=int, nargs="+", default=[MIN_DF_CHAR])
+    ap.add_argument("--min-df-char", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--weights", type=float, nargs="+", default=[0.1, 0.2, 0.35, 0.5, 0.65, 0.8])
     ap.add_argument("--margins", type=float, nargs="+", default=[0.0, 0.03, 0.05, 0.08])
     ap.add_argument("--out", type=Path, default=MODEL_PATH)
