@@ -5,8 +5,10 @@
 
 The classifier is a logistic regression (scikit-learn, a development dependency) over
 two TF-IDF parts: word uni- and bigrams of the matcher's canonical tokens and character
-3-5-grams inside words of the lower-cased text. Each entry's question and phrasings are
-labelled with its id; every out-of-scope phrasing is labelled ``DECLINE``. Only the
+3-5-grams inside words of the lower-cased text. Each entry's question, phrasings and long
+examples (content/faq_examples.yaml: messages with a few sentences of background, as users
+write them) are labelled with its id; every out-of-scope phrasing and example is labelled
+``DECLINE``. Only the
 arrays the bot needs are written (``flows/faq_model.py`` computes the probabilities in
 numpy), with the sha256 of the faq.yaml they were trained from: the bot ignores a model
 trained on other content. Training is deterministic (lbfgs from zeros, one thread) and
@@ -28,7 +30,7 @@ import math
 import os
 import time
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,7 +56,7 @@ C = 300.0  # inverse regularisation strength, chosen by --select
 WORD_NGRAM = (1, 2)
 CHAR_NGRAM = (3, 5)
 MIN_DF_WORD = 1
-MIN_DF_CHAR = 2  # character n-grams of a single phrasing are dropped (9,041 -> 5,699); chosen by --select
+MIN_DF_CHAR = 1  # every character n-gram kept (min_df 2 lost to 1 once the long examples came in); chosen by --select
 COEF_DTYPE = np.float16  # half the file of float32; probabilities within 1e-3 (tests/test_faq_model.py)
 MAX_ITER = 5000
 
@@ -63,18 +65,23 @@ MAX_ITER = 5000
 
 
 def training_set(
-    entries: Sequence[FaqEntry], out_of_scope: Sequence[OutOfScope]
+    entries: Sequence[FaqEntry],
+    out_of_scope: Sequence[OutOfScope],
+    examples: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[list[str], list[str]]:
-    """(text, label) of every phrasing: an entry's question and phrasings carry its id, an
-    out-of-scope phrasing carries DECLINE. Cut to the input limit, as questions are."""
+    """(text, label) of every phrasing and example: an entry's question, phrasings and long
+    examples (content/faq_examples.yaml, read when ``examples`` is None) carry its id, an
+    out-of-scope group's carry DECLINE. Cut to the input limit, as questions are."""
+    if examples is None:
+        examples = faq.load_examples()
     texts: list[str] = []
     labels: list[str] = []
     for e in entries:
-        for t in (e.question, *e.phrasings):
+        for t in (e.question, *e.phrasings, *examples.get(e.id, ())):
             texts.append(t[:MAX_INPUT])
             labels.append(e.id)
     for o in out_of_scope:
-        for t in o.phrasings:
+        for t in (*o.phrasings, *examples.get(o.id, ())):
             texts.append(t[:MAX_INPUT])
             labels.append(DECLINE)
     return texts, labels

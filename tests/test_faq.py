@@ -26,6 +26,7 @@ from flows.faq import (
     Match,
     _lead_time_tokens,
     default_index,
+    load_examples,
     load_faq,
     load_out_of_scope,
 )
@@ -179,7 +180,29 @@ def test_no_sentences_copied_from_the_guide() -> None:
     out = subprocess.run(
         [python, str(COPY_CHECK), "content"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
-    assert "faq.yaml" not in out, out
+    assert "faq.yaml" not in out and "faq_examples.yaml" not in out, out
+
+
+def test_training_examples_name_known_ids(entries: tuple[FaqEntry, ...]) -> None:
+    examples = load_examples()
+    groups = {o.id for o in load_out_of_scope()}
+    assert {e.id for e in entries} <= set(examples) and groups <= set(examples)  # every one has some
+    assert all(len(m.split()) >= 8 for ms in examples.values() for m in ms[:3])  # long messages, not phrasings
+
+
+def test_training_examples_with_an_unknown_id_are_refused(tmp_path: Path) -> None:
+    faq = _write(tmp_path, _valid())
+    bad = tmp_path / "faq_examples.yaml"
+    bad.write_text('entries:\n  a:\n    - "a message"\n  nope:\n    - "another"\n', encoding="utf-8")
+    with pytest.raises(ContentError, match=r"'nope' is not an id in faq\.yaml"):
+        load_examples(bad, faq)
+    assert load_examples(_examples(tmp_path, '  a:\n    - "about a"'), faq) == {"a": ("about a",)}
+
+
+def _examples(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "ok_examples.yaml"
+    path.write_text(f"entries:\n{body}\n", encoding="utf-8")
+    return path
 
 
 # --------------------------------------------------------------------------- matcher
@@ -256,7 +279,7 @@ def test_decline_uses_the_margin_to_out_of_scope(index: FaqIndex, with_model: bo
     t, margin = index.threshold, index.oos_margin
     assert index.accepts(t + 0.3, 0.0)
     assert not index.accepts(t - 0.01, 0.0)  # too weak
-    assert not index.accepts(t + 0.3, t + 0.3 - margin)  # out of scope as high as the margin allows
+    assert not index.accepts(t + 0.3, t + 0.3 - margin / 2)  # out of scope within the margin
     assert not index.accepts(t + 0.3, t + 0.31)  # out of scope higher still
     assert index.accepts(t + 0.3, t + 0.3 - margin - 0.01)
 
@@ -271,6 +294,11 @@ def test_decline_uses_the_margin_to_out_of_scope(index: FaqIndex, with_model: bo
 )
 def test_new_out_of_scope_kinds_are_declined(index: FaqIndex, question: str) -> None:
     assert not index.match(question).matched
+
+
+@pytest.mark.parametrize("filler", ["what", "hmm", "ok so", "good night", "qwerty asdf", "please", "can you help me"])
+def test_filler_is_declined_not_answered(index: FaqIndex, filler: str) -> None:
+    assert index.match(filler).entry is None  # the classifier always ranks some entry first: the threshold says no
 
 
 def test_question_inside_a_paragraph(index: FaqIndex) -> None:
