@@ -97,8 +97,17 @@ def render(results: dict[str, Any], quick: bool) -> str:
         "connection and `gc.freeze()` after start (each took p99 from about 4 ms to under 1 ms), one shared",
         "machine per flow, the hot path as prepared SQL, cached keyboards, a 7-button sectioned menu, and",
         "folding a reply without buttons into the next message. `gc` is not a factor (the mix with the",
-        "collector off ran within 1%). Not tried: caching answers to repeated questions (the mix repeats",
-        "eight questions, so a cache would flatter it), and merging the FAQ answer with the step shown again.",
+        "collector off ran within 1%). Since then: the main menu built once, flows answering `can_fire` from",
+        "a table built with their machine, and a known user's session saved with a plain UPDATE instead of an",
+        "upsert (the engine alone about 4% faster, alternating A/B runs); the FAQ answer now blends a",
+        "classifier into the matcher (docs/FAQ_METHOD.md, rounds 7 and 8), which costs about 0.1 ms more",
+        "per typed question: in `python -m bench.framework` runs on this machine the ratio went 0.38 → 0.35",
+        "with it. The rest is spread thin: per update about seven SQL statements (BEGIN, the user's row, a",
+        "savepoint, the flow's reads and writes, the session, COMMIT — about a quarter of the engine's time),",
+        "building the step's text and keyboard, and two Bot API calls for every button press (the answer to",
+        "the press, then the edit or the next message) where the echo floor makes one. Not tried: caching",
+        "answers to repeated questions (the mix repeats eight questions, so a cache would flatter it), and",
+        "merging the FAQ answer with the step shown again (two messages read better on a phone).",
         "",
         "## 2. FAQ matching",
         "",
@@ -114,6 +123,15 @@ def render(results: dict[str, Any], quick: bool) -> str:
                 f"| {split} | {m['top1']:.1%} | {m['oos_declined']:.1%} | {m['in_scope_declined']:.1%}"
                 f" | {m['median_ms']:.2f} | {m['p99_ms']:.2f} |"
             )
+    alone = faq.get("matcher_match_path") or {}
+    if alone:
+        lines += [
+            "",
+            "The matcher alone (`tfidf+concepts`, before rounds 7 and 8), top-1 / declined: " + "; ".join(
+                f"{split} {m['top1']:.1%} / {m['oos_declined']:.1%}"
+                for split, m in alone.items() if isinstance(m, dict) and "top1" in m
+            ) + ".",
+        ]
     lines += [
         "",
         f"Index build including the YAML: {kept['build_ms_incl_yaml']:.0f} ms (target < 1 s:"
