@@ -219,3 +219,27 @@ def test_every_problem_is_reported_at_once_even_with_a_malformed_value(monkeypat
         load_settings("run", _env_file=None)
     text = "\n".join(caught.value.problems)
     assert "ADMIN_IDS" in text and "Mars/Base" in text and "TELEGRAM_BOT_TOKEN" in text
+
+
+def test_content_reads_the_same_with_the_fast_parser() -> None:
+    """Content is parsed by libyaml when PyYAML has it; every file must come out exactly as the
+    pure-Python parser reads it, line numbers (used in error messages) included."""
+    import yaml
+
+    from flows import content
+
+    pure = content._line_loader(yaml.SafeLoader)
+
+    def lines(node: object) -> object:
+        if isinstance(node, dict):
+            return (getattr(node, "line", None), {k: lines(v) for k, v in node.items()})
+        if isinstance(node, list):
+            return (getattr(node, "line", None), [lines(v) for v in node])
+        return node
+
+    files = sorted(content.CONTENT_DIR.rglob("*.yaml"))
+    assert len(files) > 10
+    assert content._LineLoader.__mro__[1] is not yaml.SafeLoader  # the fast parser is really in use
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        assert lines(content.load_yaml(path)) == lines(yaml.load(text, Loader=pure)), path.name
