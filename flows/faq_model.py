@@ -3,8 +3,9 @@
 ``bench/faq_train.py`` (``make faq-model``) trains a logistic regression with
 scikit-learn on ``content/faq.yaml`` and ``content/faq_examples.yaml`` (each entry's
 question, phrasings and long example messages labelled with its id, the out-of-scope
-ones as one extra class) and writes ``content/faq_model.npz``. scikit-learn is a development dependency only: importing it
-and training take longer than the whole start-up budget, so the bot loads the stored
+ones as one extra class) and writes ``content/faq_model.npz``. scikit-learn is a
+development dependency only: importing it and training take longer than the whole
+start-up budget, so the bot loads the stored
 arrays and computes the same probabilities ``TfidfVectorizer.transform`` and
 ``LogisticRegression.predict_proba`` give (``tests/test_faq_model.py`` checks it on
 every tuning question). Features, each part with its own TF-IDF (sublinear tf, smooth
