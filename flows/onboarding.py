@@ -671,7 +671,8 @@ class Onboarding(Feature):
             width = 2 if len(codes) == 2 else 1
             return column([Button(t(f"onboarding.opt_{state}_{c}"), f"ob:a:{state}:{c}") for c in codes], width)
         if state == "student_year":
-            return numbers(list(range(1, 7)), lambda v: t("onboarding.opt_student_year", year=v))
+            span = self.rules.student_year  # the same years a typed answer may give
+            return numbers(list(range(span.low, span.high + 1)), lambda v: t("onboarding.opt_student_year", year=v))
         if state == "grad_year":
             low, high = self._grad_range(turn, profile)
             years = list(range(low, low + 6)) if is_student(profile) else list(range(high, high - 6, -1))

@@ -105,6 +105,17 @@ def test_a_student_is_asked_the_year_and_every_step_is_numbered(chat: Chat) -> N
     assert (p.status, p.student_year, p.grad_year) == ("student", 4, 2027)
 
 
+def test_the_school_year_buttons_offer_every_year_a_typed_answer_may_give(chat: Chat) -> None:
+    chat.send("/plan")
+    chat.press("Medical student")
+    years = [b.label for b in chat.buttons if b.label.startswith("Year")]
+    assert years == [f"Year {n}" for n in range(1, 8)]  # the rules allow 1 to 7
+    chat.send("9")
+    assert "from 1 to 7" in chat.text
+    chat.press("Year 7")
+    assert profile_of(chat).student_year == 7
+
+
 def test_typed_answers_work_as_well_as_buttons(chat: Chat) -> None:
     chat.send("/plan")
     for line in ("graduate", "2020", "psych", "neurology", "done", "June 2029", "about 4 months",
