@@ -397,8 +397,8 @@ def test_eval_set_shape() -> None:
     assert sum(i["expected"] is None for i in items) >= 30
     splits = {i["split"] for i in items}
     assert splits == {
-        "tune", "dev", "dev2", "dev3", "dev4", "dev5", "dev6",
-        "heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7",
+        "tune", "dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7",
+        "heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7", "heldout8",
     }, splits
     held = sum(i["split"].startswith("heldout") for i in items)
     assert 0.25 <= held / len(items) <= 0.4
@@ -430,8 +430,8 @@ def test_accuracy_floor_heldout(index: FaqIndex) -> None:
 
 
 def test_heldout_splits_are_never_tuned_on() -> None:
-    assert {"tune", "dev", "dev2", "dev3", "dev4", "dev5", "dev6"} == TUNING_SPLITS
-    for split in ("heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7"):
+    assert {"tune", "dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7"} == TUNING_SPLITS
+    for split in ("heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7", "heldout8"):
         with pytest.raises(ValueError):
             misses(split)
 
