@@ -77,9 +77,17 @@ def render(results: dict[str, Any], quick: bool) -> str:
         "By kind of update (median of rounds; the floor's p50 is"
         f" {f['p50_ms']:.3f} ms for an echo):",
         "",
-        "| update | p50 ms | share of the assistant's time |",
-        "|---|---:|---:|",
-        *(f"| {kind} | {k['p50_ms']:.3f} | {k['share']:.0%} |" for kind, k in a["kinds"].items()),
+        "| update | p50 ms | share of the assistant's time | in the engine, µs | Bot API calls |",
+        "|---|---:|---:|---:|---:|",
+        *(
+            f"| {kind} | {k['p50_ms']:.3f} | {k['share']:.0%} | {fw['cost_by_kind'][kind]['engine_us']:.0f}"
+            f" | {fw['cost_by_kind'][kind]['api_calls']:.0f} |"
+            for kind, k in a["kinds"].items()
+        ),
+        "",
+        f"The last two columns come from one more run of {fw['cost_by_kind_n']:,} updates: the mean time inside"
+        " `Engine.handle` (the transaction, the flow, the FAQ match, building the replies) and the Bot API calls",
+        "per update. The rest of an update's time is the framework's dispatch and the sending.",
         "",
         "Where the assistant's time goes (cProfile over 2,000 updates of the same mix, share of"
         " `process_update`): " + "; ".join(f"{label} {share:.0%}" for label, share in fw["profile"].items()) + ".",

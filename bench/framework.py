@@ -113,13 +113,45 @@ def _assistant_mix(
     return plan[:n]
 
 
-async def assistant(n: int, database: Path) -> dict[str, Any]:
+PROBE_N = 3_000  # updates in the diagnostic run behind cost_by_kind
+
+
+class Probe:
+    """What a diagnostic run records per kind of update: seconds inside ``Engine.handle``
+    and Bot API calls made. The measured rounds run without one."""
+
+    def __init__(self) -> None:
+        self.kind = ""
+        self.updates: dict[str, int] = {}
+        self.engine: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+
+    def timed(self, handle: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return handle(*args, **kwargs)
+            finally:
+                self.engine[self.kind] = self.engine.get(self.kind, 0.0) + time.perf_counter() - started
+
+        return wrapper
+
+    def per_kind(self) -> dict[str, dict[str, float]]:
+        return {
+            kind: {"engine_us": self.engine.get(kind, 0.0) / n * 1e6, "api_calls": self.calls.get(kind, 0) / n}
+            for kind, n in self.updates.items()
+        }
+
+
+async def assistant(n: int, database: Path, probe: Probe | None = None) -> dict[str, Any]:
     last_markup: list[Any] = [None]  # the newest keyboard as sent; read when the next step is built
 
     class Watching(QuietRequest):
         async def do_request(self, url: str, method: str, request_data: Any = None, *a: Any, **kw: Any) -> Any:
             if request_data is not None and url.endswith("sendMessage"):
                 last_markup[0] = request_data.parameters.get("reply_markup")
+            if probe is not None:
+                probe.calls[probe.kind] = probe.calls.get(probe.kind, 0) + 1
             return await super().do_request(url, method, request_data, *a, **kw)
 
     def last_buttons() -> list[str]:  # called between updates, outside the timed part
@@ -133,6 +165,8 @@ async def assistant(n: int, database: Path) -> dict[str, Any]:
     store = Store.open(database, background_checkpoints=True)  # as `usce-coach run` opens it
     engine = Engine(store, all_features())
     engine.migrate()
+    if probe is not None:
+        engine.handle = probe.timed(engine.handle)  # type: ignore[method-assign]
     settings = Settings(telegram_bot_token=TOKEN, database_path=database)  # type: ignore[arg-type]
     app = build_application(engine, settings, "bench-salt", request=request, rate_limited=False)
     import logging
@@ -149,6 +183,9 @@ async def assistant(n: int, database: Path) -> dict[str, Any]:
         gc.collect()
         for kind, step in plan:
             update = step()
+            if probe is not None:
+                probe.kind = kind
+                probe.updates[kind] = probe.updates.get(kind, 0) + 1
             started = time.perf_counter()
             await app.process_update(update)
             latency = time.perf_counter() - started
@@ -189,6 +226,16 @@ def where_time_goes(n: int = 2_000) -> dict[str, float]:
     return {label: cumulative.get(key, 0.0) / total for label, key in pick.items() if total}
 
 
+def cost_by_kind(n: int = PROBE_N) -> dict[str, dict[str, float]]:
+    """Per kind of update, from one more run of the mix: mean microseconds inside the engine
+    (``Engine.handle``: the transaction, the flow, the FAQ match, building the replies) and Bot
+    API calls made. Everything else in the update's time is the framework's dispatch and sending."""
+    probe = Probe()
+    with tempfile.TemporaryDirectory() as tmp:
+        asyncio.run(assistant(n, Path(tmp) / "probe.db", probe))
+    return probe.per_kind()
+
+
 def run(n: int = 10_000, repeats: int = 3) -> dict[str, Any]:
     rounds: list[dict[str, Any]] = []
     for r in range(repeats):
@@ -211,6 +258,8 @@ def run(n: int = 10_000, repeats: int = 3) -> dict[str, Any]:
         **med,
         "ratio": statistics.median(r["ratio"] for r in rounds),
         "profile": where_time_goes(),
+        "cost_by_kind": cost_by_kind(),
+        "cost_by_kind_n": PROBE_N,
     }
 
 
@@ -220,6 +269,8 @@ def main() -> None:
         s = result[side]
         print(f"{side:9} {s['per_second']:8.0f} upd/s  p50 {s['p50_ms']:.3f} ms  p99 {s['p99_ms']:.3f} ms")
     print(f"ratio     {result['ratio']:.2f}")
+    for kind, cost in result["cost_by_kind"].items():
+        print(f"  {kind:<38} engine {cost['engine_us']:6.0f} µs  Bot API calls {cost['api_calls']:.0f}")
 
 
 if __name__ == "__main__":
