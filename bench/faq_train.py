@@ -17,8 +17,8 @@ so is the file (fixed zip timestamps), so an unchanged FAQ gives an unchanged fi
 ``--select`` is how the settings in ``flows/faq.py`` (``MODEL_WEIGHT``,
 ``MODEL_THRESHOLD``, ``MODEL_MARGIN``) and ``C`` below were chosen: on the tuning splits
 only (``bench.faq_bench.TUNING_SPLITS``; every other split is dropped right after
-loading), each configuration is scored leave-one-split-out (settings picked on six
-splits, scored on the seventh) and pooled (picked on all seven: what ships).
+loading), each configuration is scored leave-one-split-out (settings picked on all but
+one split, scored on that one) and pooled (picked on all of them: what ships).
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ import sklearn  # noqa: E402
 from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
+from bench.faq_bench import SPLITS, TUNING_SPLITS, Item, load_eval  # noqa: E402
 from flows import faq, faq_model  # noqa: E402
 from flows.content import CONTENT_DIR  # noqa: E402
 from flows.faq import Analyzer, FaqEntry, OutOfScope  # noqa: E402
@@ -52,28 +53,44 @@ from flows.text import MAX_INPUT  # noqa: E402
 FAQ_PATH = CONTENT_DIR / "faq.yaml"
 MODEL_PATH = CONTENT_DIR / "faq_model.npz"
 DECLINE = "__decline__"  # the class of every out-of-scope phrasing
-C = 300.0  # inverse regularisation strength, chosen by --select
+C = 30.0  # inverse regularisation strength, chosen by --select
 WORD_NGRAM = (1, 2)
 CHAR_NGRAM = (3, 5)
 MIN_DF_WORD = 1
 MIN_DF_CHAR = 1  # every character n-gram kept (min_df 2 lost to 1 once the long examples came in); chosen by --select
 COEF_DTYPE = np.float16  # half the file of float32; probabilities within 1e-3 (tests/test_faq_model.py)
 MAX_ITER = 5000
+TRAIN_ON_TUNING = True  # the tuning splits' questions are training data too; chosen by --select
 
 
 # --------------------------------------------------------------------------- training
+
+
+def tuning_items() -> list[Item]:
+    """The tuning splits of the evaluation set (bench/faq_eval.yaml); never a held-out one."""
+    return [it for it in load_eval() if it.split in TUNING_SPLITS]
+
+
+def item_pairs(items: Sequence[Item]) -> list[tuple[str, str]]:
+    """(text, label) of evaluation questions: an in-scope one once per acceptable entry,
+    an out-of-scope one as DECLINE."""
+    return [(it.text, label) for it in items for label in (sorted(it.expected) if it.expected else (DECLINE,))]
 
 
 def training_set(
     entries: Sequence[FaqEntry],
     out_of_scope: Sequence[OutOfScope],
     examples: Mapping[str, Sequence[str]] | None = None,
+    extra: Sequence[tuple[str, str]] | None = None,
 ) -> tuple[list[str], list[str]]:
-    """(text, label) of every phrasing and example: an entry's question, phrasings and long
+    """(text, label) of every phrasing and example: an entry's question, phrasings and
     examples (content/faq_examples.yaml, read when ``examples`` is None) carry its id, an
-    out-of-scope group's carry DECLINE. Cut to the input limit, as questions are."""
+    out-of-scope group's carry DECLINE; then ``extra`` pairs (the tuning splits' questions
+    when None and TRAIN_ON_TUNING). Cut to the input limit, as questions are."""
     if examples is None:
         examples = faq.load_examples()
+    if extra is None:
+        extra = item_pairs(tuning_items()) if TRAIN_ON_TUNING else []
     texts: list[str] = []
     labels: list[str] = []
     for e in entries:
@@ -84,6 +101,9 @@ def training_set(
         for t in (*o.phrasings, *examples.get(o.id, ())):
             texts.append(t[:MAX_INPUT])
             labels.append(DECLINE)
+    for t, label in extra:
+        texts.append(t[:MAX_INPUT])
+        labels.append(label)
     return texts, labels
 
 
@@ -124,9 +144,10 @@ def fit(
     c: float = C,
     min_df_word: int = MIN_DF_WORD,
     min_df_char: int = MIN_DF_CHAR,
+    extra: Sequence[tuple[str, str]] | None = None,
 ) -> Trained:
     t0 = time.perf_counter()
-    texts, labels = training_set(entries, out_of_scope)
+    texts, labels = training_set(entries, out_of_scope, extra=extra)
     docs = token_docs(texts)
     word = TfidfVectorizer(
         analyzer="word", token_pattern=r"\S+", lowercase=False, ngram_range=WORD_NGRAM,
@@ -211,10 +232,8 @@ class Selection:
     """Tuning items, the matcher's scores on them, and the scoring/selection rules."""
 
     def __init__(self) -> None:
-        from bench.faq_bench import TUNING_SPLITS, load_eval
-
-        self.items = [it for it in load_eval() if it.split in TUNING_SPLITS]  # nothing else is kept
-        self.splits = [s for s in ("tune", "dev", "dev2", "dev3", "dev4", "dev5", "dev6") if s in TUNING_SPLITS]
+        self.items = tuning_items()  # nothing else is kept
+        self.splits = [s for s in SPLITS if s in TUNING_SPLITS]
         assert set(self.splits) == set(TUNING_SPLITS)
         self.entries, self.oos = faq.load_faq(), faq.load_out_of_scope()
         self.index = faq.FaqIndex.build(self.entries, self.oos)  # the matcher alone
@@ -301,46 +320,70 @@ def _paired(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> str:
 
 
 def select(c_grid: Sequence[float], min_df_grid: Sequence[int], weights: Sequence[float],
-           margins: Sequence[float]) -> None:
+           margins: Sequence[float], sources: Sequence[str]) -> None:
+    """``sources``: "content" trains on faq.yaml and faq_examples.yaml alone; "content+tuning"
+    adds the tuning splits' questions, out of fold: a split's probabilities come from a model
+    trained without that split, so no tuning question is scored by a model that saw it."""
     sel = Selection()
     print(f"{len(sel.items)} tuning questions; matcher scored.", flush=True)
     configs: list[Config] = []
-    for min_df in min_df_grid:
-        for c in c_grid:
-            trained = fit(sel.entries, sel.oos, c=c, min_df_char=min_df)
-            data = arrays(trained, "selection")
-            model = faq_model.FaqModel(data)
-            p, p_oos = sel.probabilities(model)
-            size = sum(v.nbytes for v in data.values()) / 1e6
-            print(f"  C={c:g} min_df_char={min_df}: {len(data['word_vocab'])} word + {len(data['char_vocab'])} char"
-                  f" features, {size:.1f} MB of arrays, trained in {trained.seconds:.1f} s", flush=True)
-            for w in weights:
-                blended = w * p + (1 - w) * sel.matcher
-                top = blended.argmax(axis=1)
-                score = blended.max(axis=1)
-                oos = w * p_oos + (1 - w) * sel.matcher_oos
-                for margin in margins:
-                    configs.append(Config({"C": c, "min_df_char": min_df, "weight": w, "margin": margin},
-                                          top, score, score - oos <= margin))
+    for source in sources:
+        for min_df in min_df_grid:
+            for c in c_grid:
+                p = np.zeros_like(sel.matcher)
+                p_oos = np.zeros(len(sel.items))
+                folds = sel.splits if source == "content+tuning" else [None]
+                seconds = 0.0
+                for held in folds:
+                    keep = [it for it in sel.items if it.split != held] if held else []
+                    trained = fit(sel.entries, sel.oos, c=c, min_df_char=min_df, extra=item_pairs(keep))
+                    seconds += trained.seconds
+                    fold_p, fold_oos = sel.probabilities(faq_model.FaqModel(arrays(trained, "selection")))
+                    fold = sel.split == held if held else np.ones(len(sel.items), dtype=bool)
+                    p[fold], p_oos[fold] = fold_p[fold], fold_oos[fold]
+                print(f"  {source} C={c:g} min_df_char={min_df}: {len(folds)} model(s) trained in {seconds:.1f} s",
+                      flush=True)
+                for w in weights:
+                    blended = w * p + (1 - w) * sel.matcher
+                    top = blended.argmax(axis=1)
+                    score = blended.max(axis=1)
+                    oos = w * p_oos + (1 - w) * sel.matcher_oos
+                    for margin in margins:
+                        params = {"source": source, "C": c, "min_df_char": min_df, "weight": w, "margin": margin}
+                        configs.append(Config(params, top, score, score - oos <= margin))
     everything = np.ones(len(sel.items), dtype=bool)
     rows: dict[str, dict[str, dict[str, float]]] = {"matcher": {}, "blend, leave-one-split-out": {},
-                                                    "blend, picked on all seven": {}}
+                                                    "blend, picked on all": {}}
     loso_right = np.zeros(len(sel.items), dtype=bool)
-    print("\nleave-one-split-out picks (settings chosen on the other six tuning splits):")
+    print("\nleave-one-split-out picks (settings chosen on the other tuning splits):")
     for s in sel.splits:
         mask = sel.split == s
         picked, t = sel.select(configs, ~mask)
         rows["blend, leave-one-split-out"][s] = sel.metrics(picked, t, mask)
         loso_right[mask] = sel.right(picked, t)[mask]
         print(f"  {s:<5} {picked.params} threshold {t:.4f}")
+    if len(sources) > 1:  # each source alone, so the two can be compared out of fold
+        for source in sources:
+            own = [c for c in configs if c.params["source"] == source]
+            row = rows[f"  {source} alone, LOSO"] = {}
+            for s in sel.splits:
+                mask = sel.split == s
+                picked, t = sel.select(own, ~mask)
+                row[s] = sel.metrics(picked, t, mask)
     pooled, t_pooled = sel.select(configs, everything)
     base_right = sel.right(sel.baseline, 0.5)
     pooled_right = sel.right(pooled, t_pooled)
     for s in sel.splits:
         mask = sel.split == s
         rows["matcher"][s] = sel.metrics(sel.baseline, 0.5, mask)
-        rows["blend, picked on all seven"][s] = sel.metrics(pooled, t_pooled, mask)
-    print(f"\npicked on all seven tuning splits (ships): {pooled.params} threshold {t_pooled:.4f}")
+        rows["blend, picked on all"][s] = sel.metrics(pooled, t_pooled, mask)
+    print(f"\npicked on all tuning splits (ships): {pooled.params} threshold {t_pooled:.4f}")
+    kept = sel.right(pooled, t_pooled) & sel.in_scope
+    if kept.any():  # a higher threshold declines more filler; this is as high as it goes for free
+        lowest = float(pooled.score[kept].min())
+        below = pooled.score[pooled.score < lowest]
+        free = (lowest + below.max()) / 2 if len(below) else lowest
+        print(f"highest threshold that costs no tuning question: {free:.4f} (lowest right answer {lowest:.4f})")
     print("\ncells: top-1 / out-of-scope declined / in scope wrongly declined (%)")
     print(f"{'':<28}" + "".join(f"{s:>20}" for s in sel.splits))
     for name, per in rows.items():
@@ -353,10 +396,10 @@ def select(c_grid: Sequence[float], min_df_grid: Sequence[int], weights: Sequenc
     for s in sel.splits:
         mask = sel.split == s
         print(f"  {s:<5} leave-one-split-out {_paired(loso_right[mask], base_right[mask]):<22}"
-              f" picked on all seven {_paired(pooled_right[mask], base_right[mask])}")
+              f" picked on all {_paired(pooled_right[mask], base_right[mask])}")
     print(f"  all   leave-one-split-out {_paired(loso_right, base_right):<22}"
-          f" picked on all seven {_paired(pooled_right, base_right)}")
-    print("\nnext best on all seven (value = mean of top-1 and declined, pooled):")
+          f" picked on all {_paired(pooled_right, base_right)}")
+    print("\nnext best on all (value = mean of top-1 and declined, pooled):")
     ranked = sorted(((sel.pick(c, everything)[1], i) for i, c in enumerate(configs)), key=lambda r: (-r[0], r[1]))
     for v, i in ranked[:12]:
         print(f"  {v:.4f} {configs[i].params} threshold {sel.pick(configs[i], everything)[0]:.4f}")
@@ -372,10 +415,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--min-df-char", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--weights", type=float, nargs="+", default=[0.1, 0.2, 0.35, 0.5, 0.65, 0.8])
     ap.add_argument("--margins", type=float, nargs="+", default=[0.0, 0.03, 0.05, 0.08])
+    ap.add_argument("--sources", nargs="+", choices=["content", "content+tuning"],
+                    default=["content", "content+tuning"])
     ap.add_argument("--out", type=Path, default=MODEL_PATH)
     args = ap.parse_args(argv)
     if args.select:
-        select(args.c, args.min_df_char, args.weights, args.margins)
+        select(args.c, args.min_df_char, args.weights, args.margins, args.sources)
         return
     trained, data = build_model()
     write(args.out, data)

@@ -411,6 +411,8 @@ def test_eval_set_shape() -> None:
             assert e is None or e in ids, f"eval item {i['text']!r} expects unknown id {e}"
 
 
+# The classifier is trained on the tuning splits' questions (bench/faq_train.py), so their floors
+# catch a broken index or model, not a loss of generalisation: docs/FAQ_METHOD.md has that.
 def test_accuracy_floor_tune(index: FaqIndex) -> None:
     top1, declined = _accuracy(index, "tune")
     assert top1 >= 0.90

@@ -94,9 +94,22 @@ def test_committed_model_is_trained_on_this_faq() -> None:
     )
     texts, _ = faq_train.training_set(load_faq(), load_out_of_scope())
     assert model.tokens_sha256 == faq_train.tokens_sha256(faq_train.token_docs(texts)), (
-        f"the analyzer (concepts, stop words...) changed since content/faq_model.npz was trained: {STALE}"
+        "the training data (faq_examples.yaml, the tuning splits of bench/faq_eval.yaml) or the analyzer"
+        f" (concepts, stop words...) changed since content/faq_model.npz was trained: {STALE}"
     )
     assert default_index().model is not None, f"the bot is matching without the classifier: {STALE}"
+
+
+def test_training_takes_the_tuning_splits_and_no_held_out_question() -> None:
+    """Training = the content's phrasings and examples, then every tuning-split question, and
+    nothing else (a held-out question may still equal a phrasing: "what is vslo")."""
+    entries, oos = load_faq(), load_out_of_scope()
+    texts, labels = faq_train.training_set(entries, oos)
+    content, _ = faq_train.training_set(entries, oos, extra=[])
+    tuning = [it for it in load_eval() if it.split in TUNING_SPLITS]
+    assert len(tuning) > 900
+    extra = list(zip(texts, labels, strict=True))[len(content):]
+    assert extra == [(t[:MAX_INPUT], label) for t, label in faq_train.item_pairs(tuning)]
 
 
 def test_the_model_changes_answers() -> None:
