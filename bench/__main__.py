@@ -46,6 +46,7 @@ def render(results: dict[str, Any], quick: bool) -> str:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     f, a = fw["floor"], fw["assistant"]
     kept = faq["kept_match_path"]
+    probed = fw["cost_by_kind"]
     lines = [
         "# Performance",
         "",
@@ -80,22 +81,32 @@ def render(results: dict[str, Any], quick: bool) -> str:
         "| update | p50 ms | share of the assistant's time | in the engine, µs | Bot API calls |",
         "|---|---:|---:|---:|---:|",
         *(
-            f"| {kind} | {k['p50_ms']:.3f} | {k['share']:.0%} | {fw['cost_by_kind'][kind]['engine_us']:.0f}"
-            f" | {fw['cost_by_kind'][kind]['api_calls']:.0f} |"
+            f"| {kind} | {k['p50_ms']:.3f} | {k['share']:.0%} | {probed['kinds'][kind]['engine_us']:.0f}"
+            f" | {probed['kinds'][kind]['api_calls']:.0f} |"
             for kind, k in a["kinds"].items()
         ),
         "",
         f"The last two columns come from one more run of {fw['cost_by_kind_n']:,} updates: the mean time inside"
         " `Engine.handle` (the transaction, the flow, the FAQ match, building the replies) and the Bot API calls",
-        "per update. The rest of an update's time is the framework's dispatch and the sending.",
+        "per update. The rest of an update's time is the framework's dispatch and the sending. In that run an",
+        f"update took {probed['update_us']:.0f} µs on average: {probed['engine_us']:.0f} µs in the engine and"
+        f" {probed['update_us'] - probed['engine_us']:.0f} µs in the framework, against {1e6 / f['per_second']:.0f} µs"
+        " for the floor's whole update. Half the floor's throughput allows"
+        f" {2e6 / f['per_second']:.0f} µs per update, so the framework's part alone (two Bot API calls"
+        " where the floor makes one) uses"
+        f" {(probed['update_us'] - probed['engine_us']) / (2e6 / f['per_second']):.0%} of it and leaves"
+        f" {2e6 / f['per_second'] - (probed['update_us'] - probed['engine_us']):.0f} µs for the engine, which takes"
+        f" {probed['engine_us']:.0f}.",
         "",
         "Where the assistant's time goes (cProfile over 2,000 updates of the same mix, share of"
         " `process_update`): " + "; ".join(f"{label} {share:.0%}" for label, share in fw["profile"].items()) + ".",
         "",
-        "What dominates: the typed question (the matcher, plus a second message for the step shown again)",
-        "and, on every update, the engine's transaction (load the user's row, a savepoint per step, save,",
-        "commit) and the flow's work; sending costs little since replies stopped going through",
-        "`Bot.send_message`. Tried, and kept: replies sent by `bot/coachbot.py` — PTB's `ExtBot` lower",
+        "What dominates: the framework's part of each update, with its two Bot API calls (the answer to a",
+        "press and the reply; /start and a typed question send two messages), takes about half of what a",
+        "ratio of 0.5 allows (figures above); in the engine, the transaction (load the user's row, a",
+        "savepoint per step, save, commit: about 90 µs even for a menu press) and, for a typed question, the",
+        "match (the matcher and the classifier) and the step shown again. Tried, and kept: replies sent by",
+        "`bot/coachbot.py` — PTB's `ExtBot` lower",
         "half (rate limiter, request, error mapping) with keyboards serialised once per distinct keyboard and",
         "Telegram's echo of each message not parsed into a `Message` (ratio 0.23 → 0.42 on the earlier mix,",
         "whose question never reached the matcher); savepoints under one name so SQLite keeps them",
@@ -108,7 +119,7 @@ def render(results: dict[str, Any], quick: bool) -> str:
         "collector off ran within 1%). Since then: the main menu built once, flows answering `can_fire` from",
         "a table built with their machine, and a known user's session saved with a plain UPDATE instead of an",
         "upsert (the engine alone about 4% faster, alternating A/B runs); the FAQ answer now blends a",
-        "classifier into the matcher (docs/FAQ_METHOD.md, rounds 7 and 8), which costs about 0.1 ms more",
+        "classifier into the matcher (docs/FAQ_METHOD.md, rounds 7 to 9), which costs about 0.1 ms more",
         "per typed question: in `python -m bench.framework` runs on this machine the ratio went 0.38 → 0.35",
         "with it. The rest is spread thin: per update about seven SQL statements (BEGIN, the user's row, a",
         "savepoint, the flow's reads and writes, the session, COMMIT — about a quarter of the engine's time),",
