@@ -398,10 +398,10 @@ def test_eval_set_shape() -> None:
     splits = {i["split"] for i in items}
     assert splits == {
         "tune", "dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7",
-        "heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7", "heldout8",
+        "heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7", "heldout8", "heldout9",
     }, splits
     held = sum(i["split"].startswith("heldout") for i in items)
-    assert 0.25 <= held / len(items) <= 0.4
+    assert 0.25 <= held / len(items) <= 0.45  # each round adds a held-out split whole; tuning stays the larger side
     for split in splits:  # every split has both kinds, so each reports both figures
         assert any(i["split"] == split and i["expected"] is None for i in items), split
         assert any(i["split"] == split and i["expected"] is not None for i in items), split
@@ -433,7 +433,9 @@ def test_accuracy_floor_heldout(index: FaqIndex) -> None:
 
 def test_heldout_splits_are_never_tuned_on() -> None:
     assert {"tune", "dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7"} == TUNING_SPLITS
-    for split in ("heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7", "heldout8"):
+    for split in (
+        "heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7", "heldout8", "heldout9",
+    ):
         with pytest.raises(ValueError):
             misses(split)
 
