@@ -29,7 +29,7 @@ QUESTION_WORDS = frozenset({  # a message opening with one of these is asking so
     "what", "whats", "how", "is", "are", "can", "could", "should", "shall", "do", "does", "did",
     "when", "where", "which", "who", "whom", "whose", "why", "will", "would", "pls", "please", "plz",
 })
-ASIDE_MIN_WORDS = 3  # a typed reply this short is more likely a mistyped answer than a question
+ASIDE_MIN_WORDS = 3  # without a "?", a typed reply this short is more likely a mistyped answer than a question
 MAX_TOPIC_BUTTONS = 4  # topic buttons under an answer (runner-ups first, then related)
 FLOW = "faq.ask"
 
@@ -115,11 +115,13 @@ class Questions(Feature):
         return self.answer(turn, text)
 
     def on_aside(self, turn: Turn, text: str) -> list[Reply] | None:
-        """A question typed where a flow wanted an answer: answered only when the guide
-        plainly covers it, so a mistyped answer is never mistaken for a question."""
+        """A question typed where a flow wanted an answer: answered only when it is plainly
+        asked (a "?", or a few words opening with a question word) and the guide covers it,
+        so a mistyped answer is never mistaken for a question."""
         question = clean(text, MAX_QUESTION)
         words = question.lower().split()
-        if len(words) < ASIDE_MIN_WORDS or not ("?" in question or words[0] in QUESTION_WORDS):
+        asked = "?" in question or (len(words) >= ASIDE_MIN_WORDS and words[0] in QUESTION_WORDS)
+        if not words or not asked:
             return None
         match = self.index.match(question)
         if match.entry is None:

@@ -193,7 +193,16 @@ def test_a_question_typed_mid_step_is_answered_and_the_step_shown_again(chat: Ch
     assert state_of(chat) == ("onboarding", "visa")
 
 
-@pytest.mark.parametrize("answer", ["a million dollars", "what a lovely day", "how"])
+def test_a_short_question_with_a_question_mark_is_answered_mid_step(chat: Chat) -> None:
+    answer_graduate(chat, upto="budget")
+    chat.send("lor timing??")
+    assert chat.route == "faq:aside"
+    assert "How and when do I ask for a letter?" in chat.text
+    assert chat.text.rstrip().endswith("What's your budget for USCE?")
+    assert state_of(chat) == ("onboarding", "budget")
+
+
+@pytest.mark.parametrize("answer", ["a million dollars", "what a lovely day", "how", "idk?", "2?"])
 def test_only_plain_questions_the_guide_covers_are_taken_as_asides(chat: Chat, answer: str) -> None:
     answer_graduate(chat, upto="budget")
     chat.send(answer)
