@@ -1,18 +1,19 @@
-"""Train the FAQ classifier on content/faq.yaml and write content/faq_model.npz.
+"""Train the FAQ classifier and write content/faq_model.npz.
 
     python -m bench.faq_train            # train with the kept settings and write the model (make faq-model)
     python -m bench.faq_train --select   # choose C, blend weight, margin and threshold on the tuning splits
 
 The classifier is a logistic regression (scikit-learn, a development dependency) over
 two TF-IDF parts: word uni- and bigrams of the matcher's canonical tokens and character
-3-5-grams inside words of the lower-cased text. Each entry's question, phrasings and long
-examples (content/faq_examples.yaml: messages with a few sentences of background, as users
-write them) are labelled with its id; every out-of-scope phrasing and example is labelled
-``DECLINE``. Only the
-arrays the bot needs are written (``flows/faq_model.py`` computes the probabilities in
-numpy), with the sha256 of the faq.yaml they were trained from: the bot ignores a model
-trained on other content. Training is deterministic (lbfgs from zeros, one thread) and
-so is the file (fixed zip timestamps), so an unchanged FAQ gives an unchanged file.
+3-5-grams inside words of the lower-cased text. Each entry's question, phrasings and
+examples (content/faq_examples.yaml: messages as users write them, short and long) are
+labelled with its id; every out-of-scope phrasing and example is labelled ``DECLINE``; then
+come the tuning splits' questions of bench/faq_eval.yaml with their expected ids
+(``TRAIN_ON_TUNING``; a held-out question never). Only the arrays the bot needs are written
+(``flows/faq_model.py`` computes the probabilities in numpy), with the sha256 of the
+faq.yaml they were trained from: the bot ignores a model trained on other content.
+Training is deterministic (lbfgs from zeros, one thread) and so is the file (fixed zip
+timestamps), so unchanged training data gives an unchanged file.
 
 ``--select`` is how the settings in ``flows/faq.py`` (``MODEL_WEIGHT``,
 ``MODEL_THRESHOLD``, ``MODEL_MARGIN``) and ``C`` below were chosen: on the tuning splits
