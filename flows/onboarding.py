@@ -34,7 +34,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from flows.engine import CommandHandler, Feature, MenuEntry, Turn
 from flows.errors import InvalidAnswer, StaleButton
 from flows.machine import FlowMachine, FlowSpec
-from flows.plan import MONTH_ABBR, Rules, build_plan, load_rules, month_label, render_plan
+from flows.plan import MONTH_ABBR, Rules, build_plan, load_rules, month_label
+from flows.plan_view import render_plan
 from flows.profile import Profile, load_profile, save_answer
 from flows.profile import migrations as profile_migrations
 from flows.text import MAX_INPUT, clean

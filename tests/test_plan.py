@@ -19,9 +19,9 @@ from flows.plan import (
     months_until,
     parse_milestones,
     parse_rules,
-    render_plan,
     window_status,
 )
+from flows.plan_view import render_plan
 from flows.profile import Profile
 from flows.text import to_plain
 from tests.emulator import parse_html
