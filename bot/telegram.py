@@ -92,7 +92,10 @@ class TelegramChannel:
         text = message.text
         if len(text) > MAX_INPUT:  # Telegram never sends more, but the emulator or a forger might
             text = text[:MAX_INPUT]
-        inp = Input.parse(f"tg:{user.id}", text)
+        if update.edited_message is not None:  # an earlier message changed: never a new answer
+            inp = Input.edit(f"tg:{user.id}", text, message.message_id)
+        else:
+            inp = Input.parse(f"tg:{user.id}", text, message.message_id)
         await self._answer(update, context, inp)
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -106,7 +109,7 @@ class TelegramChannel:
 
     async def on_group(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
-        if message is None:
+        if message is None or update.edited_message is not None:
             return
         text = message.text or ""
         bot_name = f"@{context.bot.username}".lower() if context.bot.username else ""
@@ -116,7 +119,7 @@ class TelegramChannel:
 
     async def on_non_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
-        if message is not None:
+        if message is not None and update.edited_message is None:  # an edited photo is no new message
             await message.reply_text(self.engine.texts["errors.non_text"])
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -208,6 +208,8 @@ class Engine:
             except CoachError as exc:
                 replies = [self.main_menu(turn, self.texts[exc.text_key])]
                 turn.route = f"error:{type(exc).__name__}"
+            if turn.route == "edit:ignored":  # nothing happened: nothing to save either
+                return Outcome(replies, turn.route, session)
             if turn.changed:
                 for feature in self.features:
                     feature.on_changed(turn, turn.changed)
@@ -221,9 +223,17 @@ class Engine:
             return False
         return now - datetime.fromisoformat(session.last_seen) < REDELIVERY_WINDOW
 
+    def on_edit(self, turn: Turn, inp: Input) -> list[Reply]:
+        """The user edited an earlier message. An edit never acts as a new input: it changes
+        nothing and gets no reply."""
+        turn.route = "edit:ignored"
+        return []
+
     def _route(self, turn: Turn, inp: Input) -> list[Reply]:
         if inp.kind is Kind.COMMAND:
             return self.run_command(turn, inp.value, inp.args)
+        if inp.kind is Kind.EDIT:
+            return self.on_edit(turn, inp)
         if inp.kind is Kind.BUTTON:
             prefix, _, payload = inp.value.partition(":")
             feature = self._prefixes.get(prefix)

@@ -13,6 +13,7 @@ class Kind(enum.Enum):
     TEXT = "text"
     BUTTON = "button"
     COMMAND = "command"
+    EDIT = "edit"  # the user edited a message they sent earlier; ``value`` is its new text
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,33 +23,41 @@ class Input:
     ``user_id`` is a channel-qualified id ("tg:123", "term:alice"); it always
     comes from the channel's own notion of the sender, never from button data.
     For a command, ``value`` holds its name (lower case, no slash) and
-    ``args`` the rest of the line.
+    ``args`` the rest of the line. ``message_id`` is the channel's id of the
+    message the input came from (typed text, a command, an edited message), when
+    it has one.
     """
 
     user_id: str
     kind: Kind
     value: str
     args: str = ""
+    message_id: int | None = None
 
     @classmethod
-    def text(cls, user_id: str, text: str) -> Input:
-        return cls(user_id, Kind.TEXT, text)
+    def text(cls, user_id: str, text: str, message_id: int | None = None) -> Input:
+        return cls(user_id, Kind.TEXT, text, message_id=message_id)
 
     @classmethod
     def button(cls, user_id: str, data: str) -> Input:
         return cls(user_id, Kind.BUTTON, data)
 
     @classmethod
-    def command(cls, user_id: str, name: str, args: str = "") -> Input:
-        return cls(user_id, Kind.COMMAND, name.lower(), args.strip())
+    def command(cls, user_id: str, name: str, args: str = "", message_id: int | None = None) -> Input:
+        return cls(user_id, Kind.COMMAND, name.lower(), args.strip(), message_id)
 
     @classmethod
-    def parse(cls, user_id: str, line: str) -> Input:
+    def edit(cls, user_id: str, text: str, message_id: int) -> Input:
+        """The user changed the text of their message ``message_id`` to ``text``."""
+        return cls(user_id, Kind.EDIT, text, message_id=message_id)
+
+    @classmethod
+    def parse(cls, user_id: str, line: str, message_id: int | None = None) -> Input:
         """A typed line: ``/cmd args`` (``/cmd@botname`` too) is a command, anything else text."""
         if line.startswith("/") and len(line) > 1 and not line[1].isspace():
             head, _, rest = line[1:].partition(" ")
-            return cls.command(user_id, head.split("@", 1)[0], rest)
-        return cls.text(user_id, line)
+            return cls.command(user_id, head.split("@", 1)[0], rest, message_id)
+        return cls.text(user_id, line, message_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -135,6 +135,19 @@ class Updates:
         update.set_bot(self.bot)
         return update
 
+    def edit(self, user_id: int, message_id: int, text: str) -> Update:
+        """The user changed the text of their earlier message ``message_id``."""
+        from datetime import UTC, datetime
+
+        msg = Message(
+            message_id, datetime.now(UTC), Chat(user_id, Chat.PRIVATE), from_user=self._user(user_id), text=text,
+            edit_date=datetime.now(UTC),
+        )
+        msg.set_bot(self.bot)
+        update = Update(next(self._ids), edited_message=msg)
+        update.set_bot(self.bot)
+        return update
+
     def sticker(self, user_id: int) -> Update:
         from datetime import UTC, datetime
 

@@ -146,3 +146,25 @@ def test_replies_without_buttons_fold_into_the_next_message() -> None:
     photo = Reply("pic", attachment=Attachment("t.png", b"x", "photo"))
     assert merge_replies([Reply("Here:"), photo]) == [Reply("Here:"), photo]
     assert len(merge_replies([Reply("x" * 3000), Reply("y" * 3000)])) == 2
+
+
+def test_an_edited_message_changes_nothing_and_gets_no_reply(chat: Chat, engine: Engine) -> None:
+    chat.send("/settings")
+    chat.press("Quiet hours")  # the step waits for typed hours
+    before = engine.store.user(chat.user)
+    outcome = engine.handle(Input.edit(chat.user, "23:00-06:00", message_id=7), update_id=99)
+    assert (outcome.replies, outcome.route) == ([], "edit:ignored")
+    assert engine.store.user(chat.user) == before
+    assert engine.store.db.table("nudge_settings").count == 0  # the edit set no quiet hours
+    chat.send("22:00-10:00")  # the step still takes the next real answer
+    assert "22:00–10:00" in chat.text
+
+
+def test_an_edit_from_a_user_never_seen_stores_nothing(engine: Engine) -> None:
+    assert engine.handle(Input.edit("tg:5", "hello", message_id=1)).replies == []
+    assert engine.store.user("tg:5") is None
+
+
+def test_typed_lines_carry_their_message_id() -> None:
+    assert Input.parse("u", "/help", message_id=4).message_id == 4
+    assert Input.parse("u", "hello", message_id=5).message_id == 5

@@ -193,3 +193,17 @@ async def test_unparsable_html_is_resent_as_plain_text(
     first, again = request_.sent()[:2]
     assert first["parse_mode"] == "HTML" and "parse_mode" not in again and "<b>" in first["text"]
     assert "<b>" not in again["text"] and again["reply_markup"] == first["reply_markup"]
+
+
+async def test_an_edited_message_is_never_taken_as_an_answer(
+    app: Application, updates: Updates, request_: RecordingRequest, engine: Engine
+) -> None:
+    await app.process_update(updates.message(5, "/settings"))
+    await app.process_update(updates.press(5, "n:q"))
+    assert "quiet" in request_.texts()[-1].lower() or "quiet" in str(request_.calls[-1].params).lower()
+    asked = len(request_.calls)
+    before = engine.store.user("tg:5")
+    await app.process_update(updates.edit(5, 3, "23:00-06:00"))  # an old "hello" edited into hours
+    await app.process_update(updates.edit(5, 3, "/delete"))
+    assert request_.calls[asked:] == []
+    assert engine.store.user("tg:5") == before
