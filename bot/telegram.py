@@ -32,7 +32,7 @@ from bot import broadcast
 from bot.coachbot import CoachBot
 from bot.delivery import Dispatcher
 from bot.logs import hash_user
-from bot.render import keyboard_json, split_text
+from bot.render import keyboard_json, markup, split_text
 from bot.settings import Settings
 from flows.engine import Engine
 from flows.text import MAX_INPUT
@@ -213,10 +213,11 @@ async def send_reply(bot: CoachBot, chat_id: int, reply: Reply) -> None:
         att = reply.attachment
         payload = io.BytesIO(att.content)
         caption = reply.text if len(reply.text) <= 1024 else None
+        buttons = markup(reply.buttons) if caption is not None else None  # else they go with the text
         if att.kind == "photo":
-            await bot.send_photo(chat_id, payload, caption=caption, filename=att.filename)
+            await bot.send_photo(chat_id, payload, caption=caption, filename=att.filename, reply_markup=buttons)
         else:
-            await bot.send_document(chat_id, payload, caption=caption, filename=att.filename)
+            await bot.send_document(chat_id, payload, caption=caption, filename=att.filename, reply_markup=buttons)
         if caption is not None:
             return
     pieces = split_text(reply.text)

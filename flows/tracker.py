@@ -697,16 +697,22 @@ class Tracker(Feature):
             name = key if key.startswith("tracker.") else f"tracker.timeline.{key}"
             return to_plain(turn.t(name, **values))
 
-        png = timeline_image.draw(
-            list_experiences(turn.store, turn.user_id),
+        experiences = list_experiences(turn.store, turn.user_id)
+        png = timeline_image.png(timeline_image.render(
+            experiences,
             month_index(application) if application else None,
             self._this_month(turn),
             timeline_image.windows(application, label),
             label,
             turn.t("tracker.months"),
-        )
+        ))
         caption = turn.t("tracker.timeline.caption" if application else "tracker.timeline.caption_no_application")
-        return [Reply(caption, attachment=Attachment("timeline.png", png, kind="photo"))]
+        buttons: Keyboard = (
+            (Button(turn.t("tracker.button_log_another" if experiences else "tracker.menu_log"), "go:log"),
+             Button(turn.t("tracker.button_progress"), "go:progress")),
+            (Button(turn.t("core.button_menu"), "go:menu"),),
+        )
+        return [Reply(caption, buttons, attachment=Attachment("timeline.png", png, kind="photo"))]
 
 
 def _older_graduate(profile: Profile | None, today: date) -> bool:
