@@ -12,7 +12,7 @@ import weakref
 from collections.abc import Awaitable
 from typing import Any, cast
 
-from telegram import BotCommand, LinkPreviewOptions, Message, Update
+from telegram import LinkPreviewOptions, Message, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.ext import (
@@ -28,7 +28,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot import broadcast
+from bot import bot_profile, broadcast
 from bot.coachbot import CoachBot
 from bot.delivery import Dispatcher
 from bot.logs import hash_user
@@ -198,14 +198,6 @@ class TelegramChannel:
         app.add_handler(MessageHandler(private & ~filters.TEXT & ~filters.StatusUpdate.ALL, self.on_non_text))
         app.add_error_handler(self.on_error)
 
-    def bot_commands(self) -> list[BotCommand]:
-        texts = self.engine.texts
-        return [
-            BotCommand(name, texts[f"commands.{name}"])
-            for name in self.engine.command_names
-            if f"commands.{name}" in texts
-        ]
-
 
 async def send_reply(bot: CoachBot, chat_id: int, reply: Reply) -> None:
     """Send one reply as one or more messages (text split at Telegram's limit)."""
@@ -243,7 +235,7 @@ def build_application(
     dispatcher = Dispatcher(engine.store, engine.texts, clock=engine.clock)
 
     async def post_init(app: Application) -> None:
-        await app.bot.set_my_commands(channel.bot_commands())
+        await bot_profile.publish(app.bot, engine)  # the "/" list and the descriptions, from content/
         dispatcher.start(app)  # timeline nudges: recover after a crash, then tick from the JobQueue
         broadcast.start(app, dispatcher, engine.store)  # admins' broadcasts, through the same dispatcher
         # Everything loaded so far (content, indexes, the framework) lives until exit: move it

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flows.engine import CommandHandler, Feature, MenuEntry, Turn
 from flows.errors import StaleButton
-from flows.types import Reply
+from flows.types import Keyboard, Reply
 
 
 class Core(Feature):
@@ -20,16 +20,15 @@ class Core(Feature):
         if link and link in turn.engine.deep_links:
             return turn.engine.run_command(turn, link)
         key = "core.welcome" if turn.session.created else "core.welcome_back"
-        replies = [Reply(turn.t(key))]
         if turn.session.flow:
-            replies.append(turn.engine.resume_hint(turn))
-        else:
-            for feature in turn.engine.features:
-                for offer in feature.on_start(turn):  # shown as part of the welcome
-                    welcome = replies[0]
-                    replies[0] = Reply(f"{welcome.text}\n\n{offer.text}", welcome.buttons + offer.buttons)
-            replies.append(turn.engine.main_menu(turn))
-        return replies
+            return [Reply(turn.t(key)), turn.engine.resume_hint(turn)]  # folded into one message
+        # One message: the welcome, the features' offers (the goal button on top), the menu below.
+        text: str = turn.t(key)
+        buttons: Keyboard = ()
+        for feature in turn.engine.features:
+            for offer in feature.on_start(turn):
+                text, buttons = f"{text}\n\n{offer.text}", buttons + offer.buttons
+        return [Reply(text, buttons + turn.engine.main_menu(turn).buttons)]
 
     def help(self, turn: Turn, args: str) -> list[Reply]:
         lines = [turn.t("core.help_intro")]

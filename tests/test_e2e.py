@@ -31,9 +31,11 @@ async def bot(emulator: Emulator, tmp_path: Path) -> AsyncIterator[BotProcess]:
 
 async def test_start_button_and_free_text(emulator: Emulator, bot: BotProcess, tmp_path: Path) -> None:
     emulator.send_command(USER, "start")
-    welcome, menu = await emulator.wait_for_messages(USER, 2, timeout=30)
+    [welcome] = await emulator.wait_for_messages(USER, 1, timeout=30)
+    menu = welcome  # one message: the welcome with the goal button on top of the menu
     assert "Welcome to USCE Coach" in welcome.plain_text
-    assert menu.callback_data, "the main menu has buttons"
+    assert welcome.callback_data[0] == "ob:s" and "go:plan" in welcome.callback_data
+    assert len(welcome.callback_data) <= 8
     assert welcome.parse_mode == "HTML"
 
     emulator.press_button(USER, menu.message_id, "go:help")
@@ -45,8 +47,13 @@ async def test_start_button_and_free_text(emulator: Emulator, bot: BotProcess, t
     replies = await emulator.wait_for_messages(USER, 1, timeout=30)
     assert replies[0].plain_text  # answered, with no parse error from the HTML characters
 
-    commands = {c["command"] for c in emulator._m_get_my_commands({})}
-    assert {"start", "menu", "help", "cancel"} <= commands
+    profile = emulator.bot_profile()
+    commands = {c["command"] for c in profile["commands"]}
+    assert {"start", "menu", "help", "cancel"} <= commands and len(commands) <= 10
+    assert all(len(c["description"]) <= 32 for c in profile["commands"])
+    assert "international medical graduates" in profile["description"]
+    assert 0 < len(profile["short_description"]) <= 120
+    assert emulator.calls["sendMessage"] == 3  # the welcome, the help, the answer: one message each
 
     log = (tmp_path / "bot.log").read_text()
     assert "route=command:start" in log
@@ -100,7 +107,7 @@ async def test_a_restart_in_the_middle_of_a_flow_loses_nothing(emulator: Emulato
 
 async def test_files_reach_the_user_through_the_wire(emulator: Emulator, bot: BotProcess) -> None:
     emulator.send_command(USER, "start")
-    await emulator.wait_for_messages(USER, 2, timeout=30)
+    await emulator.wait_for_messages(USER, 1, timeout=30)
     emulator.send_command(USER, "timeline")
     [picture] = await emulator.wait_for_messages(USER, 1, timeout=30)
     assert picture.kind == "photo" and picture.file is not None

@@ -347,6 +347,23 @@ async def test_commands_and_webhook(emu: Emulator, bot: telegram.Bot) -> None:
     assert await bot.get_updates(timeout=0) == ()
 
 
+async def test_descriptions_are_kept_per_language(emu: Emulator, bot: telegram.Bot) -> None:
+    assert (await bot.get_my_description()).description == ""
+    assert await bot.set_my_description("Plans US clinical experience.")
+    assert await bot.set_my_short_description("USCE planner", language_code="es")
+    assert (await bot.get_my_description()).description == "Plans US clinical experience."
+    assert (await bot.get_my_short_description()).short_description == ""
+    assert (await bot.get_my_short_description(language_code="es")).short_description == "USCE planner"
+    with pytest.raises(BadRequest):
+        await bot.set_my_short_description("x" * 121)
+    with pytest.raises(BadRequest):
+        await bot.set_my_description("x" * 513)
+    assert emu.bot_profile()["description"] == "Plans US clinical experience."
+    assert emu.bot_profile("es")["short_description"] == "USCE planner"
+    assert await bot.set_my_description("")  # an empty text removes it
+    assert emu.bot_profile()["description"] == ""
+
+
 async def test_wait_for_messages_cursor_and_timeout(emu: Emulator, bot: telegram.Bot) -> None:
     waiter = asyncio.create_task(emu.wait_for_messages(USER, 2, timeout=3))
     await bot.send_message(USER, "one")

@@ -10,10 +10,14 @@ from flows.types import Button, Input, Kind
 from tests.chat import Chat, Clock
 
 
-def test_start_welcomes_a_new_user_then_shows_the_menu(chat: Chat) -> None:
-    chat.send("/start")
+def test_start_welcomes_a_new_user_in_one_message_with_the_menu(chat: Chat) -> None:
+    [welcome] = chat.send("/start")
     assert "Welcome to USCE Coach" in chat.text
-    assert "What would you like to do?" in chat.text
+    data = [b.data for row in welcome.buttons for b in row]
+    assert data[0] == "ob:s"  # the goal button on top
+    [menu] = chat.send("/menu")
+    assert data[1:] == [b.data for row in menu.buttons for b in row]
+    assert len(data) <= 8
 
 
 def test_start_again_says_welcome_back(chat: Chat) -> None:

@@ -81,6 +81,10 @@ class _Base:
     def stats(self) -> Any:
         return self._call("stats")
 
+    def bot_profile(self, language_code: str = "") -> Any:
+        """The bot's "/" command list, description and short description as set through the API."""
+        return self._call("bot_profile", {"language_code": language_code})
+
     def inject(self, method: str, **kw: Any) -> Any:
         """kw: times, status, description, chat_id, retry_after, delay."""
         return self._call_kw("inject", method=method, **kw)

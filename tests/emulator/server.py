@@ -299,7 +299,7 @@ class Emulator:
                 first, *rest = attr[3:].split("_")
                 name = first + "".join(w.title() for w in rest)
                 self._handlers[name.lower()] = (name, getattr(self, attr))
-        for name in ("close", "setMyDescription", "setMyShortDescription", "setChatMenuButton"):
+        for name in ("close", "setChatMenuButton"):
             self._handlers[name.lower()] = (name, self._m_log_out)
         self._next_update_id = 100001  # update and message ids never restart, even on reset()
         self._mid: Counter[int] = Counter()
@@ -307,6 +307,7 @@ class Emulator:
         self._allowed: set[str] | None = None
         self._webhook = ""
         self._commands: dict[str, list[JSON]] = {}
+        self._descriptions: dict[tuple[str, str], str] = {}  # (kind, language_code) -> text
         self.reset()
 
     # ------------------------------------------------------------------ lifecycle
@@ -716,7 +717,7 @@ class Emulator:
             "text": self.send_text, "command": self.send_command, "media": self.send_media,
             "press": self.press_button, "mark_read": self.mark_read, "reset": self.reset,
             "block": self.block, "unblock": self.unblock, "stats": self.stats,
-            "unanswered_callbacks": self.unanswered_callbacks}
+            "unanswered_callbacks": self.unanswered_callbacks, "bot_profile": self.bot_profile}
         if action in simple:
             return simple[action](**b)
         if action == "updates":
@@ -904,6 +905,38 @@ class Emulator:
     def _m_delete_my_commands(self, p: JSON) -> bool:
         self._commands.pop(self._commands_key(p), None)
         return True
+
+    # Limits as Telegram documents them: description 0-512 characters, short description
+    # 0-120; an empty text removes it; per language_code like the command list.
+    DESCRIPTION_LIMITS = {"description": 512, "short_description": 120}
+
+    def _set_description(self, kind: str, p: JSON) -> bool:
+        text = str(p.get(kind) or "")
+        if len(text) > self.DESCRIPTION_LIMITS[kind]:
+            raise ApiError(400, f"Bad Request: {kind} is too long")
+        self._descriptions[(kind, str(p.get("language_code") or ""))] = text
+        return True
+
+    def _get_description(self, kind: str, p: JSON) -> JSON:
+        return {kind: self._descriptions.get((kind, str(p.get("language_code") or "")), "")}
+
+    def _m_set_my_description(self, p: JSON) -> bool:
+        return self._set_description("description", p)
+
+    def _m_get_my_description(self, p: JSON) -> JSON:
+        return self._get_description("description", p)
+
+    def _m_set_my_short_description(self, p: JSON) -> bool:
+        return self._set_description("short_description", p)
+
+    def _m_get_my_short_description(self, p: JSON) -> JSON:
+        return self._get_description("short_description", p)
+
+    def bot_profile(self, language_code: str = "") -> JSON:
+        """What a user would see of the bot: its "/" command list, description and short description."""
+        p = {"language_code": language_code}
+        return {"commands": self._m_get_my_commands(p), **self._get_description("description", p),
+                **self._get_description("short_description", p)}
 
     def _m_send_message(self, p: JSON) -> JSON:
         chat_id = self._chat_id(p)
