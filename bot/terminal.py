@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -14,6 +16,38 @@ from flows.text import to_plain
 from flows.types import Button, Input, Reply, merge_replies
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+ERASED_ROUTE = "privacy:erased"  # the engine's route when a user's data was erased
+
+
+def user_tag(user_id: str) -> str:
+    """The part of a file name that is one user's: their name made safe ("term_ann") and a
+    short hash of the whole id, so "a b" and "a_b" never share a file."""
+    digest = hashlib.sha256(user_id.encode()).hexdigest()[:10]
+    return f"{_SAFE_NAME.sub('_', user_id)[:40]}-{digest}"
+
+
+def user_file(directory: Path, user_id: str, filename: str) -> Path:
+    """Where an attachment for ``user_id`` is written: "usce-coach-export-term_ann-1a2b3c4d5e.json"."""
+    stem, dot, suffix = _SAFE_NAME.sub("_", filename).rpartition(".")
+    if not dot:
+        stem, suffix = suffix, "bin"
+    return directory / f"{stem}-{user_tag(user_id)}.{suffix}"
+
+
+def write_private(path: Path, content: bytes) -> None:
+    """Write ``content`` readable by this account only (0600), in a folder that is 0700."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(content)
+    os.chmod(path, 0o600)  # a file left from before keeps its mode through O_CREAT
+
+
+def user_files(directory: Path, user_id: str) -> list[Path]:
+    """Every file written for ``user_id`` in ``directory``."""
+    if not directory.is_dir():
+        return []
+    return sorted(directory.glob(f"*-{user_tag(user_id)}.*"))
 
 
 class Terminal:
@@ -37,9 +71,8 @@ class Terminal:
         for reply in merge_replies(replies):
             print(to_plain(reply.text), file=self.out)
             if reply.attachment is not None:
-                self.export_dir.mkdir(parents=True, exist_ok=True)
-                target = self.export_dir / _SAFE_NAME.sub("_", reply.attachment.filename)
-                target.write_bytes(reply.attachment.content)
+                target = user_file(self.export_dir, self.user_id, reply.attachment.filename)
+                write_private(target, reply.attachment.content)
                 print(f"  [saved to {target}]", file=self.out)
             for row in reply.buttons:
                 for button in row:
@@ -56,7 +89,11 @@ class Terminal:
         return Input.parse(self.user_id, line)
 
     def send(self, line: str) -> list[Reply]:
-        replies = self.engine.handle(self.to_input(line)).replies
+        outcome = self.engine.handle(self.to_input(line))
+        replies = outcome.replies
+        if outcome.route == ERASED_ROUTE:  # /delete: the files written for this user go too
+            for path in user_files(self.export_dir, self.user_id):
+                path.unlink(missing_ok=True)
         replies = replies + due_replies(self.engine, self.user_id)  # nudges that fell due meanwhile
         self.show(replies)
         return replies

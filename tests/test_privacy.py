@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import itertools
 import json
+import stat
 from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.terminal import Terminal
+from bot.terminal import Terminal, user_file, user_files
 from flows.engine import Engine
 from flows.privacy import EXPORT_FILENAME
 from flows.store import Store
@@ -260,13 +261,43 @@ def test_export_is_readable_by_a_person(chat: Chat, engine: Engine) -> None:
     assert "notes" in document["sections"]["notes"]["what_this_is"]  # a table without its own text
 
 
-def test_export_in_the_terminal_is_saved_to_a_file(engine: Engine, tmp_path: Path) -> None:
+def test_export_in_the_terminal_is_saved_to_a_file_of_its_own(engine: Engine, tmp_path: Path) -> None:
+    folder = tmp_path / "exports"
     out = StringIO()
-    term = Terminal(engine, "ann", tmp_path / "exports", out=out)
-    term.send("/export")
-    path = tmp_path / "exports" / EXPORT_FILENAME
+    ann, bob = Terminal(engine, "ann", folder, out=out), Terminal(engine, "bob", folder, out=StringIO())
+    ann.send("/export")
+    bob.send("/export")
+    [path] = user_files(folder, "term:ann")
+    assert path == user_file(folder, "term:ann", EXPORT_FILENAME)
+    assert path.name.startswith("usce-coach-export-term_ann-") and path.suffix == ".json"
     assert f"saved to {path}" in out.getvalue()
-    assert json.loads(path.read_text(encoding="utf-8"))["user"] == "term:ann"
+    assert json.loads(path.read_text(encoding="utf-8"))["user"] == "term:ann"  # not overwritten by bob's
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert len(list(folder.iterdir())) == 2
+
+
+def test_names_made_alike_by_the_sanitiser_still_get_their_own_files(tmp_path: Path) -> None:
+    assert user_file(tmp_path, "term:a b", "x.png") != user_file(tmp_path, "term:a_b", "x.png")
+    assert "/" not in user_file(tmp_path, "term:../../etc", "../x.png").name
+
+
+def test_delete_in_the_terminal_removes_that_users_files_only(engine: Engine, tmp_path: Path) -> None:
+    folder = tmp_path / "exports"
+    ann, bob = Terminal(engine, "ann", folder, out=StringIO()), Terminal(engine, "bob", folder, out=StringIO())
+    for term in (ann, bob):
+        term.send("/export")
+        term.send("/timeline")
+    assert len(user_files(folder, "term:ann")) == 2
+    old = user_file(folder, "term:ann", "old.json")
+    old.write_bytes(b"{}")
+    old.chmod(0o644)
+    ann.send("/export")  # an existing file is made private again when rewritten
+    assert stat.S_IMODE(user_file(folder, "term:ann", EXPORT_FILENAME).stat().st_mode) == 0o600
+    ann.send("/delete")
+    ann.send(str(next(i for i, b in enumerate(ann.choices, 1) if b.data == "pv:erase")))
+    assert user_files(folder, "term:ann") == []
+    assert len(user_files(folder, "term:bob")) == 2
 
 
 # -- /privacy --------------------------------------------------------------------------------
