@@ -12,11 +12,11 @@ never used to pick anything, and their misses cannot be listed from here.
 Methods (each sees the same entries and out-of-scope groups; each one's decline
 threshold is chosen on the tuning splits only, by maximising the mean of in-scope
 top-1 accuracy and out-of-scope declined — the first two keep the thresholds in
-flows/faq.py, chosen the same way):
+flows/faq/matcher.py, chosen the same way):
 
-- ``blend`` (kept, flows/faq.py with content/faq_model.npz): the matcher below
+- ``blend`` (kept, flows/faq/matcher.py with content/faq_model.npz): the matcher below
   blended with a logistic-regression classifier over word n-grams of the canonical
-  tokens and character n-grams of the text (flows/faq_model.py, trained by
+  tokens and character n-grams of the text (flows/faq/model.py, trained by
   bench/faq_train.py): ``MODEL_WEIGHT * p + (1 - MODEL_WEIGHT) * matcher score``.
 - ``tfidf+concepts`` (the matcher alone, kept until round 6): TF-IDF cosine over unigrams and
   bigrams of canonical tokens (abbreviation/synonym concepts, light stemming,
@@ -53,9 +53,9 @@ from typing import Any, Protocol
 import yaml
 from rapidfuzz import fuzz, process, utils
 
-from flows import faq
-from flows.faq import Analyzer, FaqEntry, FaqIndex, OutOfScope
-from flows.faq_model import FaqModel, file_sha256
+from flows.faq import matcher as faq
+from flows.faq.matcher import Analyzer, FaqEntry, FaqIndex, OutOfScope
+from flows.faq.model import FaqModel, file_sha256
 
 EVAL_PATH = Path(__file__).resolve().parent / "faq_eval.yaml"
 KEPT = "blend"
@@ -274,7 +274,7 @@ METHODS: dict[str, Builder] = {
     "fts5-bm25": Fts5Ranker,
     "rapidfuzz": FuzzRanker,
 }
-# the two matchers keep the thresholds flows/faq.py ships with (chosen on the tuning splits)
+# the two matchers keep the thresholds flows/faq/matcher.py ships with (chosen on the tuning splits)
 FIXED_THRESHOLDS = {KEPT: faq.MODEL_THRESHOLD, MATCHER: faq.THRESHOLD}
 FUZZ_SCORERS: dict[str, Callable[..., float]] = {
     "WRatio": fuzz.WRatio,
@@ -397,8 +397,8 @@ def _evaluate(
 
 
 def cold_start_ms() -> float:
-    """Wall time of a fresh interpreter importing flows.faq and building the default index."""
-    code = "import flows.faq as f; f.default_index().match('how many months of usce')"
+    """Wall time of a fresh interpreter importing flows.faq.matcher and building the default index."""
+    code = "import flows.faq.matcher as f; f.default_index().match('how many months of usce')"
     root = Path(__file__).resolve().parent.parent
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], cwd=root, check=True)

@@ -10,12 +10,12 @@ examples (content/faq_examples.yaml: messages as users write them, short and lon
 labelled with its id; every out-of-scope phrasing and example is labelled ``DECLINE``; then
 come the tuning splits' questions of bench/faq_eval.yaml with their expected ids
 (``TRAIN_ON_TUNING``; a held-out question never). Only the arrays the bot needs are written
-(``flows/faq_model.py`` computes the probabilities in numpy), with the sha256 of the
+(``flows/faq/model.py`` computes the probabilities in numpy), with the sha256 of the
 faq.yaml they were trained from: the bot ignores a model trained on other content.
 Training is deterministic (lbfgs from zeros, one thread) and so is the file (fixed zip
 timestamps), so unchanged training data gives an unchanged file.
 
-``--select`` is how the settings in ``flows/faq.py`` (``MODEL_WEIGHT``,
+``--select`` is how the settings in ``flows/faq/matcher.py`` (``MODEL_WEIGHT``,
 ``MODEL_THRESHOLD``, ``MODEL_MARGIN``) and ``C`` below were chosen: on the tuning splits
 only (``bench.faq_bench.TUNING_SPLITS``; every other split is dropped right after
 loading), each configuration is scored leave-one-split-out (settings picked on all but
@@ -46,10 +46,11 @@ from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
 from bench.faq_bench import SPLITS, TUNING_SPLITS, Item, load_eval  # noqa: E402
-from flows import faq, faq_model  # noqa: E402
-from flows.content import CONTENT_DIR  # noqa: E402
-from flows.faq import Analyzer, FaqEntry, OutOfScope  # noqa: E402
-from flows.text import MAX_INPUT  # noqa: E402
+from flows.base.content import CONTENT_DIR  # noqa: E402
+from flows.base.text import MAX_INPUT  # noqa: E402
+from flows.faq import matcher as faq  # noqa: E402
+from flows.faq import model as faq_model  # noqa: E402
+from flows.faq.matcher import Analyzer, FaqEntry, OutOfScope  # noqa: E402
 
 FAQ_PATH = CONTENT_DIR / "faq.yaml"
 MODEL_PATH = CONTENT_DIR / "faq_model.npz"
@@ -166,7 +167,7 @@ def fit(
 
 
 def arrays(trained: Trained, faq_sha256: str, coef_dtype: Any = COEF_DTYPE) -> dict[str, np.ndarray[Any, Any]]:
-    """What flows/faq_model.py reads: vocabularies in column order, idf, coefficients as
+    """What flows/faq/model.py reads: vocabularies in column order, idf, coefficients as
     (features, classes) so a question's rows are one gather, intercepts, classes, settings."""
 
     def vocab(v: TfidfVectorizer) -> np.ndarray[Any, Any]:

@@ -25,9 +25,9 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageH
 
 from bot.settings import Settings
 from bot.telegram import build_application
-from flows.engine import Engine
+from flows.engine.engine import Engine
 from flows.features import all_features
-from flows.store import Store
+from flows.storage.store import Store
 from tests.fake_telegram import TOKEN, RecordingRequest, Updates
 
 QUESTIONS = [

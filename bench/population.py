@@ -7,10 +7,10 @@ import random
 import sqlite3
 from pathlib import Path
 
-from flows.engine import Engine
+from flows.base.types import Input
+from flows.engine.engine import Engine
 from flows.features import all_features
-from flows.store import Store
-from flows.types import Input
+from flows.storage.store import Store
 
 SEED_USERS = 300
 

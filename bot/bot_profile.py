@@ -12,8 +12,8 @@ import logging
 from telegram import Bot, BotCommand
 from telegram.error import TelegramError
 
-from flows.content import Texts
-from flows.engine import Engine
+from flows.base.content import Texts
+from flows.engine.engine import Engine
 
 log = logging.getLogger("usce_coach.telegram")
 

@@ -19,10 +19,10 @@ from datetime import datetime
 from typing import Any
 
 from bot.delivery import Dispatcher, Outgoing, Result, Sender
-from flows.admin import queued_messages
-from flows.engine import utcnow
-from flows.store import Store
-from flows.types import Reply
+from flows.base.types import Reply
+from flows.engine.engine import utcnow
+from flows.features.admin import queued_messages
+from flows.storage.store import Store
 
 log = logging.getLogger("usce_coach.broadcast")
 

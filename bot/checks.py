@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import flows
-from flows.content import ContentError
-from flows.engine import Engine
+from flows.base.content import ContentError
+from flows.engine.engine import Engine
 
 SOURCE_DIRS = (Path(flows.__file__).parent, Path(__file__).parent)
 TEXT_CALLS = {"t", "fmt"}  # turn.t("key", x=...), texts.fmt("key", x=...)
@@ -33,9 +33,9 @@ def check_loaders() -> tuple[list[str], int]:
     """Run every ``load_*`` function of the flows modules that needs no argument."""
     problems: list[str] = []
     ran = 0
-    for info in pkgutil.iter_modules(flows.__path__):
+    for info in pkgutil.walk_packages(flows.__path__, "flows."):
         try:
-            module = importlib.import_module(f"flows.{info.name}")
+            module = importlib.import_module(info.name)
         except ContentError as exc:
             problems.append(f"content: {exc}")
             continue
@@ -56,7 +56,7 @@ def check_loaders() -> tuple[list[str], int]:
 
 def _sources() -> Iterator[tuple[Path, ast.Module]]:
     for folder in SOURCE_DIRS:
-        for path in sorted(folder.glob("*.py")):
+        for path in sorted(folder.rglob("*.py")):
             yield path, ast.parse(path.read_text(encoding="utf-8"), str(path))
 
 

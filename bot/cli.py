@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from bot.logs import setup_logging
 from bot.settings import Mode, Settings, SettingsError, load_settings
 from bot.wiring import build_engine, log_salt, open_store
-from flows.content import ContentError
+from flows.base.content import ContentError
 
 
 def _settings(mode: Mode, **overrides: object) -> Settings:
@@ -65,7 +65,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     """Answer questions from the knowledge base without a database or a token."""
-    from flows.questions import Questions
+    from flows.features.ask import Questions
 
     feature = Questions()
     questions = [q.rstrip("\n") for q in sys.stdin] if args.question == ["-"] else [" ".join(args.question)]
@@ -84,7 +84,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     import asyncio
 
     from bot import checks
-    from flows.content import ContentError
+    from flows.base.content import ContentError
 
     settings = _settings("check")
     try:
@@ -111,7 +111,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_nudges(args: argparse.Namespace) -> int:
-    from flows.nudges import preview
+    from flows.features.nudges import preview
 
     settings = _settings("nudges")
     store = open_store(settings)

@@ -19,7 +19,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ExtBot
 
-from flows.text import to_plain
+from flows.base.text import to_plain
 
 log = logging.getLogger(__name__)
 

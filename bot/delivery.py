@@ -42,9 +42,10 @@ import httpx
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.render import keyboard_json, split_text
-from flows.content import Texts
-from flows.engine import utcnow
-from flows.nudges import (
+from flows.base.content import Texts
+from flows.base.types import Reply
+from flows.engine.engine import utcnow
+from flows.features.nudges import (
     Claimed,
     NudgeConfig,
     claim_due,
@@ -58,8 +59,7 @@ from flows.nudges import (
     release,
     stop_user,
 )
-from flows.store import Store
-from flows.types import Reply
+from flows.storage.store import Store
 
 
 class Sender(Protocol):

@@ -7,7 +7,7 @@ import json
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from flows.types import Keyboard
+from flows.base.types import Keyboard
 
 TELEGRAM_LIMIT = 4096
 

@@ -1,5 +1,5 @@
 """The Telegram channel: wires python-telegram-bot to the engine. Handlers stay thin:
-turn an update into an :class:`~flows.types.Input`, ask the engine, send the replies."""
+turn an update into an :class:`~flows.base.types.Input`, ask the engine, send the replies."""
 
 from __future__ import annotations
 
@@ -34,9 +34,9 @@ from bot.delivery import Dispatcher
 from bot.logs import hash_user
 from bot.render import keyboard_json, markup, split_text
 from bot.settings import Settings
-from flows.engine import Engine
-from flows.text import MAX_INPUT
-from flows.types import Input, Reply, merge_replies
+from flows.base.text import MAX_INPUT
+from flows.base.types import Input, Reply, merge_replies
+from flows.engine.engine import Engine
 
 log = logging.getLogger("usce_coach.telegram")
 

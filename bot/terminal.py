@@ -10,10 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from flows.engine import Engine
-from flows.nudges import due_replies
-from flows.text import to_plain
-from flows.types import Button, Input, Reply, merge_replies
+from flows.engine.engine.engine import Engine
+
+from flows.base.text import to_plain
+from flows.base.types import Button, Input, Reply, merge_replies
+from flows.features.nudges import due_replies
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 ERASED_ROUTE = "privacy:erased"  # the engine's route when a user's data was erased

@@ -5,9 +5,9 @@ from __future__ import annotations
 import secrets
 
 from bot.settings import Settings
-from flows.engine import Engine
+from flows.engine.engine import Engine
 from flows.features import all_features
-from flows.store import Store
+from flows.storage.store import Store
 
 
 def open_store(settings: Settings, *, background_checkpoints: bool = False) -> Store:

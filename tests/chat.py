@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from flows.engine import Engine
-from flows.text import to_plain
-from flows.types import Button, Input, Reply
+from flows.base.text import to_plain
+from flows.base.types import Button, Input, Reply
+from flows.engine.engine import Engine
 
 
 class Clock:

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from flows.engine import Engine
+from flows.engine.engine import Engine
 from flows.features import all_features
-from flows.store import Store
+from flows.storage.store import Store
 from tests.chat import Chat, Clock
 
 

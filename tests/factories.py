@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flows.store import Store
+from flows.storage.store import Store
 
 EXPERIENCE: dict[str, object] = {
     "type": "observership", "level": "non", "specialty": "Internal Medicine",

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from flows.admin import collect_stats, queued_messages
-from flows.engine import Engine
-from flows.store import Store
-from flows.types import Input
+from flows.base.types import Input
+from flows.engine.engine import Engine
+from flows.features.admin import collect_stats, queued_messages
+from flows.storage.store import Store
 from tests.chat import Chat, Clock
 from tests.test_privacy import insert_generic
 

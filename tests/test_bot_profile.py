@@ -8,7 +8,7 @@ import pytest
 import telegram
 
 from bot import bot_profile
-from flows.engine import Engine
+from flows.engine.engine import Engine
 from tests.chat import Chat
 from tests.emulator import Emulator
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from telegram.ext import Application
 
-from flows.store import Store
-from flows.types import Input
+from flows.base.types import Input
+from flows.storage.store import Store
 from tests.emulator import Emulator, SentMessage
 from tests.test_crash import rows, user_tables
 from tests.test_security import make_engine, running_bot

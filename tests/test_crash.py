@@ -25,10 +25,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from flows.engine import Engine
+from flows.base.types import Input
+from flows.engine.engine import Engine
 from flows.features import all_features
-from flows.store import Store
-from flows.types import Input
+from flows.storage.store import Store
 from tests.botprocess import BotProcess
 from tests.emulator import Emulator
 

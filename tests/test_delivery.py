@@ -21,12 +21,12 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 
 from bot.coachbot import CoachBot
 from bot.delivery import Dispatcher, Outgoing, RateLimiter, Result
-from flows.engine import Engine, Turn
+from flows.base.types import Button, Input, Reply, keyboard
+from flows.engine.engine import Engine, Turn
 from flows.features import all_features
-from flows.nudges import claim_due, config, mark_attempt, new_token, schedule_rows
-from flows.profile import save_answer
-from flows.store import Store
-from flows.types import Button, Input, Reply, keyboard
+from flows.features.nudges import claim_due, config, mark_attempt, new_token, schedule_rows
+from flows.storage.profiles import save_answer
+from flows.storage.store import Store
 from tests.chat import Clock
 from tests.emulator import Emulator
 from tests.fake_telegram import TOKEN, RecordingRequest

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import pytest
 
-from flows.engine import Engine
+from flows.base.types import Button, Input, Kind
+from flows.engine.engine import Engine
+from flows.engine.machine import FlowMachine, FlowSpec
 from flows.features import all_features
-from flows.machine import FlowMachine, FlowSpec
-from flows.store import Store
-from flows.types import Button, Input, Kind
+from flows.storage.store import Store
 from tests.chat import Chat, Clock
 
 
@@ -141,7 +141,7 @@ def test_a_redelivered_answer_inside_a_flow_shows_the_current_step_again(chat: C
 
 
 def test_replies_without_buttons_fold_into_the_next_message() -> None:
-    from flows.types import Attachment, Reply, merge_replies
+    from flows.base.types import Attachment, Reply, merge_replies
 
     menu = Reply("Menu", ((Button("A", "go:a"),),))
     assert merge_replies([Reply("Saved."), menu]) == [Reply("Saved.\n\nMenu", menu.buttons)]

@@ -4,9 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from flows.content import ContentError
-from flows.engine import Engine
-from flows.eras import (
+from flows.base.content import ContentError
+from flows.base.text import to_plain
+from flows.engine.engine import Engine
+from flows.features.eras import (
     LEVELS,
     claims,
     content,
@@ -16,9 +17,8 @@ from flows.eras import (
     load_eras,
     responsibility_lines,
 )
-from flows.experiences import Experience
-from flows.store import Store
-from flows.text import to_plain
+from flows.storage.experiences import Experience
+from flows.storage.store import Store
 from tests.chat import Chat
 from tests.factories import insert_experience
 

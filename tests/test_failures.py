@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import pytest
 from telegram.ext import Application
 
-from flows.engine import Engine
-from flows.store import Store
+from flows.engine.engine import Engine
+from flows.storage.store import Store
 from tests.emulator import Emulator
 from tests.test_security import make_engine, running_bot
 

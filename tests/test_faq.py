@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from bench.faq_bench import TUNING_SPLITS, misses
-from flows.content import ContentError
-from flows.faq import (
+from flows.base.content import ContentError
+from flows.faq.matcher import (
     MAX_ANSWER_CHARS,
     MAX_ANSWER_LINES,
     MAX_MORE_CHARS,
@@ -463,7 +463,7 @@ def test_bm25_scores_are_sqlite_fts5_scores(index: FaqIndex) -> None:
     evaluation question: same rows read, same best score per entry or group."""
     import sqlite3
 
-    from flows.faq import BM25_ROWS, _Bm25
+    from flows.faq.matcher import BM25_ROWS, _Bm25
 
     entries, oos = load_faq(), load_out_of_scope()
     analyzer = index.analyzer

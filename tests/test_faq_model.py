@@ -13,10 +13,10 @@ import pytest
 
 from bench import faq_train
 from bench.faq_bench import TUNING_SPLITS, load_eval
-from flows import faq
-from flows.faq import FaqIndex, default_index, load_faq, load_index, load_out_of_scope
-from flows.faq_model import FaqModel, ModelError, file_sha256
-from flows.text import MAX_INPUT
+from flows.base.text import MAX_INPUT
+from flows.faq import matcher as faq
+from flows.faq.matcher import FaqIndex, default_index, load_faq, load_index, load_out_of_scope
+from flows.faq.model import FaqModel, ModelError, file_sha256
 
 FAQ = faq.CONTENT_DIR / "faq.yaml"
 STALE = "run make faq-model"
@@ -132,7 +132,7 @@ def faq_copy(tmp_path: Path) -> Path:
 
 
 def _fallback(caplog: pytest.LogCaptureFixture, faq_path: Path, model_path: Path) -> FaqIndex:
-    with caplog.at_level(logging.WARNING, logger="flows.faq"):
+    with caplog.at_level(logging.WARNING, logger="flows.faq.matcher"):
         index = load_index(faq_path, model_path)
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and STALE in warnings[0].getMessage()
@@ -145,7 +145,7 @@ def _fallback(caplog: pytest.LogCaptureFixture, faq_path: Path, model_path: Path
 
 
 def test_current_model_is_used_without_a_warning(caplog: pytest.LogCaptureFixture, faq_copy: Path) -> None:
-    with caplog.at_level(logging.WARNING, logger="flows.faq"):
+    with caplog.at_level(logging.WARNING, logger="flows.faq.matcher"):
         index = load_index(faq_copy, faq.MODEL_PATH)
     assert index.model is not None and not caplog.records
     assert (index.threshold, index.oos_margin) == (faq.MODEL_THRESHOLD, faq.MODEL_MARGIN)

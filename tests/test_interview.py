@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from flows.content import ContentError
-from flows.engine import Engine
-from flows.interview import ANSWER, ANSWER_LIMIT, MACHINE, load_questions, questions
-from flows.store import Store
+from flows.base.content import ContentError
+from flows.engine.engine import Engine
+from flows.features.interview import ANSWER, ANSWER_LIMIT, MACHINE, load_questions, questions
+from flows.storage.store import Store
 from tests.chat import Chat
 
 USER = "tg:1001"

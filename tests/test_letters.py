@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import pytest
 
-from flows import profile
-from flows.engine import Engine
-from flows.experiences import LETTERS, Experience
-from flows.letters import CODES, WRITER, ask_now
-from flows.machine import FlowMachine
-from flows.store import Store
+from flows.engine.engine import Engine
+from flows.engine.machine import FlowMachine
+from flows.features.letters import CODES, WRITER, ask_now
+from flows.storage import profiles as profile
+from flows.storage.experiences import LETTERS, Experience
+from flows.storage.store import Store
 from tests.chat import Chat
 from tests.factories import insert_experience
 

@@ -9,8 +9,19 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from flows.content import ContentError
-from flows.nudges import (
+from flows.base.content import ContentError
+from flows.domain.plan import milestone_dates
+from flows.domain.timezones import (
+    QuietHours,
+    local_datetime,
+    morning_slot,
+    next_allowed,
+    parse_hhmm,
+    parse_quiet_hours,
+    utc_offset_label,
+    zone_or_utc,
+)
+from flows.features.nudges import (
     KINDS,
     Prefs,
     Wanted,
@@ -23,17 +34,6 @@ from flows.nudges import (
     spread,
     stamp,
     vetting_nudges,
-)
-from flows.plan import milestone_dates
-from flows.timezones import (
-    QuietHours,
-    local_datetime,
-    morning_slot,
-    next_allowed,
-    parse_hhmm,
-    parse_quiet_hours,
-    utc_offset_label,
-    zone_or_utc,
 )
 
 CFG = config()

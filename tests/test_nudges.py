@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from flows.engine import Engine, Turn
+from flows.base.types import Input
+from flows.engine.engine import Engine, Turn
 from flows.features import all_features
-from flows.nudges import (
+from flows.features.nudges import (
     CLAIM_PLAN_SQL,
     SETTINGS_MACHINE,
     Claimed,
@@ -27,9 +28,8 @@ from flows.nudges import (
     schedule_rows,
     stamp,
 )
-from flows.profile import save_answer
-from flows.store import Store
-from flows.types import Input
+from flows.storage.profiles import save_answer
+from flows.storage.store import Store
 from tests.chat import Chat, Clock
 
 USER = "tg:1001"
@@ -483,12 +483,12 @@ def test_the_cli_previews_a_users_schedule(
 def test_every_text_the_feature_uses_exists() -> None:
     import re
 
-    from flows.content import texts
-    from flows.nudges import AMOUNTS, KINDS, body
-    from flows.plan import load_milestones
+    from flows.base.content import texts
+    from flows.domain.plan import load_milestones
+    from flows.features.nudges import AMOUNTS, KINDS, body
 
     catalogue = texts()
-    source = Path("flows/nudges.py").read_text(encoding="utf-8")
+    source = Path("flows/features/nudges.py").read_text(encoding="utf-8")
     static = set(re.findall(r'"((?:nudges|settings)\.[a-z_]+)"', source)) - {"nudges.yaml"}
     dynamic = {f"nudges.{p}{k}" for k in KINDS for p in ("kind_", "one_")}
     dynamic |= {f"nudges.answer_{a}" for a in ("done", "snoozed", "stopped")}

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from flows.content import texts
-from flows.engine import Engine, Feature, Turn
+from flows.base.content import texts
+from flows.base.types import Input
+from flows.domain.plan import load_rules
+from flows.engine.engine import Engine, Feature, Turn
 from flows.features import all_features
-from flows.onboarding import (
+from flows.features.plan import (
     EDITABLE,
     MACHINE,
     QUESTIONS,
@@ -26,10 +28,8 @@ from flows.onboarding import (
     parse_number,
     parse_timezone,
 )
-from flows.plan import load_rules
-from flows.profile import Profile, load_profile
-from flows.store import Store
-from flows.types import Input
+from flows.storage.profiles import Profile, load_profile
+from flows.storage.store import Store
 from tests.chat import Chat, Clock
 from tests.emulator import parse_html
 
@@ -644,7 +644,7 @@ def test_the_diagram_in_docs_is_current() -> None:
 
 
 def test_every_text_the_flow_uses_exists() -> None:
-    source = (Path(__file__).resolve().parent.parent / "flows" / "onboarding.py").read_text()
+    source = (Path(__file__).resolve().parent.parent / "flows" / "features" / "plan.py").read_text()
     catalogue = texts()
     for key in set(re.findall(r'"(onboarding\.[a-z_]+)"', source)):
         assert key in catalogue, key

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from flows import experiences, profile
-from flows.content import ContentError, texts
-from flows.engine import Engine
-from flows.outreach import (
+from flows.base.content import ContentError, texts
+from flows.base.text import to_plain
+from flows.engine.engine import Engine
+from flows.features.email import (
     ADD,
     EMAIL,
     Counts,
@@ -22,8 +22,9 @@ from flows.outreach import (
     load_settings,
     parse_sent_date,
 )
-from flows.store import Store
-from flows.text import to_plain
+from flows.storage import experiences
+from flows.storage import profiles as profile
+from flows.storage.store import Store
 from tests.chat import Chat, Clock
 
 USER = "tg:1001"
@@ -313,14 +314,16 @@ def test_forged_or_old_buttons_never_crash(chat: Chat, data: str) -> None:
 
 def test_every_text_key_the_helpers_use_exists() -> None:
     """Literal keys in the helper modules, and every key built from a code table."""
-    from flows import eras, interview, letters, reflections, star
-    from flows.outreach import PURPOSES, ROLES, STATUSES
+    from flows.domain import star
+    from flows.features import eras, interview, letters
+    from flows.features import reflect as reflections
+    from flows.features.email import PURPOSES, ROLES, STATUSES
 
     catalogue = texts()
     names = ("outreach", "letters", "reflections", "eras", "interview")
     used: set[str] = set()
-    for module in ("outreach", "letters", "reflections", "eras", "interview"):
-        source = (Path("flows") / f"{module}.py").read_text(encoding="utf-8")
+    for module in ("email", "letters", "reflect", "eras", "interview"):
+        source = (Path("flows") / "features" / f"{module}.py").read_text(encoding="utf-8")
         used |= set(re.findall(r"[\"']((?:" + "|".join(names) + r")\.[a-z_]+)[\"']", source))
     assert len(used) > 100
     for group, values in {

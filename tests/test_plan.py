@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from flows.content import ContentError, texts
-from flows.plan import (
+from flows.base.content import ContentError, texts
+from flows.base.text import to_plain
+from flows.domain.plan import (
     Plan,
     add_months,
     build_plan,
@@ -21,9 +22,8 @@ from flows.plan import (
     parse_rules,
     window_status,
 )
-from flows.plan_view import render_plan
-from flows.profile import Profile
-from flows.text import to_plain
+from flows.domain.plan_view import render_plan
+from flows.storage.profiles import Profile
 from tests.emulator import parse_html
 
 TODAY = date(2026, 11, 25)

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 from bot.terminal import Terminal, user_file, user_files
-from flows.engine import Engine
-from flows.privacy import EXPORT_FILENAME
-from flows.store import Store
-from flows.types import Input, Reply
+from flows.base.types import Input, Reply
+from flows.engine.engine import Engine
+from flows.features.privacy import EXPORT_FILENAME
+from flows.storage.store import Store
 from tests.chat import Chat
 
 ALICE, BOB = "tg:1001", "tg:2002"

@@ -27,10 +27,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.render import split_text
-from flows.engine import Engine
+from flows.base.types import MAX_CALLBACK_BYTES, Input, Reply
+from flows.engine.engine import Engine
 from flows.features import all_features
-from flows.store import Store
-from flows.types import MAX_CALLBACK_BYTES, Input, Reply
+from flows.storage.store import Store
 from tests.chat import Clock
 from tests.emulator import parse_html
 

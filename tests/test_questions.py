@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.engine import Engine
+from flows.engine.engine import Engine
 from tests.chat import Chat
 
 
@@ -115,8 +115,8 @@ def test_greetings_and_thanks_get_kindness_not_a_decline(chat: Chat, engine: Eng
 
 
 def test_smalltalk_content_is_checked_at_load(tmp_path: Path) -> None:
-    from flows.content import ContentError
-    from flows.questions import load_smalltalk
+    from flows.base.content import ContentError
+    from flows.features.ask import load_smalltalk
 
     broken = tmp_path / "smalltalk.yaml"
     broken.write_text("greeting: [hi]\nthanks: [thanks]\nacknowledge: [ok]\ngoodbye: [hi]\n")
@@ -132,7 +132,7 @@ def test_a_command_instead_of_the_awaited_question_just_moves_on(chat: Chat, eng
 
 
 def test_a_close_runner_up_is_offered_under_the_answer(engine: Engine) -> None:
-    from flows.questions import Questions
+    from flows.features.ask import Questions
 
     feature = Questions()
     seen_close = 0

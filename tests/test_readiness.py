@@ -10,10 +10,8 @@ from typing import Any
 
 import pytest
 
-from flows.content import CONTENT_DIR, ContentError, Texts, load_texts
-from flows.experiences import Experience
-from flows.profile import Profile
-from flows.readiness import (
+from flows.base.content import CONTENT_DIR, ContentError, Texts, load_texts
+from flows.domain.readiness import (
     MET,
     NOT_MET,
     PROJECTED,
@@ -25,6 +23,8 @@ from flows.readiness import (
     load_benchmarks,
     render,
 )
+from flows.storage.experiences import Experience
+from flows.storage.profiles import Profile
 
 TODAY = date(2026, 11, 25)
 _ids = itertools.count(1)
@@ -231,7 +231,7 @@ def test_render_escapes_what_the_user_typed(texts: Texts) -> None:
 
 
 def test_every_next_step_has_a_text(texts: Texts) -> None:
-    import flows.readiness as module
+    import flows.domain.readiness as module
 
     source = Path(module.__file__).read_text()
     for key in ("first", "first_logged", "goals", "total", "letter_ask", "letter_plan", "letter_follow",

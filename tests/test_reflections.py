@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from flows.engine import Engine
-from flows.machine import FlowMachine
-from flows.reflections import ANSWER_LIMIT, FIELDS, REFLECT, specialty_choice
-from flows.store import Store
+from flows.engine.engine import Engine
+from flows.engine.machine import FlowMachine
+from flows.features.reflect import ANSWER_LIMIT, FIELDS, REFLECT, specialty_choice
+from flows.storage.store import Store
 from tests.chat import Chat
 from tests.factories import insert_experience
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flows.scoring import NO, UNSURE, YES, Criterion, Level, score
-from flows.vetting import checklist
+from flows.domain.scoring import NO, UNSURE, YES, Criterion, Level, score
+from flows.features.vet import checklist
 
 # A small checklist written out here, so each row of the table can be read on its own.
 ESSENTIAL = Criterion("duties", 3, essential=True)

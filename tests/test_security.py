@@ -22,10 +22,10 @@ from telegram.ext import Application
 
 from bot.settings import Settings
 from bot.telegram import build_application
-from flows.engine import Engine
+from flows.base.types import Input
+from flows.engine.engine import Engine
 from flows.features import all_features
-from flows.store import Store
-from flows.types import Input
+from flows.storage.store import Store
 from tests.chat import Clock
 from tests.emulator import Emulator
 

@@ -13,10 +13,10 @@ from sqlite_utils import Database, Migrations
 from bot import checks
 from bot.cli import main
 from bot.settings import Settings, SettingsError, load_settings
-from flows.content import ContentError
-from flows.engine import Engine, Feature
+from flows.base.content import ContentError
+from flows.engine.engine import Engine, Feature
 from flows.features import all_features
-from flows.store import Store
+from flows.storage.store import Store
 from tests.emulator import Emulator
 
 TOKEN = "123456789:" + "AAHsettingsTestToke" + "n_abcdefghijklmnopq"  # in parts, so no token-shaped literal
@@ -226,7 +226,7 @@ def test_content_reads_the_same_with_the_fast_parser() -> None:
     pure-Python parser reads it, line numbers (used in error messages) included."""
     import yaml
 
-    from flows import content
+    from flows.base import content
 
     pure = content._line_loader(yaml.SafeLoader)
 

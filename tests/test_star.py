@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from flows.star import PARTS, StarCheck, check_star
+from flows.domain.star import PARTS, StarCheck, check_star
 
 FULL = (
     "During my internal medicine observership in Chicago, a 67-year-old man came in with "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flows.store import Store
+from flows.storage.store import Store
 
 
 class Boom(Exception):

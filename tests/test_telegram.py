@@ -13,8 +13,8 @@ from telegram.ext import Application
 from bot.render import split_text
 from bot.settings import Settings
 from bot.telegram import build_application
-from flows.engine import Engine
-from flows.types import Input, Reply
+from flows.base.types import Input, Reply
+from flows.engine.engine import Engine
 from tests.fake_telegram import TOKEN, RecordingRequest, Updates
 
 
@@ -153,7 +153,7 @@ async def test_replies_go_out_as_ptb_would_send_them(app: Application, request_:
     from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
     from bot.render import keyboard_json
-    from flows.types import Button
+    from flows.base.types import Button
 
     buttons = ((Button("Yes ✅", "vet:y"), Button("No", "vet:n")), (Button("Menu", "go:menu"),))
     await app.bot.post_text(5, "<b>Pick</b> one", keyboard_json(buttons))

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from flows import profile as profile_module
-from flows import timeline_image as ti
-from flows.experiences import month_index
-from flows.store import Store
+from flows.domain import timeline_image as ti
+from flows.storage import profiles as profile_module
+from flows.storage.experiences import month_index
+from flows.storage.store import Store
 from tests import timeline_samples as samples
 from tests.chat import Chat
 
@@ -176,7 +176,7 @@ def test_windows_come_from_the_plans_milestones() -> None:
 
 @pytest.fixture
 def no_plan(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setitem(sys.modules, "flows.plan", None)  # import fails as if not installed
+    monkeypatch.setitem(sys.modules, "flows.domain.plan", None)  # import fails as if not installed
     yield
 
 

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from flows import profile as profile_module
-from flows.content import texts
-from flows.engine import Engine, Feature, Turn
-from flows.experiences import get_draft, list_experiences, month_index, month_str, parse_month
+from flows.base.content import texts
+from flows.base.types import Input
+from flows.engine.engine import Engine, Feature, Turn
 from flows.features import all_features
-from flows.store import Store
-from flows.tracker import CHOICES, EDIT_MACHINE, LOG_MACHINE, Tracker, diagram
-from flows.types import Input
+from flows.features.log import CHOICES, EDIT_MACHINE, LOG_MACHINE, Tracker, diagram
+from flows.storage import profiles as profile_module
+from flows.storage.experiences import get_draft, list_experiences, month_index, month_str, parse_month
+from flows.storage.store import Store
 from tests.chat import Chat, Clock
 
 USER = "tg:1001"
@@ -449,8 +449,8 @@ def test_the_flow_diagram_is_current() -> None:
 
 def test_every_text_the_tracker_uses_exists() -> None:
     catalogue = texts()
-    source = (Path(__file__).parent.parent / "flows" / "tracker.py").read_text()
-    source += (Path(__file__).parent.parent / "flows" / "readiness.py").read_text()
+    source = (Path(__file__).parent.parent / "flows" / "features" / "log.py").read_text()
+    source += (Path(__file__).parent.parent / "flows" / "domain" / "readiness.py").read_text()
     for key in set(re.findall(r'"(tracker\.[a-z_.]+[a-z_])"', source)):
         assert key in catalogue, key
     for field, codes in CHOICES.items():

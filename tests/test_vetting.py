@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from flows.content import CONTENT_DIR, ContentError, Texts, load_texts
-from flows.core import Core
-from flows.engine import Engine, Feature
-from flows.experiences import migrations as experience_migrations
-from flows.scoring import UNSURE
-from flows.store import Store
-from flows.types import Input
-from flows.vetting import DONE, MACHINE, NAME, VET_FLOW, Vetting, checklist, load_checklist
+from flows.base.content import CONTENT_DIR, ContentError, Texts, load_texts
+from flows.base.types import Input
+from flows.domain.scoring import UNSURE
+from flows.engine.engine import Engine, Feature
+from flows.features.start import Core
+from flows.features.vet import DONE, MACHINE, NAME, VET_FLOW, Vetting, checklist, load_checklist
+from flows.storage.experiences import migrations as experience_migrations
+from flows.storage.store import Store
 from tests.chat import Chat, Clock
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -464,7 +464,7 @@ def test_every_state_is_reachable_and_the_diagram_is_current() -> None:
 
 
 def test_every_text_key_the_feature_uses_exists(catalogue: Texts) -> None:
-    source = (ROOT / "flows" / "vetting.py").read_text(encoding="utf-8")
+    source = (ROOT / "flows" / "features" / "vet.py").read_text(encoding="utf-8")
     keys = set(re.findall(r"[\"'](vetting\.[a-z_]+)[\"']", source))
     keys |= {f"vetting.level_{level}" for level in ("strong", "promising", "weak", "red_flags", "unfinished")}
     keys |= {f"vetting.answer_{code}" for code in "ynu"} | {f"vetting.reason_{c}" for c in

@@ -10,10 +10,10 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from flows import timeline_image
-from flows.content import texts
-from flows.experiences import Experience, month_index
-from flows.text import to_plain
+from flows.base.content import texts
+from flows.base.text import to_plain
+from flows.domain import timeline_image
+from flows.storage.experiences import Experience, month_index
 
 _ids = itertools.count(1)
 TODAY = month_index(date(2026, 11, 25))

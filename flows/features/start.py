@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from flows.engine import CommandHandler, Feature, MenuEntry, Turn
-from flows.errors import StaleButton
-from flows.types import Keyboard, Reply
+from flows.base.errors import StaleButton
+from flows.base.types import Keyboard, Reply
+from flows.engine.engine import CommandHandler, Feature, MenuEntry, Turn
 
 
 class Core(Feature):

@@ -12,15 +12,15 @@ from typing import Any
 
 from sqlite_utils import Database, Migrations
 
-from flows.engine import CommandHandler, Feature, Turn
-from flows.eras import experience_buttons, experience_title
-from flows.errors import InvalidAnswer, NotFound, StaleButton
-from flows.experiences import Experience, get_experience, list_experiences
-from flows.machine import FlowMachine, FlowSpec
-from flows.outreach import hub_button, short
-from flows.store import Store
-from flows.text import clean, escape
-from flows.types import Button, Reply, column, keyboard
+from flows.base.errors import InvalidAnswer, NotFound, StaleButton
+from flows.base.text import clean, escape
+from flows.base.types import Button, Reply, column, keyboard
+from flows.engine.engine import CommandHandler, Feature, Turn
+from flows.engine.machine import FlowMachine, FlowSpec
+from flows.features.email import hub_button, short
+from flows.features.eras import experience_buttons, experience_title
+from flows.storage.experiences import Experience, get_experience, list_experiences
+from flows.storage.store import Store
 
 migrations = Migrations("usce-coach.reflections")
 

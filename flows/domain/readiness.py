@@ -17,9 +17,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from flows.content import CONTENT_DIR, ContentError, line_of, load_yaml, require
-from flows.experiences import LEVELS, TYPES, Experience, month_index, month_label, months_of
-from flows.profile import Profile
+from flows.base.content import CONTENT_DIR, ContentError, line_of, load_yaml, require
+from flows.storage.experiences import LEVELS, TYPES, Experience, month_index, month_label, months_of
+from flows.storage.profiles import Profile
 
 BENCHMARKS_PATH = CONTENT_DIR / "benchmarks.yaml"
 

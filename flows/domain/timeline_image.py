@@ -28,7 +28,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from flows.experiences import Experience, month_index, month_label, months_of
+from flows.storage.experiences import Experience, month_index, month_label, months_of
 
 # label("today") -> "Today", label("title_application", month=...), label("tracker.type.elective")
 Label = Callable[..., str]
@@ -112,7 +112,7 @@ def windows(application: date | None, label: Label) -> list[Window]:
         return []
     app = month_index(application)
     try:
-        from flows.plan import milestone_dates
+        from flows.domain.plan import milestone_dates
     except ImportError:  # the plan feature is not installed: the guide's four windows
         return [Window(label(key), app - start, app - end) for key, start, end in _FALLBACK]
     return [

@@ -20,14 +20,14 @@ from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database, Migrations
 
-from flows.content import CONTENT_DIR, ContentError, Texts, line_of, load_yaml, require
-from flows.engine import CommandHandler, Feature, MenuEntry, Turn
-from flows.errors import InvalidAnswer, NotFound, StaleButton
-from flows.machine import FlowMachine, FlowSpec
-from flows.profile import Profile, load_profile
-from flows.store import Store
-from flows.text import clean
-from flows.types import Button, Reply, column, keyboard
+from flows.base.content import CONTENT_DIR, ContentError, Texts, line_of, load_yaml, require
+from flows.base.errors import InvalidAnswer, NotFound, StaleButton
+from flows.base.text import clean
+from flows.base.types import Button, Reply, column, keyboard
+from flows.engine.engine import CommandHandler, Feature, MenuEntry, Turn
+from flows.engine.machine import FlowMachine, FlowSpec
+from flows.storage.profiles import Profile, load_profile
+from flows.storage.store import Store
 
 migrations = Migrations("usce-coach.outreach")
 

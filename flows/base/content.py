@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
+CONTENT_DIR = Path(__file__).resolve().parents[2] / "content"
 
 
 class ContentError(ValueError):
@@ -125,7 +125,7 @@ class Texts:
         return key in self.entries
 
     def fmt(self, key: str, **values: object) -> str:
-        from flows.text import escape
+        from flows.base.text import escape
 
         return self.entries[key].format_map({k: escape(str(v)) for k, v in values.items()})
 

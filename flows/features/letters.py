@@ -8,20 +8,20 @@ from __future__ import annotations
 
 from sqlite_utils import Migrations
 
-from flows.engine import CommandHandler, Feature, Turn
-from flows.eras import experience_buttons, experience_title, no_experiences
-from flows.errors import InvalidAnswer, StaleButton
-from flows.experiences import (
+from flows.base.errors import InvalidAnswer, StaleButton
+from flows.base.text import clean
+from flows.base.types import Button, Reply, column, keyboard
+from flows.engine.engine import CommandHandler, Feature, Turn
+from flows.engine.machine import FlowMachine, FlowSpec
+from flows.features.email import get_applicant, hub_button, local_today, pre, profile_of
+from flows.features.eras import experience_buttons, experience_title, no_experiences
+from flows.storage.experiences import (
     Experience,
     get_experience,
     list_experiences,
     month_index,
     update_experience,
 )
-from flows.machine import FlowMachine, FlowSpec
-from flows.outreach import get_applicant, hub_button, local_today, pre, profile_of
-from flows.text import clean
-from flows.types import Button, Reply, column, keyboard
 
 WRITER_LIMIT = 100
 CODES = {"n": "none", "a": "asked", "p": "promised", "r": "received"}

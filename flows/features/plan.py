@@ -31,15 +31,15 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from flows.engine import CommandHandler, Feature, MenuEntry, Turn
-from flows.errors import InvalidAnswer, StaleButton
-from flows.machine import FlowMachine, FlowSpec
-from flows.plan import MONTH_ABBR, Rules, build_plan, load_rules, month_label
-from flows.plan_view import render_plan
-from flows.profile import Profile, load_profile, save_answer
-from flows.profile import migrations as profile_migrations
-from flows.text import MAX_INPUT, clean
-from flows.types import Button, Keyboard, Reply, column
+from flows.base.errors import InvalidAnswer, StaleButton
+from flows.base.text import MAX_INPUT, clean
+from flows.base.types import Button, Keyboard, Reply, column
+from flows.domain.plan import MONTH_ABBR, Rules, build_plan, load_rules, month_label
+from flows.domain.plan_view import render_plan
+from flows.engine.engine import CommandHandler, Feature, MenuEntry, Turn
+from flows.engine.machine import FlowMachine, FlowSpec
+from flows.storage.profiles import Profile, load_profile, save_answer
+from flows.storage.profiles import migrations as profile_migrations
 
 FLOW = "onboarding"
 EDIT_FLOW = "profile"

@@ -11,15 +11,15 @@ from typing import Any
 
 from sqlite_utils import Database, Migrations
 
-from flows.content import CONTENT_DIR, ContentError, line_of, load_yaml, require
-from flows.engine import CommandHandler, Feature, Turn
-from flows.errors import InvalidAnswer, NotFound, StaleButton
-from flows.machine import FlowMachine, FlowSpec
-from flows.outreach import hub_button, short
-from flows.star import PARTS, StarCheck, check_star
-from flows.store import Store
-from flows.text import clean, escape
-from flows.types import Button, Reply, column, keyboard
+from flows.base.content import CONTENT_DIR, ContentError, line_of, load_yaml, require
+from flows.base.errors import InvalidAnswer, NotFound, StaleButton
+from flows.base.text import clean, escape
+from flows.base.types import Button, Reply, column, keyboard
+from flows.domain.star import PARTS, StarCheck, check_star
+from flows.engine.engine import CommandHandler, Feature, Turn
+from flows.engine.machine import FlowMachine, FlowSpec
+from flows.features.email import hub_button, short
+from flows.storage.store import Store
 
 migrations = Migrations("usce-coach.interview")
 

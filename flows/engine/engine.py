@@ -15,10 +15,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlite_utils import Migrations
 
-from flows.content import Texts, texts
-from flows.errors import CoachError, InvalidAnswer, StaleButton
-from flows.store import Store, core_migrations
-from flows.types import Button, Input, Keyboard, Kind, Reply, Session, column
+from flows.base.content import Texts, texts
+from flows.base.errors import CoachError, InvalidAnswer, StaleButton
+from flows.base.types import Button, Input, Keyboard, Kind, Reply, Session, column
+from flows.storage.store import Store, core_migrations
 
 log = logging.getLogger(__name__)
 

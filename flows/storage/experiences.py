@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlite_utils import Database, Migrations
 
-from flows.errors import NotFound
-from flows.store import Store
+from flows.base.errors import NotFound
+from flows.storage.store import Store
 
 migrations = Migrations("usce-coach.experiences")
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlite_utils import Database, Migrations
 
-from flows.store import Store
+from flows.storage.store import Store
 
 migrations = Migrations("usce-coach.profile")
 

@@ -11,11 +11,11 @@ import json
 from datetime import datetime
 from typing import Any
 
-from flows.engine import CommandHandler, Feature, MenuEntry, Turn
-from flows.errors import StaleButton
-from flows.store import Store
-from flows.text import to_plain
-from flows.types import Attachment, Button, Reply
+from flows.base.errors import StaleButton
+from flows.base.text import to_plain
+from flows.base.types import Attachment, Button, Reply
+from flows.engine.engine import CommandHandler, Feature, MenuEntry, Turn
+from flows.storage.store import Store
 
 DELETE_FLOW = "privacy.delete"
 EXPORT_FILENAME = "usce-coach-export.json"

@@ -14,12 +14,12 @@ from pathlib import Path
 
 from sqlite_utils import Database, Migrations
 
-from flows.content import CONTENT_DIR, ContentError, load_yaml
-from flows.engine import CommandHandler, Feature, MenuEntry, Turn
-from flows.errors import StaleButton
-from flows.faq import FaqEntry, FaqIndex, Match, default_index
-from flows.text import clean, escape
-from flows.types import Button, Reply, column
+from flows.base.content import CONTENT_DIR, ContentError, load_yaml
+from flows.base.errors import StaleButton
+from flows.base.text import clean, escape
+from flows.base.types import Button, Reply, column
+from flows.engine.engine import CommandHandler, Feature, MenuEntry, Turn
+from flows.faq.matcher import FaqEntry, FaqIndex, Match, default_index
 
 migrations = Migrations("usce-coach.faq")
 

@@ -37,18 +37,12 @@ from typing import Any
 
 from sqlite_utils import Database, Migrations
 
-from flows.content import CONTENT_DIR, ContentError, Texts, line_of, load_yaml, require
-from flows.engine import CommandHandler, Engine, Feature, MenuEntry, Turn
-from flows.errors import InvalidAnswer, NotFound, StaleButton
-from flows.experiences import list_experiences
-from flows.machine import FlowMachine, FlowSpec
-from flows.onboarding import parse_timezone
-from flows.outreach import followup_days, followup_due_on
-from flows.plan import load_milestones, load_rules, milestone_dates
-from flows.profile import load_profile, save_answer
-from flows.store import Store
-from flows.text import clean, escape
-from flows.timezones import (
+from flows.base.content import CONTENT_DIR, ContentError, Texts, line_of, load_yaml, require
+from flows.base.errors import InvalidAnswer, NotFound, StaleButton
+from flows.base.text import clean, escape
+from flows.base.types import Button, Reply, keyboard
+from flows.domain.plan import load_milestones, load_rules, milestone_dates
+from flows.domain.timezones import (
     QuietHours,
     local_today,
     morning_slot,
@@ -58,7 +52,13 @@ from flows.timezones import (
     utc_offset_label,
     zone_or_utc,
 )
-from flows.types import Button, Reply, keyboard
+from flows.engine.engine import CommandHandler, Engine, Feature, MenuEntry, Turn
+from flows.engine.machine import FlowMachine, FlowSpec
+from flows.features.email import followup_days, followup_due_on
+from flows.features.plan import parse_timezone
+from flows.storage.experiences import list_experiences
+from flows.storage.profiles import load_profile, save_answer
+from flows.storage.store import Store
 
 KINDS = ("milestone", "letter", "reflection", "followup", "vetting")
 AMOUNTS = ("all", "milestones", "none")
@@ -741,7 +741,7 @@ def schedule_rows(store: Store, user_id: str) -> list[dict[str, Any]]:
 def preview(engine: Engine, user_id: str, refresh: bool = False) -> list[str]:
     """A user's schedule as plain lines, soonest first (``usce-coach nudges --user NAME``).
     ``refresh`` recomputes it from their records first."""
-    from flows.text import to_plain
+    from flows.base.text import to_plain
 
     store = engine.store
     if store.user(user_id) is None:

@@ -20,7 +20,7 @@ Matching (chosen on evidence in ``bench/faq_bench.py``; see ``docs/FAQ_METHOD.md
    TF-IDF score is fused with BM25 over the same tokens (SQLite FTS5's formula,
    precomputed per term): ``(1 - w) * tfidf + w * top * bm25 / max(bm25)``, which
    reorders neighbours without moving the threshold's scale.
-3. **Blend** with a classifier (``flows/faq_model.py``): a logistic regression trained
+3. **Blend** with a classifier (``flows/faq/model.py``): a logistic regression trained
    on the same phrasings (``make faq-model``) gives each entry, and "out of scope", a
    probability from word n-grams of the tokens and character n-grams of the text. An
    entry's score is ``MODEL_WEIGHT * p + (1 - MODEL_WEIGHT) * matcher score``, the
@@ -59,9 +59,9 @@ import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
-from flows.content import CONTENT_DIR, ContentError, line_of, load_yaml, require
-from flows.faq_model import FaqModel, ModelError, file_sha256
-from flows.text import MAX_INPUT
+from flows.base.content import CONTENT_DIR, ContentError, line_of, load_yaml, require
+from flows.base.text import MAX_INPUT
+from flows.faq.model import FaqModel, ModelError, file_sha256
 
 log = logging.getLogger(__name__)
 

@@ -21,9 +21,13 @@ import re
 from datetime import date
 from typing import Any
 
-from flows.engine import CommandHandler, Feature, MenuEntry, Turn
-from flows.errors import InvalidAnswer, NotFound, StaleButton
-from flows.experiences import (
+from flows.base.errors import InvalidAnswer, NotFound, StaleButton
+from flows.base.text import clean, to_plain
+from flows.base.types import Attachment, Button, Keyboard, Reply, column
+from flows.domain.readiness import assess, benchmarks, render
+from flows.engine.engine import CommandHandler, Feature, MenuEntry, Turn
+from flows.engine.machine import FlowMachine, FlowSpec
+from flows.storage.experiences import (
     LETTERS,
     LEVELS,
     SETTINGS,
@@ -43,11 +47,7 @@ from flows.experiences import (
     parse_month,
     update_experience,
 )
-from flows.machine import FlowMachine, FlowSpec
-from flows.profile import Profile, load_profile
-from flows.readiness import assess, benchmarks, render
-from flows.text import clean, to_plain
-from flows.types import Attachment, Button, Keyboard, Reply, column
+from flows.storage.profiles import Profile, load_profile
 
 LOG = "tracker_log"
 EDIT = "tracker_edit"
@@ -688,7 +688,7 @@ class Tracker(Feature):
         return [Reply(render(result, turn.t), column(buttons, 2))]
 
     def timeline(self, turn: Turn, args: str) -> list[Reply]:
-        from flows import timeline_image  # Pillow only when a picture is asked for
+        from flows.domain import timeline_image  # Pillow only when a picture is asked for
 
         profile = self._profile(turn)
         application = profile.application_date if profile else None
@@ -720,7 +720,7 @@ def _older_graduate(profile: Profile | None, today: date) -> bool:
     if profile is None:
         return False
     try:
-        from flows.plan import is_older_graduate, load_rules
+        from flows.domain.plan import is_older_graduate, load_rules
     except ImportError:  # the plan feature is not installed
         return False
     return is_older_graduate(profile, today, load_rules())[1]

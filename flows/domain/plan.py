@@ -1,5 +1,5 @@
-"""The personal USCE plan: pure functions from a :class:`~flows.profile.Profile` and a date
-to a :class:`Plan` (:mod:`flows.plan_view` words it).
+"""The personal USCE plan: pure functions from a :class:`~flows.storage.profiles.Profile` and a date
+to a :class:`Plan` (:mod:`flows.domain.plan_view` words it).
 
 The facts behind it live in ``content/plan.yaml`` (targets, the "older graduation" rule of
 thumb, answer ranges, specialties, time zones) and ``content/milestones.yaml`` (the timeline
@@ -18,8 +18,8 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flows.content import CONTENT_DIR, ContentError, line_of, load_yaml, require
-from flows.profile import Profile
+from flows.base.content import CONTENT_DIR, ContentError, line_of, load_yaml, require
+from flows.storage.profiles import Profile
 
 PLAN_FILE = CONTENT_DIR / "plan.yaml"
 MILESTONES_FILE = CONTENT_DIR / "milestones.yaml"
@@ -304,7 +304,7 @@ class Window:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """What the plan says, as data; :func:`flows.plan_view.render_plan` turns it into text."""
+    """What the plan says, as data; :func:`flows.domain.plan_view.render_plan` turns it into text."""
 
     student: bool
     routes: tuple[str, ...]  # kinds of USCE that fit, best first

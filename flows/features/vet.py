@@ -3,7 +3,7 @@
 The checklist (``content/checklist.yaml``) is asked one item per message with
 Yes / No / Not sure buttons. Every answer is stored the moment it is given, so
 /cancel, a restart or a crash loses nothing and /vet continues where the user
-stopped. The verdict comes from :func:`flows.scoring.score`.
+stopped. The verdict comes from :func:`flows.domain.scoring.score`.
 
 Tables (each has ``user_id`` for export and delete):
 
@@ -24,14 +24,14 @@ from typing import Any
 
 from sqlite_utils import Database, Migrations
 
-from flows.content import CONTENT_DIR, ContentError, line_of, load_yaml, require
-from flows.engine import CommandHandler, Feature, MenuEntry, Turn
-from flows.errors import InvalidAnswer, NotFound, StaleButton
-from flows.machine import FlowMachine, FlowSpec
-from flows.scoring import NO, UNSURE, YES, Criterion, Level, Verdict, is_good, score
-from flows.store import Store
-from flows.text import clean
-from flows.types import Button, Reply, column, keyboard
+from flows.base.content import CONTENT_DIR, ContentError, line_of, load_yaml, require
+from flows.base.errors import InvalidAnswer, NotFound, StaleButton
+from flows.base.text import clean
+from flows.base.types import Button, Reply, column, keyboard
+from flows.domain.scoring import NO, UNSURE, YES, Criterion, Level, Verdict, is_good, score
+from flows.engine.engine import CommandHandler, Feature, MenuEntry, Turn
+from flows.engine.machine import FlowMachine, FlowSpec
+from flows.storage.store import Store
 
 CHECKLIST_PATH = CONTENT_DIR / "checklist.yaml"
 NAME_LIMIT = 80
@@ -807,7 +807,7 @@ class Vetting(Feature):
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'profiles'"
         ).fetchone()
         if has_profiles:
-            from flows.profile import load_profile
+            from flows.storage.profiles import load_profile
 
             profile = load_profile(turn.store, turn.user_id)
             if profile is not None and profile.specialties:

@@ -13,11 +13,11 @@ from typing import Any
 
 from sqlite_utils import Database, Migrations
 
-from flows.engine import CommandHandler, Feature, Turn
-from flows.errors import StaleButton
-from flows.store import Store
-from flows.text import clean, escape
-from flows.types import Button, Reply
+from flows.base.errors import StaleButton
+from flows.base.text import clean, escape
+from flows.base.types import Button, Reply
+from flows.engine.engine import CommandHandler, Feature, Turn
+from flows.storage.store import Store
 
 BROADCAST_FLOW = "admin.broadcast"
 BROADCAST_LIMIT = 3500  # leaves room for the preview's header within one Telegram message

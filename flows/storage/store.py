@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlite_utils import Database, Migrations
 
-from flows.types import Session
+from flows.base.types import Session
 
 core_migrations = Migrations("usce-coach.core")
 

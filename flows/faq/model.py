@@ -11,7 +11,7 @@ arrays and computes the same probabilities ``TfidfVectorizer.transform`` and
 every tuning question). Features, each part with its own TF-IDF (sublinear tf, smooth
 idf, l2 norm), as trained:
 
-- word n-grams of the matcher's canonical tokens (``flows.faq.Analyzer``), joined by
+- word n-grams of the matcher's canonical tokens (``flows.faq.matcher.Analyzer``), joined by
   spaces as ``TfidfVectorizer(token_pattern=r"\\S+", lowercase=False)`` sees them;
 - character n-grams inside words of the lower-cased text (``analyzer="char_wb"``).
 

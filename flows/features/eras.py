@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flows.content import CONTENT_DIR, ContentError, line_of, load_yaml, require
-from flows.engine import CommandHandler, Feature, Turn
-from flows.errors import StaleButton
-from flows.experiences import Experience, get_experience, list_experiences, month_index, month_label
-from flows.outreach import hub_button, pre, short
-from flows.text import escape
-from flows.types import Button, Reply, column, keyboard
+from flows.base.content import CONTENT_DIR, ContentError, line_of, load_yaml, require
+from flows.base.errors import StaleButton
+from flows.base.text import escape
+from flows.base.types import Button, Reply, column, keyboard
+from flows.engine.engine import CommandHandler, Feature, Turn
+from flows.features.email import hub_button, pre, short
+from flows.storage.experiences import Experience, get_experience, list_experiences, month_index, month_label
 
 LEVELS = ("non", "semi", "hands_on")  # weakest first
 LINE_FIELDS = frozenset({"specialty", "setting"})
@@ -196,7 +196,7 @@ class Eras(Feature):
         notes.append(turn.t(f"eras.note_{level}"))
         if exp.level in LEVELS and LEVELS.index(exp.level) > LEVELS.index(level):
             notes.append(turn.t("eras.note_capped", type=content().type_titles.get(exp.type, exp.type).lower()))
-        from flows.reflections import specialty_choice  # reflections names experiences through this module
+        from flows.features.reflect import specialty_choice  # reflections names experiences through this module
 
         reflected = specialty_choice(turn.store, turn.user_id, exp.id)
         if reflected:

@@ -1,6 +1,6 @@
-"""The plan as text for a phone: :func:`render_plan` turns a :class:`~flows.plan.Plan` into messages.
+"""The plan as text for a phone: :func:`render_plan` turns a :class:`~flows.domain.plan.Plan` into messages.
 
-What the plan says is decided in :mod:`flows.plan`; this module only words and lays it out,
+What the plan says is decided in :mod:`flows.domain.plan`; this module only words and lays it out,
 from the texts in ``content/texts/plan.yaml``.
 """
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flows.plan import Plan, Rules, load_rules, month_label
-from flows.profile import Profile
+from flows.domain.plan import Plan, Rules, load_rules, month_label
+from flows.storage.profiles import Profile
 
 Translate = Callable[..., str]  # turn.t: a text key and values to escape into it
 

@@ -1,0 +1,1 @@
+"""The shared vocabulary: inputs and replies, named errors, text helpers, content loading."""

@@ -1,0 +1,1 @@
+"""Pure rules: plans, readiness, scoring. No storage, no engine."""

@@ -1,0 +1,1 @@
+"""The dialogue engine: routing, the feature base, flow machines."""

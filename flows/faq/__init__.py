@@ -1,0 +1,1 @@
+"""Answering free-text questions from the knowledge base."""
