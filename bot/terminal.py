@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from flows.engine.engine.engine import Engine
+from flows.engine.engine import Engine
 
 from flows.base.text import to_plain
 from flows.base.types import Button, Input, Reply, merge_replies
