@@ -10,10 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from flows.engine.engine import Engine
-
 from flows.base.text import to_plain
 from flows.base.types import Button, Input, Reply, merge_replies
+from flows.engine.engine import Engine
 from flows.features.nudges import due_replies
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
