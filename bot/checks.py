@@ -17,12 +17,14 @@ import importlib
 import inspect
 import pkgutil
 import re
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import flows
 from flows.base.content import ContentError
 from flows.engine.engine import Engine
+from flows.storage.store import first_finding
 
 SOURCE_DIRS = (Path(flows.__file__).parent, Path(__file__).parent)
 TEXT_CALLS = {"t", "fmt"}  # turn.t("key", x=...), texts.fmt("key", x=...)
@@ -132,9 +134,14 @@ def check_schema(engine: Engine) -> list[str]:
         pending = [m.name for m in migrations.pending(store.db)]
         if pending:
             problems.append(f"schema: migrations of {migrations.name} not applied: {', '.join(pending)}")
-    result = [r[0] for r in store.conn.execute("PRAGMA integrity_check").fetchall()]
+    try:
+        result = [str(r[0]) for r in store.conn.execute("PRAGMA integrity_check").fetchall()]
+    except sqlite3.DatabaseError as exc:
+        result = [str(exc)]
     if result != ["ok"]:
-        problems.append(f"schema: the database is damaged: {'; '.join(map(str, result[:5]))}")
+        problems.append(
+            f"schema: the database is damaged (SQLite says: {first_finding(result)}); restore it from a backup"
+        )
     dangling = store.conn.execute("PRAGMA foreign_key_check").fetchall()
     if dangling:
         tables = sorted({str(r[0]) for r in dangling})

@@ -11,6 +11,7 @@ from bot.logs import setup_logging
 from bot.settings import Mode, Settings, SettingsError, load_settings
 from bot.wiring import build_engine, log_salt, open_store
 from flows.base.content import ContentError
+from flows.storage.store import DatabaseRefused
 
 
 def _settings(mode: Mode, **overrides: object) -> Settings:
@@ -92,6 +93,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     except ContentError as exc:
         print(f"  ✗ content: {exc}", file=sys.stderr)
         return 1
+    except DatabaseRefused as exc:
+        print(f"  ✗ database: {exc}.", file=sys.stderr)
+        print("1 problem(s) found")
+        return 1
     loader_problems, loaders = checks.check_loaders()
     key_problems, keys = checks.check_text_keys(engine)
     problems = loader_problems + key_problems + checks.check_schema(engine)
@@ -122,6 +127,28 @@ def cmd_nudges(args: argparse.Namespace) -> int:
     return 1 if lines[0].startswith("No user") else 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    """A consistent copy of the database while the bot keeps running (SQLite's online backup)."""
+    from pathlib import Path
+
+    settings = _settings("backup")
+    if str(settings.database_path) == ":memory:" or not settings.database_path.exists():
+        print(f"No database at {settings.database_path} to back up.", file=sys.stderr)
+        return 1
+    target = Path(args.path)
+    if target.exists():
+        print(f"{target} already exists; name a new file for the backup.", file=sys.stderr)
+        return 1
+    store = open_store(settings)
+    try:
+        size = store.backup(target)
+        users = store.conn.execute("SELECT count(*) FROM users").fetchone()[0] if store.db["users"].exists() else 0
+    finally:
+        store.close()
+    print(f"backup: {target} ({size // 1024} KB, {users} users), a consistent copy of {settings.database_path}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="usce-coach", description="USCE Coach: plan US Clinical Experience.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -141,6 +168,9 @@ def parser() -> argparse.ArgumentParser:
     nudges.set_defaults(func=cmd_nudges)
     check = sub.add_parser("check", help="validate settings, content and the database schema")
     check.set_defaults(func=cmd_check)
+    backup = sub.add_parser("backup", help="copy the database to PATH, safely while the bot runs")
+    backup.add_argument("path", help="the new file to write (restore steps: README, 'Operating it')")
+    backup.set_defaults(func=cmd_backup)
     return p
 
 
@@ -150,6 +180,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except ContentError as exc:
         print(f"Cannot start — a content file has a mistake: {exc}", file=sys.stderr)
+        return 2
+    except DatabaseRefused as exc:
+        print(f"Cannot start — the database: {exc}.", file=sys.stderr)
         return 2
 
 

@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _TOKEN_SHAPE = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{1,100}")
 
-Mode = Literal["run", "chat", "ask", "check", "nudges", "other"]
+Mode = Literal["run", "chat", "ask", "check", "nudges", "backup", "other"]
 
 
 class SettingsError(Exception):

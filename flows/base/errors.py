@@ -30,3 +30,8 @@ class InvalidAnswer(CoachError):
     def __init__(self, text: str) -> None:
         super().__init__(text)
         self.text = text
+
+
+class StorageUnavailable(Exception):
+    """The database cannot be written right now (a read-only or full disk). Nothing of the
+    input was stored; the user is asked to try again later, and it works once the disk does."""

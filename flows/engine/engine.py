@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from sqlite_utils import Migrations
 
 from flows.base.content import Texts, texts
-from flows.base.errors import CoachError, InvalidAnswer, StaleButton
+from flows.base.errors import CoachError, InvalidAnswer, StaleButton, StorageUnavailable
 from flows.base.types import Button, Input, Keyboard, Kind, Reply, Session, column
 from flows.storage.store import Store, core_migrations
 
@@ -185,8 +185,15 @@ class Engine:
         seen before — redelivered because the process died before confirming it — is not
         applied again; if a flow is open, its current step is shown again instead. Telegram
         restarts its ids at random after a week without updates, so an id only counts as
-        seen when the user's previous input is recent.
+        seen when the user's previous input is recent. When the disk cannot be written
+        nothing is stored and the user is told so (the store logs it once for the operator).
         """
+        try:
+            return self._handle(inp, chat_id, update_id)
+        except StorageUnavailable:
+            return Outcome([Reply(self.texts["errors.cant_save"])], "error:storage")
+
+    def _handle(self, inp: Input, chat_id: int | None, update_id: int | None) -> Outcome:
         with self.store.atomic():
             session = self.store.load_session(inp.user_id)
             if session.created:  # the users row is written last; a feature's first row may point at it sooner

@@ -9,6 +9,9 @@ connection; everything else may use sqlite-utils' table API. Schema changes are 
 from __future__ import annotations
 
 import json
+import logging
+import os
+import secrets
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -18,7 +21,20 @@ from typing import Any
 
 from sqlite_utils import Database, Migrations
 
+from flows.base.errors import StorageUnavailable
 from flows.base.types import Session
+
+log = logging.getLogger("usce_coach.store")
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+BUSY_TIMEOUT_MS = 10_000  # a second writer (a backup, `usce-coach nudges --refresh`) waits this long
+# What SQLite says when the disk, not the data, is the problem: users hear "I can't save right now".
+_UNWRITABLE = ("readonly database", "disk is full", "disk i/o error", "unable to open database", "out of memory")
+
+
+class DatabaseRefused(Exception):
+    """The database file cannot be used as it is; ``str()`` is one sentence saying why and what to do."""
+
 
 core_migrations = Migrations("usce-coach.core")
 
@@ -81,12 +97,20 @@ class Store:
         self.db = db
         self.conn: sqlite3.Connection = db.conn
         self.path: Path | None = None
+        self.installation_id = ""
         self._checkpointer: sqlite3.Connection | None = None
+        self._unwritable_since: sqlite3.OperationalError | None = None
 
     # -- opening ---------------------------------------------------------------------------
     @classmethod
     def open(cls, path: str | Path, *, background_checkpoints: bool = False) -> Store:
         """Open (creating folders as needed) a file database in WAL mode.
+
+        Before anything is written the file is checked (:func:`inspect_file`): a file that is
+        not a database, a damaged one, or a ``-wal`` left beside it by another database raises
+        :class:`DatabaseRefused` instead of being served or "repaired" into an empty one.
+        A new file is created readable by its owner only (0600; SQLite gives its ``-wal`` and
+        ``-shm`` the same mode).
 
         With ``background_checkpoints`` the answering connection never folds the WAL
         back into the file itself (that needs an fsync, a multi-millisecond stall);
@@ -94,13 +118,23 @@ class Store:
         """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        db = Database(path)
-        db.enable_wal()
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("PRAGMA busy_timeout=5000")
-        db.execute("PRAGMA foreign_keys=ON")
-        if background_checkpoints:
-            db.execute("PRAGMA wal_autocheckpoint=0")
+        inspect_file(path)
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        try:
+            db = Database(path)
+            db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            db.enable_wal()
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            if background_checkpoints:
+                db.execute("PRAGMA wal_autocheckpoint=0")
+            damage = [str(r[0]) for r in db.execute("PRAGMA quick_check").fetchall()]
+        except sqlite3.DatabaseError as exc:
+            raise DatabaseRefused(f"{path} cannot be opened as a database ({exc}); {_RESTORE}") from None
+        if damage != ["ok"]:
+            db.conn.close()
+            raise DatabaseRefused(f"{path} is damaged (SQLite's check says: {first_finding(damage)}); {_RESTORE}")
         store = cls(db)
         store.path = path
         return store
@@ -112,22 +146,58 @@ class Store:
         return cls(db)
 
     def migrate(self, sets: Iterable[Migrations]) -> None:
-        """Apply pending migrations of every set; safe to run on every start."""
+        """Apply pending migrations of every set; safe to run on every start.
+
+        A file with tables but no record of this project's migrations is someone else's
+        database (or what is left of ours): creating fresh tables in it would hide what it
+        holds, so it is refused. Every installation gets an id in ``meta`` the first time.
+        """
+        tables = set(self.db.table_names())
+        if tables and "_sqlite_migrations" not in tables:
+            raise DatabaseRefused(
+                f"{self.path or 'the database'} holds tables ({', '.join(sorted(tables)[:5])}) but no record of"
+                " USCE Coach's migrations, so it is not this bot's database; point DATABASE_PATH at the right"
+                " file, or at a new one"
+            )
         for migrations in sets:
             migrations.apply(self.db)
+        self.installation_id = self.meta("installation_id", lambda: secrets.token_hex(8))
 
     @contextmanager
     def atomic(self) -> Iterator[Store]:
-        """A transaction, or inside one a savepoint that a failure rolls back alone.
+        """A write transaction, or inside one a savepoint that a failure rolls back alone.
 
-        As sqlite-utils' ``Database.atomic``, but the savepoint keeps one name: SQLite
+        The transaction takes the write lock when it starts (``BEGIN IMMEDIATE``): a
+        transaction that reads first and writes later would fail at once with "database is
+        locked" whenever another process wrote in between, without waiting; this one waits
+        (``busy_timeout``) for the other writer to finish. A read-only or full disk ends it
+        with :class:`~flows.errors.StorageUnavailable`, everything rolled back.
+
+        As sqlite-utils' ``Database.atomic``, the savepoint keeps one name: SQLite
         releases the innermost of that name, and the statements stay in the connection's
         statement cache instead of being compiled afresh under a random name each time.
         """
         conn = self.conn
         if not conn.in_transaction:
-            with self.db.atomic():
-                yield self
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self
+                except BaseException:
+                    if conn.in_transaction:  # an error may already have ended the transaction
+                        conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if not _unwritable(exc):
+                    raise
+                self._report_unwritable(exc)
+                raise StorageUnavailable(str(exc)) from exc
+            if self._unwritable_since is not None:
+                log.warning("the database at %s can be written again", self.path or ":memory:")
+                self._unwritable_since = None
             return
         conn.execute("SAVEPOINT step")
         try:
@@ -139,6 +209,33 @@ class Store:
             raise
         else:
             conn.execute("RELEASE SAVEPOINT step")
+
+    def _report_unwritable(self, exc: sqlite3.OperationalError) -> None:
+        """One line for the operator when writes start failing (not one per input)."""
+        if self._unwritable_since is None:
+            self._unwritable_since = exc
+            log.error(
+                "cannot write to the database at %s (%s): users are told their input was not saved"
+                " until it can be written again",
+                self.path or ":memory:",
+                exc,
+            )
+
+    def backup(self, target: str | Path) -> int:
+        """A consistent copy of the whole database at ``target`` (SQLite's online backup: the
+        bot may keep answering meanwhile). Returns the copy's size in bytes."""
+        target = Path(target)
+        if target.exists():
+            raise FileExistsError(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o600))
+        copy = sqlite3.connect(target)
+        try:
+            self.conn.backup(copy, pages=1024)
+            copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
+        finally:
+            copy.close()
+        return target.stat().st_size
 
     def checkpoint(self) -> None:
         """Copy committed WAL pages into the database file, from a connection of its own
@@ -276,3 +373,70 @@ class Store:
                     ).rowcount
             erased += self.conn.execute("DELETE FROM users WHERE user_id = ?", (user_id,)).rowcount
         return erased
+
+
+# -- checking a file before opening it ------------------------------------------------------------
+_RESTORE = "restore it from a backup (see README, 'Operating it') or point DATABASE_PATH at a new file"
+
+
+def first_finding(report: list[str]) -> str:
+    """The first line of an integrity report that says something (SQLite opens with a heading)."""
+    lines = [line for row in report for line in row.splitlines() if line.strip() and not line.startswith("***")]
+    return (lines or ["no details"])[0][:200]
+
+
+def _unwritable(exc: sqlite3.OperationalError) -> bool:
+    message = str(exc).lower()
+    return any(words in message for words in _UNWRITABLE)
+
+
+def _read_view(uri: str) -> tuple[set[str], str | None]:
+    """The tables and the installation id seen through a read-only connection."""
+    conn = sqlite3.connect(uri, uri=True)
+    try:
+        tables = {str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        installation = None
+        if "meta" in tables:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'installation_id'").fetchone()
+            installation = str(row[0]) if row else None
+        return tables, installation
+    finally:
+        conn.close()
+
+
+def inspect_file(path: Path) -> None:
+    """Refuse (:class:`DatabaseRefused`) a file that is not a SQLite database, and a ``-wal``
+    beside the file that belongs to another database.
+
+    SQLite applies whatever valid ``-wal`` file it finds beside a database, even one left from
+    another copy (a restore that forgot it): the data would silently be replaced. So the file is
+    read once without its WAL and once with it, read-only, before anything may write to it: a
+    different installation id, or tables of the file that vanish with the WAL, mean it is foreign.
+    """
+    if not path.exists():
+        return
+    if path.is_dir():
+        raise DatabaseRefused(f"{path} is a folder; DATABASE_PATH must name a file")
+    size = path.stat().st_size
+    if size == 0:
+        return
+    with path.open("rb") as f:
+        header = f.read(100)
+    if len(header) < 100 or not header.startswith(SQLITE_HEADER):
+        raise DatabaseRefused(
+            f"{path} is not a SQLite database (or only its first {size} bytes are left); {_RESTORE}"
+        )
+    wal = path.with_name(path.name + "-wal")
+    if not wal.exists() or wal.stat().st_size == 0:
+        return
+    try:
+        own_tables, own_id = _read_view(f"{path.resolve().as_uri()}?immutable=1")
+        wal_tables, wal_id = _read_view(f"{path.resolve().as_uri()}?mode=ro")
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseRefused(f"{path} cannot be read together with {wal.name} ({exc}); {_RESTORE}") from None
+    if (own_id is not None and wal_id != own_id) or (own_tables - wal_tables):
+        raise DatabaseRefused(
+            f"{wal.name} beside {path} belongs to another copy of the database (left from before a restore?):"
+            f" reading it would replace what {path.name} holds. Stop every process using the file, move"
+            f" {wal.name} and {path.name}-shm away, and start again"
+        )
