@@ -149,6 +149,22 @@ def cmd_backup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_preview(args: argparse.Namespace) -> int:
+    """What one persona would see; no database or token needed."""
+    from pathlib import Path
+
+    from bot.preview import PreviewError, preview
+    from flows.domain.persona import load_persona
+
+    try:
+        result = preview(load_persona(args.persona), args.view, " ".join(args.arg), Path(args.out))
+    except PreviewError as exc:
+        print(f"Cannot preview: {exc}", file=sys.stderr)
+        return 2
+    print(result.as_json() if args.json else result.text)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="usce-coach", description="USCE Coach: plan US Clinical Experience.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -166,6 +182,13 @@ def parser() -> argparse.ArgumentParser:
     nudges.add_argument("--user", required=True, help="terminal profile name, or a full id like tg:123")
     nudges.add_argument("--refresh", action="store_true", help="recompute it from their records first")
     nudges.set_defaults(func=cmd_nudges)
+    view = sub.add_parser("preview", help="show what a persona (a YAML file) would see")
+    view.add_argument("--persona", required=True, help="the persona file (see flows/persona.py)")
+    view.add_argument("--json", action="store_true", help='print {"text": ..., "warnings": [...]}')
+    view.add_argument("--out", default=".", help="folder for the timeline picture (default: here)")
+    view.add_argument("view", choices=("plan", "progress", "timeline", "vet", "ask"))
+    view.add_argument("arg", nargs="*", help="vet: the program's name; ask: the question")
+    view.set_defaults(func=cmd_preview)
     check = sub.add_parser("check", help="validate settings, content and the database schema")
     check.set_defaults(func=cmd_check)
     backup = sub.add_parser("backup", help="copy the database to PATH, safely while the bot runs")

@@ -75,10 +75,10 @@ def test_a_graduate_walks_through_and_gets_the_plan(chat: Chat, store: Store) ->
     answer_graduate(chat)
     assert "All done" in chat.text
     assert "Your USCE plan" in chat.text
-    assert "Graduated 2019 · Internal medicine · applying Sep 2028" in chat.text
+    assert "Graduated 2019 · Internal medicine · apply Sep 2028 → Match 2029" in chat.text
     assert "Externships for IMGs" in chat.text and "Limited budget" in chat.text
     assert "Graduation 9 years before applying" in chat.text and "rule of thumb" in chat.text
-    assert "🗓 Your timeline — applying Sep 2028" in chat.text
+    assert "🗓 Your timeline — apply Sep 2028 → Match 2029" in chat.text
     assert state_of(chat) == (None, None)
     p = profile_of(chat)
     assert (p.status, p.grad_year, p.application) == ("graduate", 2019, "2028-09")
@@ -607,7 +607,7 @@ def test_parse_month(typed: str, result: tuple[int, int] | str) -> None:
 def test_match_choice_uses_labels_and_words() -> None:
     words = load_rules().aliases["visa"]
     labels = {"visitor": "🛂 I need a visitor visa", "authorized": "✅ I can already work", "unsure": "🤔 Not sure"}
-    assert match_choice("B1/B2", words, labels) == "visitor"
+    assert match_choice("B1/B2", words, labels) == "b1b2"
     assert match_choice("not sure!", words, labels) == "unsure"
     assert match_choice("I need a visitor visa", words, labels) == "visitor"
     assert match_choice("perhaps a unicorn", words, labels) is None

@@ -366,7 +366,7 @@ def test_changes_are_announced_to_other_features(store: Store, clock: Clock) -> 
 # -- /progress ---------------------------------------------------------------------------------------
 def test_progress_with_nothing_logged(chat: Chat) -> None:
     chat.send("/progress")
-    assert "❌ Total: 0 months" in chat.text
+    assert "❌ Any USCE: 0 months" in chat.text
     assert "Log your first US experience" in chat.text
     assert chat.button("Log experience").data == "go:log"
 
@@ -374,10 +374,10 @@ def test_progress_with_nothing_logged(chat: Chat) -> None:
 def test_progress_without_a_profile_shows_totals_and_what_it_cannot_judge(chat: Chat) -> None:
     log_one(chat)
     chat.send("/progress")
-    assert "✅ Total: 2 months" in chat.text
-    assert "✅ Hands-on: 2 months — strong" in chat.text
+    assert "✅ Any USCE: 2 months" in chat.text
+    assert "✅ Hands-on, recent: 2 months — competitive" in chat.text
     assert "don't know when you apply" in chat.text
-    assert "❔ Recent: needs your application date" in chat.text
+    assert "❔ In your specialty: tell me your target specialty" in chat.text
     if "plan" in chat.engine.command_names:
         assert chat.button("Set my goals").data == "go:plan"
 
@@ -391,14 +391,14 @@ def test_progress_against_the_profile(chat: Chat, store: Store) -> None:
     log_one(chat, kind="Observership", start="2027-01", end="2027-10", status="Planned", letter="No letter")
     chat.send("/progress")
     text = chat.text
-    assert "application in Sep 2027" in text
-    assert "✅ Total: 1 month → 9 with planned" in text
-    assert "❌ Hands-on: 1 month" in text
-    assert "✅ In Internal Medicine: 1 month → 9 with planned" in text
-    assert "✅ Recent (last 3 years before applying): 1 month → 9 with planned" in text
-    assert "✅ US letters: 1 received, 0 pending" in text
+    assert "Apply Sep 2027 → Match 2028" in text
+    assert "✅ Any USCE: 1 month secured + 8 months planned" in text
+    assert "❌ Hands-on, recent: 1 month" in text
+    assert "✅ Recent, in Internal Medicine: 1 month secured + 8 months planned" in text
+    assert "🔜 Observerships as your main USCE: 0 months secured + 8 months planned" in text
+    assert "✅ US letters: 1 received, 0 on the way" in text
     assert "2 months fall in or after your application month" in text
-    assert "hands-on externship" in text
+    assert "planned experiences would meet the benchmarks" in text
 
 
 # -- parts ---------------------------------------------------------------------------------------------

@@ -1,16 +1,17 @@
 """The personal USCE plan: pure functions from a :class:`~flows.storage.profiles.Profile` and a date
 to a :class:`Plan` (:mod:`flows.domain.plan_view` words it).
 
-The facts behind it live in ``content/plan.yaml`` (targets, the "older graduation" rule of
-thumb, answer ranges, specialties, time zones) and ``content/milestones.yaml`` (the timeline
-windows). Both load once. :func:`milestone_dates` is public: reminders schedule their
-nudges from the same windows.
+Where the user stands comes from the one readiness model (:mod:`flows.domain.readiness`, figures in
+``content/benchmarks.yaml``) and what doesn't fit from :mod:`flows.domain.checks`, so the plan says
+what /progress says. ``content/plan.yaml`` holds the answer ranges, specialties and time
+zones, ``content/milestones.yaml`` the timeline windows. :func:`milestone_dates` is public:
+reminders schedule their nudges from the same windows.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -19,6 +20,15 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flows.base.content import CONTENT_DIR, ContentError, line_of, load_yaml, require
+from flows.domain.checks import Warning, run_checks
+from flows.domain.readiness import (
+    Readiness,
+    assess,
+    benchmarks,
+    school_stage,
+)
+from flows.domain.readiness import is_older_graduate as readiness_older
+from flows.storage.experiences import Experience
 from flows.storage.profiles import Profile
 
 PLAN_FILE = CONTENT_DIR / "plan.yaml"
@@ -27,7 +37,7 @@ MILESTONES_FILE = CONTENT_DIR / "milestones.yaml"
 MONTH_ABBR = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 GAPS = ("recent", "specialty", "letters", "first")
 BUDGETS = ("limited", "moderate", "flexible")
-VISAS = ("visitor", "authorized", "unsure")
+VISAS = ("visitor", "b1b2", "authorized", "unsure")  # needs a visa | holds B1/B2 | can work | unsure
 ALIAS_STATES = {
     "status": ("student", "graduate"),
     "budget": BUDGETS,
@@ -53,18 +63,6 @@ class Span:
 
 
 @dataclass(frozen=True, slots=True)
-class Targets:
-    hands_on_months: Span
-    specialty_months: Span
-    recency_years: Span
-    us_letters: Span
-    minimum_months: int
-    minimum_letters: int
-    older_recent_months: Span
-    observership_months: Span
-
-
-@dataclass(frozen=True, slots=True)
 class Specialty:
     name: str
     aliases: tuple[str, ...]
@@ -78,8 +76,6 @@ class ZoneButton:
 
 @dataclass(frozen=True, slots=True)
 class Rules:
-    targets: Targets
-    older_graduation_years: int  # rule of thumb, not from the guide
     cycle_month: int
     cycles_offered: int
     close_months: int
@@ -152,10 +148,6 @@ def parse_rules(path: Path) -> Rules:
     data = load_yaml(path)
     if not isinstance(data, dict):
         raise ContentError(path, None, "expected a mapping")
-    targets = require(path, data, "targets", dict)
-    competitive = require(path, targets, "competitive", dict)
-    minimum = require(path, targets, "minimum", dict)
-    older = require(path, data, "older_graduation", dict)
     application = require(path, data, "application", dict)
     ranges = require(path, data, "ranges", dict)
 
@@ -189,17 +181,6 @@ def parse_rules(path: Path) -> Rules:
     offsets = {str(k): _zone(path, offsets_node, str(v)) for k, v in offsets_node.items()}
 
     return Rules(
-        targets=Targets(
-            hands_on_months=_span(path, competitive, "hands_on_months"),
-            specialty_months=_span(path, competitive, "specialty_months"),
-            recency_years=_span(path, competitive, "recency_years"),
-            us_letters=_span(path, competitive, "us_letters"),
-            minimum_months=_int(path, minimum, "usce_months", 0, 24),
-            minimum_letters=_int(path, minimum, "us_letters", 0, 10),
-            older_recent_months=_span(path, targets, "older_graduate_recent_months"),
-            observership_months=_span(path, targets, "observership_months"),
-        ),
-        older_graduation_years=_int(path, older, "years_before_application", 1, 40),
         cycle_month=_int(path, application, "cycle_month", 1, 12),
         cycles_offered=_int(path, application, "cycles_offered", 1, 6),
         close_months=_int(path, application, "close_months", 0, 36),
@@ -302,33 +283,45 @@ class Window:
     status: str  # "past" | "now" | "ahead"
 
 
+GRADUATE_ROUTES = ("externships", "observerships", "research", "scribe")
+LIMITED_FUNDS_ROUTES = ("observerships", "research", "externships", "scribe")  # the guide's order for limited funds
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     """What the plan says, as data; :func:`flows.domain.plan_view.render_plan` turns it into text."""
 
     student: bool
-    routes: tuple[str, ...]  # kinds of USCE that fit, best first
-    work: str  # scribe/clinical-support roles: "open" | "needs_authorization" | "check"
+    routes: tuple[str, ...]  # kinds of USCE that fit, best first for this user's constraints
+    work: str  # paid roles (scribe, research jobs): "visa" | "authorized" | "unknown"
+    visa: str | None  # the profile's answer
     years_since_graduation: int | None  # counted to the application year
     older_graduate: bool
-    adjustments: tuple[str, ...]  # "older", "limited_funds", "paid_check", "visitor", "visa_unsure"
-    gaps: tuple[str, ...]  # felt by the user or following from the answers, in GAPS order
-    detected_gaps: tuple[str, ...]  # those following from the answers
+    adjustments: tuple[str, ...]  # "older", "limited_funds", "paid_check", "visitor", "b1b2", "visa_unsure"
+    gaps: tuple[str, ...]  # the gaps the user named, in GAPS order
     application: date | None
+    match_year: int | None  # the Match after the application
     months_to_application: int | None
-    timing: str  # "unknown" | "past" | "close" | "ahead"
-    capacity: str  # months available + done vs targets: "unknown" | "competitive" | "minimum" | "none"
-    months_short_of_time: bool  # more months set aside than remain before applying
+    timing: str  # "unknown" | "past" | "ahead"
+    capacity: str  # months available vs the targets: "unknown" | "competitive" | "minimum" | "none"
+    reach: int  # recent hands-on months if the months available are hands-on
     windows: tuple[Window, ...]
+    now: str  # where today falls: "window" | "between" | "before" | "after" | "unknown"
+    next_window: Window | None  # the next window when today is between or before them
+    readiness: Readiness
+    warnings: tuple[Warning, ...]
+    stage: str | None  # "final" for a final-year student, else None
 
 
-def is_older_graduate(profile: Profile, today: date, rules: Rules) -> tuple[int | None, bool]:
-    """Years from graduation to the application year, and whether that passes the rule of thumb."""
-    if profile.grad_year is None:
-        return None, False
-    reference = profile.application_date.year if profile.application_date else today.year
-    years = reference - profile.grad_year
-    return years, years > rules.older_graduation_years
+def is_older_graduate(profile: Profile, today: date, rules: Rules | None = None) -> tuple[int | None, bool]:
+    """Years from graduation to the application year, and whether that passes the rule of
+    thumb in content/benchmarks.yaml (the guide names an older graduation year, no cut-off)."""
+    return readiness_older(profile, today, benchmarks())
+
+
+def match_year(application: date | None) -> int | None:
+    """The Match after an application: applying Sep 2027 matches in 2028."""
+    return application.year + 1 if application else None
 
 
 def build_plan(
@@ -336,90 +329,88 @@ def build_plan(
     today: date,
     rules: Rules | None = None,
     milestones: tuple[Milestone, ...] | None = None,
+    experiences: Sequence[Experience] = (),
 ) -> Plan:
-    rules = rules or load_rules()
-    targets = rules.targets
     student = profile.is_student
-
     if profile.visa == "authorized":
-        work = "open"
-    elif profile.visa == "visitor":
-        work = "needs_authorization"
+        work = "authorized"
+    elif profile.visa in ("visitor", "b1b2"):
+        work = "visa"
     else:
-        work = "check"
+        work = "unknown"
     if student:
         routes: tuple[str, ...] = ("electives",)
+    elif profile.budget == "limited":
+        routes = LIMITED_FUNDS_ROUTES
     else:
-        routes = ("externships", "observerships", "research", "scribe")
+        routes = GRADUATE_ROUTES
 
-    years, older = is_older_graduate(profile, today, rules)
+    r = assess(experiences, profile, today, benchmarks())
+    warnings = tuple(run_checks(profile, r, today))
 
     adjustments: list[str] = []
-    if older:
+    if r.older_graduate:
         adjustments.append("older")
     if profile.budget == "limited":
         adjustments.append("limited_funds")
     elif not student and profile.budget in ("moderate", "flexible"):
         adjustments.append("paid_check")
-    if profile.visa == "visitor":
-        adjustments.append("visitor")
+    if profile.visa in ("visitor", "b1b2"):
+        adjustments.append(profile.visa)
     elif profile.visa in ("unsure", None):
         adjustments.append("visa_unsure")
 
-    detected = set()
-    if older:
-        detected.add("recent")
-    if profile.us_months == 0:
-        detected.add("first")
-    if profile.us_letters is not None and profile.us_letters < targets.minimum_letters:
-        detected.add("letters")
-    felt = set(profile.gaps) & set(GAPS)
-    gaps = tuple(g for g in GAPS if g in felt | detected)
-
     application = profile.application_date
     months_to = months_until(today, application) if application else None
-    if months_to is None:
-        timing = "unknown"
-    elif months_to < 0:
-        timing = "past"
-    elif months_to <= rules.close_months:
-        timing = "close"
-    else:
-        timing = "ahead"
+    timing = "unknown" if months_to is None else ("past" if months_to < 0 else "ahead")
 
+    hands = r.line("hands_on")
+    usce = r.line("usce")
+    reach = (hands.now if hands else 0) + (profile.months_available or 0)
     if profile.months_available is None:
         capacity = "unknown"
+    elif profile.months_available == 0:
+        capacity = "none"
+    elif reach >= benchmarks().hands_on.min:
+        capacity = "competitive"
     else:
-        have = (profile.us_months or 0) + profile.months_available
-        if have >= targets.hands_on_months.low:
-            capacity = "competitive"
-        elif have >= targets.minimum_months:
-            capacity = "minimum"
-        else:
-            capacity = "none"
-    short_of_time = (
-        months_to is not None
-        and profile.months_available is not None
-        and 0 <= months_to < profile.months_available
-    )
+        capacity = "minimum" if (usce.now if usce else 0) + profile.months_available >= 1 else "none"
 
     windows = tuple(
         Window(m, start, end, window_status(start, end, today))
-        for m, start, end in (milestone_dates(application, milestones) if application else [])
+        for m, start, end in (milestone_dates(application, milestones) if application and timing != "past" else [])
     )
+    now, following = _where_now(windows, today)
     return Plan(
         student=student,
         routes=routes,
         work=work,
-        years_since_graduation=years,
-        older_graduate=older,
+        visa=profile.visa,
+        years_since_graduation=r.years_since_graduation,
+        older_graduate=r.older_graduate,
         adjustments=tuple(adjustments),
-        gaps=gaps,
-        detected_gaps=tuple(g for g in GAPS if g in detected and g not in felt),
+        gaps=tuple(g for g in GAPS if g in profile.gaps),
         application=application,
+        match_year=match_year(application),
         months_to_application=months_to,
         timing=timing,
         capacity=capacity,
-        months_short_of_time=short_of_time,
+        reach=reach,
         windows=windows,
+        now=now,
+        next_window=following,
+        readiness=r,
+        warnings=warnings,
+        stage=school_stage(profile, today),
     )
+
+
+def _where_now(windows: Sequence[Window], today: date) -> tuple[str, Window | None]:
+    if not windows:
+        return "unknown", None
+    if any(w.status == "now" for w in windows):
+        return "window", None
+    ahead = [w for w in windows if w.status == "ahead"]
+    if not ahead:
+        return "after", None
+    return ("before" if ahead[0] is windows[0] else "between"), ahead[0]

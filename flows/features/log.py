@@ -17,13 +17,14 @@ until the last answer, so /cancel, a restart or a crash loses nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from datetime import date
 from typing import Any
 
 from flows.base.errors import InvalidAnswer, NotFound, StaleButton
 from flows.base.text import clean, to_plain
 from flows.base.types import Attachment, Button, Keyboard, Reply, column
+from flows.domain.checks import render_warnings, run_checks
 from flows.domain.readiness import assess, benchmarks, render
 from flows.engine.engine import CommandHandler, Feature, MenuEntry, Turn
 from flows.engine.machine import FlowMachine, FlowSpec
@@ -673,19 +674,19 @@ class Tracker(Feature):
     def progress(self, turn: Turn, args: str) -> list[Reply]:
         profile = self._profile(turn)
         today = turn.now.date()
-        result = assess(list_experiences(turn.store, turn.user_id), profile, today, benchmarks(),
-                        older_graduate=_older_graduate(profile, today))
+        result = assess(list_experiences(turn.store, turn.user_id), profile, today, benchmarks())
+        warnings = render_warnings(run_checks(profile, result, today), turn.t)
         buttons: list[Button] = []
         step = result.next_step.key
-        if step in ("first", "first_logged", "total", "hands_on", "hands_on_student", "hands_on_graduate",
-                    "observership", "add_hands_on", "specialty", "recent", "letter_plan"):
+        if step in ("first", "first_logged", "usce", "hands_on", "observership", "add_hands_on", "specialty",
+                    "recent", "letter_plan"):
             buttons.append(Button(turn.t("tracker.menu_log"), "go:log"))
-        if step in ("letter_ask", "letter_follow", "letters_ideal", "on_track"):
+        if step in ("letter_ask", "letter_follow", "letters_ideal", "on_track") or warnings:
             buttons.append(Button(turn.t("tracker.menu_list"), "go:experiences"))
         if (result.application is None or step == "goals") and "plan" in turn.engine.command_names:
             buttons.append(Button(turn.t("tracker.progress.button_goals"), "go:plan"))
         buttons.append(Button(turn.t("tracker.menu_timeline"), "go:timeline"))
-        return [Reply(render(result, turn.t), column(buttons, 2))]
+        return [Reply(render(result, turn.t, warnings), column(buttons, 2))]
 
     def timeline(self, turn: Turn, args: str) -> list[Reply]:
         from flows.domain import timeline_image  # Pillow only when a picture is asked for
@@ -698,8 +699,10 @@ class Tracker(Feature):
             return to_plain(turn.t(name, **values))
 
         experiences = list_experiences(turn.store, turn.user_id)
+        # Drawn as readiness counts them: status from the dates, level as the guide's hierarchy caps it.
+        counted = assess(experiences, profile, turn.now.date(), benchmarks()).counted
         png = timeline_image.png(timeline_image.render(
-            experiences,
+            [dataclasses.replace(c.experience, status=c.status, level=c.level) for c in counted],
             month_index(application) if application else None,
             self._this_month(turn),
             timeline_image.windows(application, label),
@@ -714,13 +717,3 @@ class Tracker(Feature):
         )
         return [Reply(caption, buttons, attachment=Attachment("timeline.png", png, kind="photo"))]
 
-
-def _older_graduate(profile: Profile | None, today: date) -> bool:
-    """The plan's rule of thumb for an older graduation year (the guide gives no cut-off)."""
-    if profile is None:
-        return False
-    try:
-        from flows.domain.plan import is_older_graduate, load_rules
-    except ImportError:  # the plan feature is not installed
-        return False
-    return is_older_graduate(profile, today, load_rules())[1]

@@ -38,6 +38,7 @@ from flows.domain.plan import MONTH_ABBR, Rules, build_plan, load_rules, month_l
 from flows.domain.plan_view import render_plan
 from flows.engine.engine import CommandHandler, Feature, MenuEntry, Turn
 from flows.engine.machine import FlowMachine, FlowSpec
+from flows.storage.experiences import list_experiences
 from flows.storage.profiles import Profile, load_profile, save_answer
 from flows.storage.profiles import migrations as profile_migrations
 
@@ -783,7 +784,8 @@ class Onboarding(Feature):
         return Reply("\n".join(lines), ((Button(t("onboarding.button_continue"), "ob:s"),),))
 
     def _plan_replies(self, turn: Turn, profile: Profile) -> list[Reply]:
-        plan = build_plan(profile, self._today(turn, profile), self.rules)
+        experiences = list_experiences(turn.store, turn.user_id)
+        plan = build_plan(profile, self._today(turn, profile), self.rules, experiences=experiences)
         first, second = render_plan(plan, profile, turn.t, self.rules)
         buttons = (
             (
