@@ -85,13 +85,21 @@ def test_a_whole_check_ends_with_a_verdict_and_the_questions_to_send(chat: Chat,
         answer(chat, "u" if item.id in unsure else ("n" if item.id == "schedule" else GOOD[item.id]))
     assert "Promising — verify first" in chat.text
     assert "Missing: Sample weekly schedule" in chat.text
-    assert "high price doesn't mean high value" in chat.text
+    assert "Confirmed: Defined clinical duties; Says it's hands-on" in chat.text
+    assert "Not known yet: Residency-level workflow; Past participants matched" in chat.text
+    assert "higher fee doesn't mean more value" in chat.text
+    assert "my reading of your answers, not a score from the guide" in chat.text
     verdict, questions = chat.replies
-    assert len(verdict.text) < 700  # phone-sized
+    assert len(verdict.text) < 1200  # phone-sized
     assert "<pre>" in questions.text
+    # a "No" to the schedule the guide says to ask for is a question too; the shared question of
+    # "hands-on" and "mostly observing" is asked once
+    asked = {"workflow", "matched", "schedule", "observe_fee"}
+    asked_texts = {item.ask for item in ITEMS if item.id in asked}
     for item in ITEMS:
-        assert (item.ask in chat.text) == (item.id in unsure), item.id
-    assert "1. Will I join the team" in chat.text
+        assert (item.ask in chat.text) == (item.ask in asked_texts), item.id
+    assert questions.text.count("how much of my time is patient care") == 1
+    assert "1. Will I work within the team" in chat.text
     [row] = program_rows(store)
     assert (row["finished"], row["verdict"], row["name"]) == (1, "promising", "ABC Hospital IM externship")
     saved = answers_of(store, int(row["id"]))  # type: ignore[call-overload]
@@ -102,19 +110,21 @@ def test_a_whole_check_ends_with_a_verdict_and_the_questions_to_send(chat: Chat,
 
 
 def test_red_flags_are_named_in_the_verdict(chat: Chat) -> None:
-    walk(chat, "Shiny Externships", {"guar_match": "y", "affiliation": "n"})
-    assert "Red flags" in chat.text
-    assert "Promises a residency or match" in chat.text and "Teaching affiliation" in chat.text
+    walk(chat, "Shiny Externships", {"guarantee": "y", "affiliation": "n"})
+    assert "🔴 Avoid" in chat.text and "Red flags: Guarantees residency placement, interviews or a match" in chat.text
+    assert "avoid programs that guarantee residency placement" in chat.text
+    assert "Missing: Teaching-hospital or residency affiliation" in chat.text  # missing, not a red flag
+    assert "Which teaching hospital or residency programs" in chat.text  # the guide says to ask for it
 
 
 def test_all_good_answers_give_strong_with_no_question_list(chat: Chat) -> None:
     walk(chat, "Good Program")
-    assert "Strong" in chat.text
+    assert "Every sign confirmed" in chat.text
     assert len(chat.replies) == 1 and "Questions to send" not in chat.text
 
 
 def test_buttons_under_the_questions_list_leave_it_in_the_chat(chat: Chat) -> None:
-    walk(chat, "Keep My Questions", {"fee": "u"})
+    walk(chat, "Keep My Questions", {"schedule": "u"})
     assert "Questions to send" in chat.replies[-1].text and chat.replies[-1].buttons
     verdict_buttons = {b.label: b.data for b in chat.buttons}
     for label, data in verdict_buttons.items():
@@ -143,7 +153,7 @@ def test_typed_answers_work_and_nonsense_is_re_asked(chat: Chat, store: Store) -
     chat.send("banana <b>")
     assert "Yes, No or Not sure" in chat.text
     [row] = program_rows(store)
-    assert answers_of(store, int(row["id"])) == {"duties": "y", "attendings": "?"}  # type: ignore[call-overload]
+    assert answers_of(store, int(row["id"])) == {"duties": "y", "hands_on": "?"}  # type: ignore[call-overload]
 
 
 # -- Back, /cancel, resuming ------------------------------------------------------------------
@@ -183,7 +193,7 @@ def test_cancel_mid_way_keeps_the_answers_and_vet_resumes_later(chat: Chat, cloc
     assert f"5/{COUNT}" in chat.text
     for item in ITEMS[4:]:
         answer(chat, GOOD[item.id])
-    assert "Strong" in chat.text
+    assert "Every sign confirmed" in chat.text
 
 
 def test_an_unfinished_program_shows_in_the_list_and_continues_from_there(chat: Chat) -> None:
@@ -297,19 +307,19 @@ def test_someone_elses_program_cannot_be_opened_or_changed(engine: Engine, store
 
 
 def test_changing_an_answer_after_the_program_replies_updates_the_verdict(chat: Chat, store: Store) -> None:
-    walk(chat, "Reply Later", {"letter": "u"})
+    walk(chat, "Reply Later", {"evaluation": "u"})
     assert "Promising" in chat.text
     chat.send("/programs")
     chat.press("Reply Later")
     chat.press("Change answers")
     assert "Verdict now: 🟡 Promising" in chat.text
-    chat.press("Letter of recommendation")
+    chat.press("❓ Formal evaluation and letter opportunity")
     assert "Changing an answer" in chat.text and "Your answer so far: ❓ Not sure" in chat.text
     answer(chat, "y")
-    assert "Verdict now: 🟢 Strong" in chat.text
+    assert "Verdict now: 🟢 Every sign confirmed" in chat.text
     assert program_rows(store)[0]["verdict"] == "strong"
     chat.press("See the verdict")
-    assert "Strong" in chat.text and "Questions to send" not in chat.text
+    assert "Every sign confirmed" in chat.text and "Questions to send" not in chat.text
     completions = list(store.db.table("completions").rows_where())
     assert len(completions) == 1  # the check was completed once, then changed
 
@@ -317,7 +327,7 @@ def test_changing_an_answer_after_the_program_replies_updates_the_verdict(chat: 
 def test_back_while_changing_an_answer_returns_to_the_list(chat: Chat) -> None:
     walk(chat, "Undecided")
     chat.press("Change answers")
-    chat.press("Clear fee")
+    chat.press("Sample weekly schedule")
     chat.press("Back")
     assert "tap an item to change its answer" in chat.text and chat.replies[0].replace
     chat.send("yes")  # no question is waiting any more
@@ -338,18 +348,18 @@ def test_rename_from_the_card(chat: Chat, store: Store) -> None:
 
 def test_side_by_side_comparison_is_one_line_per_item(chat: Chat) -> None:
     walk(chat, "Alpha")
-    walk(chat, "Beta", {"duties": "n", "letter": "u", "guar_lor": "y"})
+    walk(chat, "Beta", {"duties": "n", "evaluation": "u", "guarantee": "y"})
     chat.send("/programs")
     chat.press("Alpha")
     chat.press("Compare")
     chat.press("Beta")
     lines = chat.text.splitlines()
-    assert "A: Alpha — 🟢 Strong" in lines and "B: Beta — 🔴 Red flags" in lines
+    assert "A: Alpha — 🟢 Every sign confirmed" in lines and "B: Beta — 🔴 Avoid" in lines
     assert "✅ ❌ Defined clinical duties" in lines
-    assert "✅ ❓ Letter of recommendation" in lines
-    assert "✅ ❌ Guaranteed letter" in lines  # a red flag present is a problem
-    assert "✅ ✅ Clear fee" in lines
-    assert sum(1 for line in lines if line[:1] in "✅❌❓") >= COUNT
+    assert "✅ ❓ Formal evaluation and letter opportunity" in lines
+    # a red flag: 🚩 shown, ➖ not shown — ✅ only ever means "has this good sign"
+    assert "➖ 🚩 Guarantees residency placement, interviews or a match" in lines
+    assert sum(1 for line in lines if line[:1] in "✅❌❓➖🚩") >= COUNT
     assert max(len(line) for line in lines) < 60
     assert [b.label for b in chat.buttons][:2] == ["↗️ A: Alpha", "↗️ B: Beta"]
 
@@ -414,12 +424,13 @@ def test_a_strong_program_goes_to_the_tracker_once(chat: Chat, store: Store) -> 
     experience_migrations.apply(store.db)
     walk(chat, "Tracked Program")
     chat.press("Add to tracker")
-    assert "planned externship for December 2026" in chat.text and "/experiences" in chat.text
+    assert "started in your tracker as an externship" in chat.text and "the specialty, setting, dates" in chat.text
+    assert chat.button("Finish it in /log").data == "go:log"
     [row] = list(store.db.table("experiences").rows)
-    assert (row["type"], row["level"], row["status"], row["letter"]) == ("externship", "hands_on", "planned", "none")
-    assert (row["institution"], row["start"], row["end"], row["specialty"]) == (
-        "Tracked Program", "2026-12", "2026-12", "Not set"
-    )
+    # only what the check knows; /log asks for the rest (nothing invented, nothing "Not set")
+    assert (row["type"], row["level"], row["institution"], row["draft"]) == (
+        "externship", "hands_on", "Tracked Program", "specialty")
+    assert (row["start"], row["end"], row["specialty"], row["status"]) == (None, None, None, None)
     assert row["teaching"] == 1 and row["user_id"] == "tg:1001"
     chat.send("/programs")
     chat.press("Tracked Program")
@@ -433,7 +444,7 @@ def test_a_weak_program_is_not_offered_to_the_tracker(chat: Chat, store: Store) 
     walk(chat, "Weak One", {"hands_on": "n"})
     assert "Weak" in chat.text and "Add to tracker" not in [b.label for b in chat.buttons]
     chat.press_data(f"vet:t:{program_rows(store)[0]['id']}")
-    assert "Strong or Promising" in chat.text
+    assert "no red flag and nothing essential missing" in chat.text
     assert list(store.db.table("experiences").rows) == []
 
 
@@ -468,7 +479,8 @@ def test_every_text_key_the_feature_uses_exists(catalogue: Texts) -> None:
     keys = set(re.findall(r"[\"'](vetting\.[a-z_]+)[\"']", source))
     keys |= {f"vetting.level_{level}" for level in ("strong", "promising", "weak", "red_flags", "unfinished")}
     keys |= {f"vetting.answer_{code}" for code in "ynu"} | {f"vetting.reason_{c}" for c in
-                                                           ("strong", "promising", "weak", "red_flags")}
+                                                           ("strong", "promising", "weak")}
+    keys |= {f"vetting.avoid_{item.id}" for item in ITEMS if item.red_flag}
     assert len(keys) > 40
     assert [k for k in sorted(keys) if k not in catalogue] == []
 
@@ -489,10 +501,10 @@ def test_a_checklist_mistake_names_the_file_and_line(tmp_path: Path) -> None:
     path = tmp_path / "checklist.yaml"
     path.write_text(
         "checks:\n  - id: duties\n    label: Duties\n    question: Q?\n    why: W\n    ask: A?\n"
-        "    weight: 9\nred_flags: []\n",
+        "    essential: maybe\nred_flags: []\n",
         encoding="utf-8",
     )
-    with pytest.raises(ContentError, match=r"checklist.yaml:2: 'weight' must be 1 to 5"):
+    with pytest.raises(ContentError, match=r"checklist.yaml:2: 'essential' and 'guide_ask' must be true or false"):
         load_checklist(path)
     path.write_text("checks:\n  - id: a\n    label: L\n    weight: 1\nred_flags: []\n", encoding="utf-8")
     with pytest.raises(ContentError, match=r"checklist.yaml:2: missing 'question'"):
@@ -513,3 +525,24 @@ def test_the_checklist_texts_are_in_our_own_words() -> None:
 def test_a_text_while_no_step_waits_is_not_swallowed(engine: Engine) -> None:
     outcome = engine.handle(Input.text("tg:5", "is this externship legit?"))
     assert outcome.route != "flow:vet"
+
+
+def test_answers_saved_under_the_old_checklist_carry_over() -> None:
+    from sqlite_utils import Database
+
+    from flows.features.vet import migrations as vet_migrations
+    from flows.storage.store import core_migrations
+
+    db = Database(memory=True)
+    core_migrations.apply(db)
+    vet_migrations.apply(db, stop_before="m002_checklist_from_the_guide")
+    db.execute("INSERT INTO users (user_id, first_seen, last_seen) VALUES ('tg:1', 'x', 'x')")
+    db.table("programs").insert({"id": 1, "user_id": "tg:1", "name": "Old", "created_at": "x", "updated_at": "x",
+                                 "verdict": "promising", "finished": 1})
+    for item, value in {"guar_match": "y", "letter": "n", "fee": "y", "guar_lor": "n", "duties": "y"}.items():
+        db.table("program_answers").insert({"program_id": 1, "user_id": "tg:1", "item_id": item, "answer": value,
+                                            "answered_at": "x"})
+    vet_migrations.apply(db)
+    answers = {r["item_id"]: r["answer"] for r in db.table("program_answers").rows}
+    assert answers == {"guarantee": "y", "evaluation": "n", "duties": "y"}
+    assert db.table("programs").get(1)["verdict"] == "red_flags"  # a guarantee: the guide says avoid

@@ -1,13 +1,17 @@
 """Scoring a vetted externship: a pure function from checklist answers to a verdict.
 
-Nothing here touches storage, texts or the clock, so the rules can be read in one
-place and tested as a table:
+Nothing here touches storage, texts or the clock, so the rules can be read in one place
+and tested as a table. The checklist items and red flags come from the guide; the levels
+are the assistant's own reading of the answers, and the verdict says so:
 
-- A red flag that is present (answered "yes", or a good sign marked ``flag_if_no``
-  answered "no") caps the verdict at :attr:`Level.RED_FLAGS`.
-- "Not sure" (or no answer yet) never counts as yes: it scores nothing, and a
-  red flag nobody has ruled out keeps the verdict below Strong.
-- Every good sign confirmed and no red flag gives :attr:`Level.STRONG`.
+- A red flag that is present (answered "yes") gives :attr:`Level.RED_FLAGS`: the guide's
+  advice for each of them is to avoid the program.
+- "Not sure" (or no answer yet) never counts as yes: it is a question to send.
+- A "No" to something the guide says to ask for before paying is a question to send too.
+- An essential good sign answered "no" (defined duties, a clear hands-on statement), or
+  more signs missing than confirmed, gives :attr:`Level.WEAK`.
+- Every good sign confirmed and every red flag ruled out gives :attr:`Level.STRONG`;
+  anything in between is :attr:`Level.PROMISING` (verify first).
 """
 
 from __future__ import annotations
@@ -18,9 +22,6 @@ from dataclasses import dataclass
 
 YES, NO, UNSURE = "y", "n", "?"
 ANSWERS = (YES, NO, UNSURE)
-
-STRONG_SHARE = 0.8  # share of the good signs' weight that must be confirmed for Strong
-PROMISING_FLOOR = 0.5  # share already confirmed before open answers can make it Promising
 
 
 class Level(enum.IntEnum):
@@ -41,26 +42,25 @@ class Criterion:
     """One checklist item as scoring sees it."""
 
     id: str
-    weight: int = 1
     red_flag: bool = False  # the question asks about a problem: "yes" is bad
     essential: bool = False  # a "no" here means it is not the externship it claims to be
-    flag_if_no: bool = False  # a good sign whose absence is itself a red flag
+    guide_ask: bool = False  # the guide says to ask the program for this before paying
 
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
     level: Level
-    score: int  # weight of the good signs confirmed
-    total: int  # weight of all good signs
     confirmed: tuple[str, ...]  # good signs answered yes
     missing: tuple[str, ...]  # good signs answered no
     unsure: tuple[str, ...]  # any item not answered yes or no, in checklist order
     flags: tuple[str, ...]  # red flags present
+    cleared: tuple[str, ...]  # red flags answered no
     essentials_missing: tuple[str, ...]  # essential good signs answered no
+    to_ask: tuple[str, ...]  # items whose question should go to the program, in checklist order
 
     @property
-    def share(self) -> float:
-        return self.score / self.total if self.total else 0.0
+    def total(self) -> int:
+        return len(self.confirmed) + len(self.missing) + len([i for i in self.unsure if i not in self.flags])
 
 
 def is_good(criterion: Criterion, answer: str | None) -> bool | None:
@@ -76,49 +76,31 @@ def score(criteria: Sequence[Criterion], answers: Mapping[str, str]) -> Verdict:
     missing: list[str] = []
     unsure: list[str] = []
     flags: list[str] = []
-    essentials_missing: list[str] = []
-    points = open_points = total = 0
+    cleared: list[str] = []
+    essentials: list[str] = []
+    to_ask: list[str] = []
     for c in criteria:
         answer = answers.get(c.id)
-        if c.red_flag:
-            if answer == YES:
-                flags.append(c.id)
-            elif answer != NO:
-                unsure.append(c.id)
-            continue
-        total += c.weight
-        if answer == YES:
-            points += c.weight
-            confirmed.append(c.id)
-        elif answer == NO:
-            missing.append(c.id)
-            if c.flag_if_no:
-                flags.append(c.id)
-            if c.essential:
-                essentials_missing.append(c.id)
-        else:
-            open_points += c.weight
+        if answer not in (YES, NO):
             unsure.append(c.id)
-
-    share = points / total if total else 0.0
-    potential = (points + open_points) / total if total else 0.0
+            to_ask.append(c.id)
+        elif c.red_flag:
+            (flags if answer == YES else cleared).append(c.id)
+        elif answer == YES:
+            confirmed.append(c.id)
+        else:
+            missing.append(c.id)
+            if c.essential:
+                essentials.append(c.id)
+            if c.guide_ask:
+                to_ask.append(c.id)
     if flags:
         level = Level.RED_FLAGS
-    elif essentials_missing:
+    elif essentials or len(missing) > len(confirmed):
         level = Level.WEAK
-    elif not unsure and share >= STRONG_SHARE:
+    elif not unsure and not missing:
         level = Level.STRONG
-    elif unsure and share >= PROMISING_FLOOR and potential >= STRONG_SHARE:
-        level = Level.PROMISING  # could be Strong once the open answers come back as yes
     else:
-        level = Level.WEAK
-    return Verdict(
-        level,
-        points,
-        total,
-        tuple(confirmed),
-        tuple(missing),
-        tuple(unsure),
-        tuple(flags),
-        tuple(essentials_missing),
-    )
+        level = Level.PROMISING
+    return Verdict(level, tuple(confirmed), tuple(missing), tuple(unsure), tuple(flags), tuple(cleared),
+                   tuple(essentials), tuple(to_ask))

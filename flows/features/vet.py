@@ -28,9 +28,10 @@ from flows.base.content import CONTENT_DIR, ContentError, line_of, load_yaml, re
 from flows.base.errors import InvalidAnswer, NotFound, StaleButton
 from flows.base.text import clean
 from flows.base.types import Button, Reply, column, keyboard
-from flows.domain.scoring import NO, UNSURE, YES, Criterion, Level, Verdict, is_good, score
+from flows.domain.scoring import NO, UNSURE, YES, Criterion, Level, Verdict, score
 from flows.engine.engine import CommandHandler, Feature, MenuEntry, Turn
 from flows.engine.machine import FlowMachine, FlowSpec
+from flows.storage.experiences import create_draft
 from flows.storage.store import Store
 
 CHECKLIST_PATH = CONTENT_DIR / "checklist.yaml"
@@ -93,14 +94,14 @@ class Item:
     question: str
     why: str
     ask: str
-    weight: int
     red_flag: bool = False
     essential: bool = False
-    flag_if_no: bool = False
+    guide_ask: bool = False
+    label_no: str = ""  # red flags: the item said when the program does not do it
 
     @property
     def criterion(self) -> Criterion:
-        return Criterion(self.id, self.weight, self.red_flag, self.essential, self.flag_if_no)
+        return Criterion(self.id, self.red_flag, self.essential, self.guide_ask)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,14 +131,11 @@ def load_checklist(path: Path = CHECKLIST_PATH) -> Checklist:
                 raise ContentError(path, line_of(node), f"id {item_id!r}: use up to 12 letters, digits or _")
             if any(i.id == item_id for i in items):
                 raise ContentError(path, line_of(node), f"id {item_id!r} is used twice")
-            weight = 0 if red else require(path, node, "weight", int)
-            if not red and not 1 <= weight <= 5:
-                raise ContentError(path, line_of(node), "'weight' must be 1 to 5")
-            flags = {k: node.get(k, False) for k in ("essential", "flag_if_no")}
+            flags = {k: node.get(k, False) for k in ("essential", "guide_ask")}
             if any(not isinstance(v, bool) for v in flags.values()):
-                raise ContentError(path, line_of(node), "'essential' and 'flag_if_no' must be true or false")
-            if red and any(flags.values()):
-                raise ContentError(path, line_of(node), "red flags take no 'essential' or 'flag_if_no'")
+                raise ContentError(path, line_of(node), "'essential' and 'guide_ask' must be true or false")
+            if red and flags["essential"]:
+                raise ContentError(path, line_of(node), "red flags take no 'essential'")
             items.append(
                 Item(
                     id=item_id,
@@ -145,8 +143,8 @@ def load_checklist(path: Path = CHECKLIST_PATH) -> Checklist:
                     question=require(path, node, "question"),
                     why=require(path, node, "why"),
                     ask=require(path, node, "ask"),
-                    weight=weight,
                     red_flag=red,
+                    label_no=require(path, node, "label_no") if red else "",
                     **flags,
                 )
             )
@@ -196,6 +194,25 @@ def m001_programs(db: Database) -> None:
         foreign_keys=[("program_id", "programs", "id"), ("user_id", "users", "user_id")],
     )
     db.table("program_answers").create_index(["user_id"])
+
+
+@migrations()
+def m002_checklist_from_the_guide(db: Database) -> None:
+    # The checklist now holds only what the guide names: the guarantee question keeps its
+    # answers under its new id; the letter question is folded into "evaluation and letter";
+    # the fee and guaranteed-letter items are gone. Verdicts are scored again.
+    db.execute("UPDATE program_answers SET item_id = 'guarantee' WHERE item_id = 'guar_match'")
+    db.execute(
+        "UPDATE program_answers SET item_id = 'evaluation' WHERE item_id = 'letter' AND NOT EXISTS"
+        " (SELECT 1 FROM program_answers o WHERE o.program_id = program_answers.program_id"
+        " AND o.item_id = 'evaluation')"
+    )
+    db.execute("DELETE FROM program_answers WHERE item_id IN ('letter', 'fee', 'guar_lor')")
+    for (program_id,) in db.execute("SELECT id FROM programs WHERE finished = 1").fetchall():
+        answers = dict(db.execute(
+            "SELECT item_id, answer FROM program_answers WHERE program_id = ?", (program_id,)
+        ).fetchall())
+        db.execute("UPDATE programs SET verdict = ? WHERE id = ?", (verdict_of(answers).level.code, program_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,7 +299,22 @@ _TYPED = {
     "not sure": UNSURE, "unsure": UNSURE, "?": UNSURE, "not sure yet": UNSURE, "don't know": UNSURE,
     "dont know": UNSURE, "idk": UNSURE, "❓": UNSURE, "maybe": UNSURE,
 }  # fmt: skip
-_SYMBOL = {True: "✅", False: "❌", None: "❓"}
+_GOOD_MARK = {YES: "✅", NO: "❌"}  # a good sign the program has / lacks
+_FLAG_MARK = {YES: "🚩", NO: "➖"}  # a red flag the program shows / doesn't show
+UNKNOWN_MARK = "❓"
+
+
+def mark(item: Item, answer: str | None) -> str:
+    """One icon, one meaning everywhere: ✅ has the good sign, ❌ lacks it, 🚩 shows the red
+    flag, ➖ doesn't show it, ❓ not known yet."""
+    marks = _FLAG_MARK if item.red_flag else _GOOD_MARK
+    return marks.get(answer or "", UNKNOWN_MARK)
+
+
+def said(item: Item, answer: str | None) -> str:
+    """The item as the program stands on it: "➖ No guarantee of…", never "✅ Guarantees…"."""
+    label = item.label_no if item.red_flag and answer == NO else item.label
+    return f"{mark(item, answer)} {label}"
 
 
 def _ints(parts: list[str], count: int) -> list[int]:
@@ -558,28 +590,31 @@ class Vetting(Feature):
 
     def _verdict(self, turn: Turn, program: Program, answers: Mapping[str, str], verdict: Verdict) -> list[Reply]:
         cl = checklist()
-        labels = ", ".join
+
+        def labels(ids: tuple[str, ...]) -> str:
+            return "; ".join(cl.item(i).label for i in ids)
+
         lines = [
             turn.t("vetting.verdict_head", name=program.name),
             turn.t("vetting.verdict_level", level=turn.t(f"vetting.level_{verdict.level.code}")),
-            self._reason(turn, verdict),
-            turn.t(
-                "vetting.line_confirmed",
-                confirmed=len(verdict.confirmed),
-                total=sum(1 for i in cl.items if not i.red_flag),
-            ),
         ]
-        if verdict.flags:
-            lines.append(turn.t("vetting.line_flags", items=labels(cl.item(i).label for i in verdict.flags)))
+        lines += self._reasons(turn, verdict)
+        if verdict.confirmed:
+            lines.append(turn.t("vetting.line_confirmed", items=labels(verdict.confirmed)))
         if verdict.missing:
-            lines.append(turn.t("vetting.line_missing", items=labels(cl.item(i).label for i in verdict.missing)))
+            lines.append(turn.t("vetting.line_missing", items=labels(verdict.missing)))
+        if verdict.flags:
+            lines.append(turn.t("vetting.line_flags", items=labels(verdict.flags)))
         if verdict.unsure:
-            lines.append(turn.t("vetting.line_unsure", count=len(verdict.unsure)))
+            lines.append(turn.t("vetting.line_unsure", items=labels(verdict.unsure)))
+        lines.append(turn.t("vetting.judgement"))
         lines.append(turn.t("vetting.price_reminder"))
+        lines.append(turn.t("vetting.suggest_fee"))
         replies = [Reply("\n".join(lines))]
-        if verdict.unsure:
-            questions = "\n".join(f"{n}. {cl.item(i).ask}" for n, i in enumerate(verdict.unsure, 1))
-            replies.append(Reply(turn.t("vetting.questions", name=program.name, questions=questions)))
+        questions = self._questions(verdict)
+        if questions:
+            numbered = "\n".join(f"{n}. {q}" for n, q in enumerate(questions, 1))
+            replies.append(Reply(turn.t("vetting.questions", name=program.name, questions=numbered)))
         buttons = [
             Button(turn.t("vetting.button_change"), f"vet:e:{program.id}"),
             Button(turn.t("vetting.button_programs"), "vet:l"),
@@ -590,10 +625,25 @@ class Vetting(Feature):
         replies[-1] = Reply(last.text, column(buttons, 2))
         return replies
 
-    def _reason(self, turn: Turn, verdict: Verdict) -> str:
+    @staticmethod
+    def _questions(verdict: Verdict) -> list[str]:
+        """The questions to send, in checklist order, each once (two items may share one)."""
+        cl = checklist()
+        asked: list[str] = []
+        for item_id in verdict.to_ask:
+            if item_id in verdict.flags:
+                continue
+            question = cl.item(item_id).ask
+            if question not in asked:
+                asked.append(question)
+        return asked
+
+    def _reasons(self, turn: Turn, verdict: Verdict) -> list[str]:
+        if verdict.flags:
+            return [turn.t(f"vetting.avoid_{flag}") for flag in verdict.flags]
         if verdict.level is Level.WEAK and verdict.essentials_missing:
-            return turn.t("vetting.reason_weak_essential")  # the Missing line names them
-        return turn.t(f"vetting.reason_{verdict.level.code}")
+            return [turn.t("vetting.reason_weak_essential")]
+        return [turn.t(f"vetting.reason_{verdict.level.code}")]
 
     def _level_text(self, turn: Turn, program: Program, answered: int | None = None) -> str:
         if program.finished and program.verdict:
@@ -668,7 +718,7 @@ class Vetting(Feature):
             turn.session.leave()  # Back from changing one answer
         answers = load_answers(turn.store, turn.user_id, program_id)
         buttons = [
-            Button(f"{_SYMBOL[is_good(item.criterion, answers.get(item.id))]} {item.label}", f"vet:i:{program_id}:{n}")
+            Button(said(item, answers.get(item.id)), f"vet:i:{program_id}:{n}")
             for n, item in enumerate(checklist().items)
         ]
         buttons.append(Button(turn.t("vetting.button_see_verdict"), f"vet:v:{program_id}"))
@@ -745,8 +795,8 @@ class Vetting(Feature):
             if item.red_flag and not flags_started:
                 lines += ["", turn.t("vetting.compare_flags")]
                 flags_started = True
-            sa = _SYMBOL[is_good(item.criterion, answers_a.get(item.id))]
-            sb = _SYMBOL[is_good(item.criterion, answers_b.get(item.id))]
+            sa = mark(item, answers_a.get(item.id))
+            sb = mark(item, answers_b.get(item.id))
             lines.append(f"{sa} {sb} {item.label}")
         buttons = keyboard(
             [
@@ -768,48 +818,23 @@ class Vetting(Feature):
         return verdict.level >= Level.PROMISING and self._tracker_exists(turn)
 
     def _add_to_tracker(self, turn: Turn, program_id: int) -> list[Reply]:
+        """Start a /log record with what the check knows (an externship at this program) and let
+        /log ask for the rest — specialty, setting, dates, letter — instead of guessing them."""
         program = get_program(turn.store, turn.user_id, program_id)
         answers = load_answers(turn.store, turn.user_id, program_id)
         verdict = verdict_of(answers)
         if not program.finished or verdict.level < Level.PROMISING or not self._tracker_exists(turn):
             return [Reply(turn.t("vetting.tracker_not_ready"))]
-        conn = turn.store.conn
-        exists = conn.execute(
-            "SELECT 1 FROM experiences WHERE user_id = ? AND institution = ? AND type = 'externship'"
-            " AND status = 'planned'",
+        exists = turn.store.conn.execute(
+            "SELECT 1 FROM experiences WHERE user_id = ? AND institution = ? AND type = 'externship'",
             (turn.user_id, program.name),
         ).fetchone()
         if exists:
-            return [Reply(turn.t("vetting.tracker_already", name=program.name))]
-        year, month = (turn.now.year + 1, 1) if turn.now.month == 12 else (turn.now.year, turn.now.month + 1)
-        start = f"{year:04d}-{month:02d}"
-        conn.execute(
-            "INSERT INTO experiences (user_id, type, level, specialty, institution, teaching, start, end,"
-            " status, letter, created_at, updated_at)"
-            " VALUES (?, 'externship', 'hands_on', ?, ?, ?, ?, ?, 'planned', 'none', ?, ?)",
-            (
-                turn.user_id,
-                self._specialty(turn),
-                program.name,
-                1 if answers.get("affiliation") == YES else None,
-                start,
-                start,
-                _stamp(turn.now),
-                _stamp(turn.now),
-            ),
-        )
-        turn.changed.add("experiences")
-        month_name = datetime(year, month, 1).strftime("%B %Y")
-        return [Reply(turn.t("vetting.tracker_added", name=program.name, month=month_name))]
-
-    def _specialty(self, turn: Turn) -> str:
-        has_profiles = turn.store.conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'profiles'"
-        ).fetchone()
-        if has_profiles:
-            from flows.storage.profiles import load_profile
-
-            profile = load_profile(turn.store, turn.user_id)
-            if profile is not None and profile.specialties:
-                return profile.specialties[0]
-        return "Not set"
+            return [Reply(turn.t("vetting.tracker_already", name=program.name),
+                          keyboard([Button(turn.t("vetting.button_open_log"), "go:log")]))]
+        fields: dict[str, Any] = {"type": "externship", "level": "hands_on", "institution": program.name}
+        if answers.get("affiliation") == YES:
+            fields["teaching"] = 1
+        create_draft(turn.store, turn.user_id, _stamp(turn.now), "specialty", **fields)
+        return [Reply(turn.t("vetting.tracker_added", name=program.name),
+                      keyboard([Button(turn.t("vetting.button_open_log"), "go:log")]))]
