@@ -9,11 +9,13 @@ import itertools
 import sys
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from flows.base.content import CONTENT_DIR
 from flows.domain import timeline_image as ti
 from flows.storage import profiles as profile_module
 from flows.storage.experiences import month_index
@@ -220,3 +222,10 @@ def test_an_application_long_ago_or_far_ahead_still_fits() -> None:
     assert len(years) >= 3
     for a, b in itertools.pairwise(years):
         assert b.x0 - a.x1 >= 12  # year labels never touch
+
+
+def test_the_fonts_come_with_the_package_not_the_system() -> None:
+    for bold in (False, True):
+        path = Path(str(ti.font(28, bold).path))
+        assert path.parent == CONTENT_DIR / "fonts" and path.is_file()
+    assert (CONTENT_DIR / "fonts" / "LICENSE").is_file()

@@ -24,17 +24,17 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from flows.base.content import CONTENT_DIR
 from flows.storage.experiences import Experience, month_index, month_label, months_of
 
 # label("today") -> "Today", label("title_application", month=...), label("tracker.type.elective")
 Label = Callable[..., str]
 RGB = tuple[int, int, int]
 
-FONT_DIR = Path(__file__).resolve().parent.parent / "content" / "fonts"
+FONT_DIR = CONTENT_DIR / "fonts"
 REGULAR, BOLD = "DejaVuSansCondensed.ttf", "DejaVuSansCondensed-Bold.ttf"
 
 WIDTH = 1080

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flows.engine.engine import Feature
 from flows.features.admin import Admin
 from flows.features.ask import Questions
+from flows.features.calendar import CalendarFeature
 from flows.features.email import Outreach
 from flows.features.eras import Eras
 from flows.features.interview import Interview
@@ -32,5 +33,6 @@ def all_features() -> list[Feature]:
         Eras(),
         Interview(),
         Nudges(),
+        CalendarFeature(),
         Questions(),
     ]

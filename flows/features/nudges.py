@@ -848,6 +848,7 @@ class Nudges(Feature):
         buttons = keyboard(
             [Button(turn.t("settings.button_zone"), "n:z"), Button(turn.t("settings.button_quiet"), "n:q")],
             [Button(mark(a) + turn.t(f"settings.button_amount_{a}"), f"n:a:{a}") for a in AMOUNTS],
+            [Button(turn.t("calendar.menu"), "go:calendar")],
             [Button(turn.t("settings.button_resume" if prefs.paused else "settings.button_pause"),
                     "n:r" if prefs.paused else "n:p"),
              Button(turn.t("settings.button_close"), "n:c")],

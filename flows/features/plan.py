@@ -792,5 +792,6 @@ class Onboarding(Feature):
                 Button(turn.t("onboarding.menu_profile"), "go:profile"),
                 Button(turn.t("onboarding.button_menu"), "go:menu"),
             ),
+            (Button(turn.t("calendar.menu"), "go:calendar"),),
         )
         return [Reply(first), Reply(second, buttons)]
