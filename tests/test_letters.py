@@ -114,7 +114,18 @@ def test_how_to_ask_and_the_note_for_the_writer(chat: Chat, store: Store) -> Non
     chat.press("Note for your writer")
     note = chat.replies[1].text
     assert note.startswith("<pre>") and "Internal Medicine, Neurology" in note and "[your ERAS ID]" in note
+    assert "Dear Dr. [last name]," in note  # no writer known yet: a marked blank
     assert store.db.table("completions").count_where("flow = 'letters'") == 1
+
+
+def test_the_note_greets_a_writer_already_named(chat: Chat, store: Store) -> None:
+    chat.send("/start")
+    add_experience(store, letter="promised", letter_writer="Dr. Priya Shah & co")
+    chat.send("/letters")
+    chat.press("How to ask")
+    chat.press("Note for your writer")
+    note = chat.replies[1].text
+    assert "Dear Dr. Priya Shah &amp; co," in note and "[last name]" not in note
 
 
 def test_someone_elses_experience_is_untouched(engine: Engine, store: Store) -> None:

@@ -122,8 +122,11 @@ def test_email_draft_follows_the_guide_pattern() -> None:
     )
     first_line = draft.splitlines()[0]
     assert first_line == "Subject: Prospective Observership – IMG Interested in Internal Medicine – Asha Rao"
-    assert "year-5 medical student at AIIMS <Delhi>" in draft
+    assert "fifth-year medical student at AIIMS <Delhi>" in draft  # no date: the year as a word
     assert "2027" in draft
+    final = to_plain(email_draft(texts(), name="Asha Rao", school="AIIMS", specialty="IM", purpose="observership",
+                                 profile=student, today=date(2026, 12, 3)))
+    assert "I am a final-year medical student at AIIMS" in final and "year-" not in final
     assert "[Why you:" in draft
     assert "CV" in draft
 
@@ -186,7 +189,7 @@ def test_cold_email_offers_the_profile_specialties(chat: Chat, store: Store) -> 
     chat.press("Psychiatry")
     chat.press("Shadowing")
     assert "Shadowing Request – IMG Interested in Psychiatry – Lee Min" in chat.text
-    assert "year-4 medical student" in chat.text
+    assert "I am a fourth-year medical student" in chat.text
 
 
 def test_cold_email_bad_answers_are_re_asked(chat: Chat) -> None:

@@ -24,6 +24,7 @@ from flows.base.content import CONTENT_DIR, ContentError, Texts, line_of, load_y
 from flows.base.errors import InvalidAnswer, NotFound, StaleButton
 from flows.base.text import clean
 from flows.base.types import Button, Reply, column, keyboard
+from flows.domain.readiness import school_stage
 from flows.engine.engine import CommandHandler, Feature, MenuEntry, Turn
 from flows.engine.machine import FlowMachine, FlowSpec
 from flows.storage.profiles import Profile, load_profile
@@ -186,13 +187,14 @@ def email_draft(
     specialty: str,
     purpose: str,
     profile: Profile | None,
+    today: date | None = None,
 ) -> str:
     """The cold email as escaped plain text (for a <pre> block)."""
     unknown_year = texts["outreach.unknown_year"]
     grad_year = str(profile.grad_year) if profile and profile.grad_year else unknown_year
     if profile and profile.status == "student":
-        year = str(profile.student_year) if profile.student_year else unknown_year
-        intro = texts.fmt("outreach.intro_student", name=name, school=school, year=year, grad_year=grad_year)
+        intro = texts.fmt(f"outreach.intro_student_{student_stage(profile, today)}", name=name, school=school,
+                          year=year_words(texts, profile.student_year), grad_year=grad_year)
     elif profile and profile.status == "graduate":
         intro = texts.fmt("outreach.intro_graduate", name=name, school=school, grad_year=grad_year)
     else:
@@ -207,6 +209,20 @@ def email_draft(
         texts.fmt("outreach.signature", name=name, school=school),
     ]
     return "\n\n".join(parts)
+
+
+def student_stage(profile: Profile, today: date | None) -> str:
+    """How the email names a student's year: "final" (graduating within about a year),
+    "year" (the year of school is known) or "unknown"."""
+    if today is not None and school_stage(profile, today) == "final":
+        return "final"
+    return "year" if profile.student_year else "unknown"
+
+
+def year_words(texts: Texts, year: int | None) -> str:
+    """ "sixth" for 6: the ordinals live in content."""
+    words = texts["outreach.ordinals"].split()
+    return words[year - 1] if year and 1 <= year <= len(words) else str(year or "")
 
 
 def pre(text: str) -> Reply:
@@ -465,6 +481,7 @@ class Outreach(Feature):
             specialty=specialty or "[specialty]",
             purpose=PURPOSES[code],
             profile=profile,
+            today=local_today(turn, profile),
         )
         turn.session.leave()
         turn.store.record_completion(turn.user_id, "email", turn.now)

@@ -101,8 +101,13 @@ def content() -> ErasContent:
 
 
 # -- naming an experience ------------------------------------------------------------------
+PLACEHOLDER_SPECIALTIES = frozenset({"not set", "unknown", "none"})  # left by older versions
+
+
 def _specialty(exp: Experience) -> str:
     value = " ".join((exp.specialty or "").split())
+    if value.casefold() in PLACEHOLDER_SPECIALTIES:
+        return ""  # the draft shows a marked blank instead
     return value.title() if value.islower() else value
 
 

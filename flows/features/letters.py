@@ -172,8 +172,14 @@ class Letters(Feature):
         profile = profile_of(turn.store, turn.user_id)
         applicant = get_applicant(turn.store, turn.user_id)
         specialties = ", ".join(profile.specialties) if profile and profile.specialties else ""
+        writers = [e.letter_writer for e in list_experiences(turn.store, turn.user_id)
+                   if e.letter in ("asked", "promised") and e.letter_writer]
+        # plain here: the note escapes it once
+        greeting = turn.texts["letters.note_greeting_named"].format(writer=writers[-1]) if writers \
+            else turn.texts["letters.note_greeting"]
         note = turn.t(
             "letters.note",
+            greeting=greeting,
             specialties=specialties or turn.t("letters.note_specialties"),
             name=applicant.get("name") or turn.t("letters.note_name"),
         )
