@@ -8,9 +8,10 @@ session. A restart at any point therefore resumes at the last saved step.
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlite_utils import Migrations
@@ -18,6 +19,7 @@ from sqlite_utils import Migrations
 from flows.base.content import Texts, texts
 from flows.base.errors import CoachError, InvalidAnswer, StaleButton, StorageUnavailable
 from flows.base.types import Button, Input, Keyboard, Kind, Reply, Session, column
+from flows.engine import answers
 from flows.storage.store import Store, core_migrations
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,8 @@ class Turn:
     route: str = ""
     chat_id: int | None = None
     changed: set[str] = field(default_factory=set)  # tables a feature changed, e.g. "experiences"
+    log: list[answers.Entry] = field(default_factory=list)  # what the open flow was told (answers.py)
+    pending: answers.Entry | None = None  # the message the open flow is reading now
 
     def t(self, key: str, **values: object) -> str:
         """A text from the catalogue with ``values`` escaped into it."""
@@ -81,6 +85,7 @@ class Feature:
     flow_titles: dict[str, str] = {}  # flow -> text key naming it ("the checklist")
     ephemeral_flows: tuple[str, ...] = ()  # one-step flows that any new command simply ends
     admin_commands: frozenset[str] = frozenset()  # others get the unknown-command answer
+    open_text_flows: tuple[str, ...] = ()  # flows whose answer may itself be a question ("type your question")
 
     def commands(self) -> dict[str, CommandHandler]:
         return {}
@@ -103,6 +108,12 @@ class Feature:
     def on_aside(self, turn: Turn, text: str) -> list[Reply] | None:
         """Text an open flow rejected as an answer: replies only if it is plainly something
         else this feature answers (a question); None to pass. The flow stays where it was."""
+        return None
+
+    def on_question(self, turn: Turn, text: str) -> list[Reply] | None:
+        """Text typed while a flow waits for an answer, before the flow sees it: replies only
+        if it is unmistakably a question (then it is answered, or honestly declined, and the
+        step shown again; it is never stored as an answer); None to let the flow read it."""
         return None
 
     def help_keys(self) -> tuple[str, ...]:
@@ -199,6 +210,8 @@ class Engine:
             if session.created:  # the users row is written last; a feature's first row may point at it sooner
                 self.store.conn.execute("PRAGMA defer_foreign_keys = ON")
             turn = Turn(inp.user_id, session, self.store, self.texts, self.clock(), self, chat_id=chat_id)
+            turn.log = answers.take_log(session)
+            taken = list(turn.log)
             if update_id is not None:
                 if self._already_applied(session, update_id, turn.now):
                     turn.route = "duplicate"
@@ -208,6 +221,8 @@ class Engine:
                 with self.store.atomic():  # a failed step rolls back its own writes only
                     replies = self._route(turn, inp)
             except InvalidAnswer as exc:
+                if turn.pending is not None:
+                    turn.log.append(replace(turn.pending, accepted=False))
                 replies = self._not_an_answer(turn, inp, exc)
             except StaleButton:
                 replies = self._stale(turn)
@@ -217,6 +232,7 @@ class Engine:
                 turn.route = f"error:{type(exc).__name__}"
             if turn.route == "edit:ignored":  # nothing happened: nothing to save either
                 return Outcome(replies, turn.route, session)
+            answers.put_log(session, turn.log, taken)
             if turn.changed:
                 for feature in self.features:
                     feature.on_changed(turn, turn.changed)
@@ -231,10 +247,46 @@ class Engine:
         return now - datetime.fromisoformat(session.last_seen) < REDELIVERY_WINDOW
 
     def on_edit(self, turn: Turn, inp: Input) -> list[Reply]:
-        """The user edited an earlier message. An edit never acts as a new input: it changes
+        """The user edited an earlier message. An edit never acts as a new input. If it is the
+        message that answered the current or the previous step of the open flow, its new text
+        replaces that answer (the flow is rewound to that step, given the new text, and given
+        again what the user typed after it) and one short line says so; any other edit changes
         nothing and gets no reply."""
         turn.route = "edit:ignored"
-        return []
+        session = turn.session
+        index = answers.editable(turn.log, inp.message_id) if session.flow and inp.message_id else None
+        if index is None:
+            return []
+        entry, later = turn.log[index], turn.log[index + 1 :]
+        owner = self._flows.get(entry.flow)
+        if owner is None or entry.text == inp.value:
+            return []
+        before = (session.flow, session.state, copy.deepcopy(session.data))
+        try:
+            with self.store.atomic():
+                answers.rewind(session, entry)
+                owner.on_text(turn, inp.value)
+        except CoachError as exc:
+            session.flow, session.state, session.data = before
+            session.dirty = True
+            turn.route = "edit:rejected"
+            reason = exc.text if isinstance(exc, InvalidAnswer) else turn.t(exc.text_key)
+            return [Reply(turn.t("core.edit_rejected", reason=reason)), *self.resume(turn)]
+        del turn.log[index:]
+        turn.log.append(replace(entry, text=inp.value, accepted=True))
+        for step in later:  # what came after, again, from where the new answer leads
+            if session.flow != step.flow or session.state != step.state or not step.accepted:
+                break  # the new answer led elsewhere: what came after answered another question
+            again = answers.entry_before(session, step.message_id, step.text)
+            try:
+                with self.store.atomic():
+                    owner.on_text(turn, step.text)
+            except CoachError:
+                break  # that step waits for a new answer: it is shown below
+            turn.log.append(again)
+        turn.route = "edit:applied"
+        shown = inp.value if len(inp.value) <= 60 else inp.value[:59] + "…"
+        return [Reply(turn.t("core.edit_applied", text=shown)), *self.resume(turn)]
 
     def _route(self, turn: Turn, inp: Input) -> list[Reply]:
         if inp.kind is Kind.COMMAND:
@@ -243,12 +295,14 @@ class Engine:
             return self.on_edit(turn, inp)
         if inp.kind is Kind.BUTTON:
             prefix, _, payload = inp.value.partition(":")
+            if turn.session.flow:  # a press between an answer and its edit: that answer can't be replayed
+                turn.log.append(answers.Entry(None, turn.session.flow, turn.session.state, {}, inp.value, True))
             feature = self._prefixes.get(prefix)
             if feature is None:
                 raise StaleButton()
             turn.route = f"button:{feature.name}"
             return feature.on_button(turn, payload)
-        return self._text(turn, inp.value)
+        return self._text(turn, inp)
 
     def run_command(self, turn: Turn, name: str, args: str = "") -> list[Reply]:
         entry = self._commands.get(name)
@@ -267,15 +321,24 @@ class Engine:
             replies.append(self.resume_hint(turn))
         return replies
 
-    def _text(self, turn: Turn, text: str) -> list[Reply]:
-        session = turn.session
+    def _text(self, turn: Turn, inp: Input) -> list[Reply]:
+        session, text = turn.session, inp.value
         if session.flow:
             owner = self._flows.get(session.flow)
             if owner is None:  # a flow that no longer exists (after an upgrade)
                 session.leave()
             else:
                 turn.route = f"flow:{session.flow}"
-                return owner.on_text(turn, text)
+                entry = answers.entry_before(session, inp.message_id, text)
+                aside = None if session.flow in owner.open_text_flows else self._question(turn, text)
+                if aside is not None:  # a question is answered, never stored as the answer
+                    turn.log.append(replace(entry, accepted=False))
+                    return [*aside, *self.resume(turn)]
+                turn.pending = entry
+                answered = owner.on_text(turn, text)
+                turn.pending = None
+                turn.log.append(entry)
+                return answered
         for feature in self.features:
             replies = feature.on_free_text(turn, text)
             if replies is not None:
@@ -331,6 +394,14 @@ class Engine:
             turn.session.leave()
             return [self.main_menu(turn)]
         return owner.prompt(turn)
+
+    def _question(self, turn: Turn, text: str) -> list[Reply] | None:
+        """Replies if some feature finds ``text`` plainly a question (``Feature.on_question``)."""
+        for feature in self.features:
+            replies = feature.on_question(turn, text)
+            if replies is not None:
+                return replies
+        return None
 
     def _not_an_answer(self, turn: Turn, inp: Input, exc: InvalidAnswer) -> list[Reply]:
         """A flow rejected the input. Typed text that is plainly a question gets its answer,

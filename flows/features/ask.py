@@ -30,6 +30,7 @@ QUESTION_WORDS = frozenset({  # a message opening with one of these is asking so
     "when", "where", "which", "who", "whom", "whose", "why", "will", "would", "pls", "please", "plz",
 })
 ASIDE_MIN_WORDS = 3  # without a "?", a typed reply this short is more likely a mistyped answer than a question
+ASIDE_MAX_WORDS = 40  # longer text typed at a step is prose meant as the answer
 MAX_TOPIC_BUTTONS = 4  # topic buttons under an answer (runner-ups first, then related)
 FLOW = "faq.ask"
 
@@ -81,6 +82,7 @@ class Questions(Feature):
     flows = (FLOW,)
     ephemeral_flows = (FLOW,)  # "type your question" gives way to any command
     flow_titles = {FLOW: "faq.flow_title"}
+    open_text_flows = (FLOW,)  # "type your question": the question is the answer
     menu_items = (MenuEntry("faq.menu", "ask", 15),)
     admin_commands = frozenset({"unanswered"})
 
@@ -128,6 +130,28 @@ class Questions(Feature):
             return None
         turn.route = "faq:aside"
         return [self.entry_reply(turn, match.entry, self.close_seconds(match))]
+
+    def on_question(self, turn: Turn, text: str) -> list[Reply] | None:
+        """Before a flow reads typed text: a message of a few words or more that is asked
+        (a "?", or opening with a question word) is a question, whatever the step. The guide's
+        answer is given if it has one, else an honest "not something I can answer"; either way
+        the flow does not take it as its answer. Long prose (a reflection, an interview answer)
+        is left to the flow."""
+        question = clean(text, MAX_QUESTION)
+        words = question.lower().split()
+        if not ASIDE_MIN_WORDS <= len(words) <= ASIDE_MAX_WORDS:
+            return None
+        if "?" not in question and words[0] not in QUESTION_WORDS:
+            return None
+        match = self.index.match(question)
+        if match.entry is not None:
+            turn.route = "faq:aside"
+            return [self.entry_reply(turn, match.entry, self.close_seconds(match))]
+        if words[0] not in QUESTION_WORDS or "?" not in question:
+            return None  # "Mount Sinai?" or "what a week" may still be an answer
+        turn.route = "faq:aside-declined"
+        record_unanswered(turn, question)
+        return [Reply(turn.t("faq.aside_declined"))]
 
     def answer(self, turn: Turn, text: str) -> list[Reply]:
         question = clean(text, MAX_QUESTION)
