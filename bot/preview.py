@@ -41,6 +41,7 @@ class Preview:
     text: str
     warnings: list[str]
     files: list[str]
+    warning_keys: list[str]
 
     def as_json(self) -> str:
         return json.dumps({"text": self.text, "warnings": self.warnings}, ensure_ascii=False)
@@ -122,6 +123,6 @@ def preview(persona: Persona, view: str, arg: str = "", out_dir: Path | None = N
     profile = load_profile(store, USER)
     readiness = assess(list_experiences(store, USER), profile, persona.today)
     t = engine.texts
-    warnings = [to_plain(w) for w in render_warnings(run_checks(profile, readiness, persona.today),
-                                                     lambda k, **v: t.fmt(k, **v))]
-    return Preview(text, warnings, files)
+    checks = run_checks(profile, readiness, persona.today)
+    warnings = [to_plain(w) for w in render_warnings(checks, lambda k, **v: t.fmt(k, **v))]
+    return Preview(text, warnings, files, [w.key for w in checks])

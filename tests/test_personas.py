@@ -38,9 +38,33 @@ def test_persona_sees_what_it_must(name: str, view: str, n: int, tmp_path: Path)
 
 
 def test_every_persona_file_has_expectations() -> None:
-    assert FILES
+    assert len(FILES) >= 8
     for path in FILES:
-        assert load_persona(path).expect, path.name
+        persona = load_persona(path)
+        assert persona.expect and persona.checks is not None, path.name
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+def test_each_check_fires_where_it_should_and_nowhere_else(path: Path, tmp_path: Path) -> None:
+    persona = load_persona(path)
+    shown = preview(persona, "progress", out_dir=tmp_path)
+    assert shown.warning_keys == list(persona.checks or ()), path.name
+    plan = preview(persona, "plan", out_dir=tmp_path).text
+    for warning in shown.warnings:  # /plan and /progress agree
+        assert warning in plan and warning in shown.text
+
+
+def test_the_personas_cover_the_cases() -> None:
+    personas = [load_persona(p) for p in FILES]
+    profiles = [p.profile for p in personas]
+    assert {p.status for p in profiles} >= {"student", "graduate"}
+    assert {p.visa for p in profiles} >= {"needs_visa", "b1b2", "can_work", "unsure"}
+    assert {p.budget for p in profiles} >= {"limited", "flexible"}
+    assert any(not p.experiences for p in personas) and any(len(p.experiences) >= 5 for p in personas)
+    assert any(p.programs for p in personas)
+    assert {k for p in personas for k in (p.checks or ())} >= {
+        "graduation_after_match", "lead_electives", "lead_usce", "lead_letters", "months_over_available",
+        "available_over_time", "letter_late", "older_no_recent", "done_ahead", "letter_ahead", "planned_past"}
 
 
 def test_preview_prints_text_or_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

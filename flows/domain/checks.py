@@ -79,6 +79,8 @@ def run_checks(
     if profile and profile.status == "graduate" and grad is not None and grad > today.year:
         found.append(Warning("graduate_year_ahead", {"grad": grad}))
 
+    if any(w.key == "graduation_after_match" for w in found):
+        app = None  # the date itself has to move first: lead times against it would mislead
     if app is not None:
         left = app - this_month
         usce = r.line("usce")
@@ -96,6 +98,7 @@ def run_checks(
                                                          "apply": _label(app)}))
 
     if profile and profile.months_available is not None and r.planned_months > profile.months_available:
+        # months still ahead that are already planned, against the months the user can give
         found.append(Warning("months_over_available", {"planned": r.planned_months,
                                                        "available": profile.months_available}))
 

@@ -34,6 +34,8 @@ The format::
         answers: {duties: no, guarantee: yes}   # yes | no | unsure, by checklist item id
     expect:                      # for tests: sentences a view must / must not contain
       plan: {must: [...], must_not: [...]}
+      vet: {args: Golden Gate Clinical Externship, must: [...]}
+    checks: [letter_late]        # for tests: exactly the warnings expected
 """
 
 from __future__ import annotations
@@ -179,6 +181,7 @@ class Persona(_Strict):
     experiences: tuple[PersonaExperience, ...] = ()
     programs: tuple[PersonaProgram, ...] = ()
     expect: dict[str, Expectation | list[Expectation]] = {}
+    checks: tuple[str, ...] | None = None  # for tests: the warnings (flows.domain.checks keys) expected
     about: str = ""  # one line saying who this is
 
     @field_validator("expect")

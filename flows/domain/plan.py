@@ -366,7 +366,10 @@ def build_plan(
 
     hands = r.line("hands_on")
     usce = r.line("usce")
-    reach = (hands.now if hands else 0) + (profile.months_available or 0)
+    usable = profile.months_available or 0
+    if months_to is not None:
+        usable = max(0, min(usable, months_to))  # only months before the application count
+    reach = (hands.now if hands else 0) + usable
     if profile.months_available is None:
         capacity = "unknown"
     elif profile.months_available == 0:

@@ -607,7 +607,8 @@ class Vetting(Feature):
             lines.append(turn.t("vetting.line_flags", items=labels(verdict.flags)))
         if verdict.unsure:
             lines.append(turn.t("vetting.line_unsure", items=labels(verdict.unsure)))
-        lines.append(turn.t("vetting.judgement"))
+        if not verdict.flags:  # "avoid" is the guide's own advice; the other levels are my reading
+            lines.append(turn.t("vetting.judgement"))
         lines.append(turn.t("vetting.price_reminder"))
         lines.append(turn.t("vetting.suggest_fee"))
         replies = [Reply("\n".join(lines))]
