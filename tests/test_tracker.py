@@ -72,8 +72,14 @@ def test_level_follows_the_type_and_can_be_changed(chat: Chat, store: Store) -> 
     chat.press("Observership")
     assert "Not hands-on" in chat.text
     assert chat.button("✓").data == "tr:l:level:non"
-    chat.press("Semi-hands-on")
-    assert experiences(store)[0]["level"] == "semi"
+    # the guide's hierarchy is a ceiling: an observership cannot be marked more hands-on
+    assert [b.data for row in chat.replies[-1].buttons for b in row] == ["tr:l:level:non"]
+    chat.send("/cancel")
+    chat.send("/log")
+    chat.press("Start over")
+    chat.press("Externship")
+    chat.press("Semi-hands-on")  # less hands-on than the kind: allowed
+    assert experiences(store)[-1]["level"] == "semi"
 
 
 def test_no_letter_skips_the_writer_question(chat: Chat, store: Store) -> None:
@@ -173,7 +179,9 @@ def test_typed_choices_are_understood_and_nonsense_is_asked_again(chat: Chat, st
     chat.send("observership")
     assert store.load_session(USER).state == "level"
     chat.send("hands-on")
-    assert experiences(store)[0]["level"] == "hands_on"
+    assert "counts as Not hands-on at most" in chat.text and store.load_session(USER).state == "level"
+    chat.send("not hands-on")
+    assert experiences(store)[0]["level"] == "non"
     chat.send("Neurology")
     chat.send("Mercy")
     chat.send("blah")

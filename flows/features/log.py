@@ -25,7 +25,7 @@ from flows.base.errors import InvalidAnswer, NotFound, StaleButton
 from flows.base.text import clean, to_plain
 from flows.base.types import Attachment, Button, Keyboard, Reply, column
 from flows.domain.checks import render_warnings, run_checks
-from flows.domain.readiness import assess, benchmarks, render
+from flows.domain.readiness import assess, benchmarks, counted_level, render
 from flows.engine.engine import CommandHandler, Feature, MenuEntry, Turn
 from flows.engine.machine import FlowMachine, FlowSpec
 from flows.storage.experiences import (
@@ -152,6 +152,13 @@ def _norm(text: str) -> str:
     return re.sub(r"[^0-9a-z]+", " ", text.casefold()).strip()
 
 
+def allowed_levels(kind: str | None) -> tuple[str, ...]:
+    """The levels an experience of this kind may be marked: the guide's level for the kind or
+    less hands-on, never more (readiness would not count more anyway)."""
+    cap = benchmarks().levels.get(kind or "", "hands_on")
+    return LEVELS[LEVELS.index(cap):]
+
+
 def _teaching_code(value: int | None) -> str:
     return {1: "y", 0: "n"}.get(value, "u") if value is not None else "u"
 
@@ -266,6 +273,13 @@ class Tracker(Feature):
             code = self._choice(turn, field, raw) if typed else raw
             if code not in CHOICES[field]:
                 raise StaleButton()
+            if field == "level" and code not in allowed_levels(record.get("type")):
+                def bare(field: str, code: str) -> str:
+                    return _LEADING_SYMBOLS.sub("", to_plain(self._label(turn, field, code)))
+
+                kind = bare("type", record.get("type") or "")
+                cap = bare("level", allowed_levels(record.get("type"))[0])
+                raise InvalidAnswer(turn.t("tracker.level_above_kind", kind=kind, level=cap))
             return _store_value(field, code)
         if field in MONTH_FIELDS:
             if typed:
@@ -388,7 +402,8 @@ class Tracker(Feature):
 
         def buttons(field: str, suggested: str | None = None, width: int = 2) -> Keyboard:
             row = []
-            for code in CHOICES[field]:
+            codes = allowed_levels(record.get("type")) if field == "level" else CHOICES[field]
+            for code in codes:
                 label = self._label(turn, field, code)
                 if code == suggested:
                     label = self._suggested(turn, label)
@@ -400,7 +415,9 @@ class Tracker(Feature):
             return Reply(text, buttons(step, width=1 if step == "teaching" else 2))
         if step == "level":
             level = benchmarks().levels.get(record.get("type") or "", "hands_on")
-            text = turn.t("tracker.ask.level", level=to_plain(self._label(turn, "level", level)))
+            fixed = len(allowed_levels(record.get("type"))) == 1
+            text = turn.t("tracker.ask.level_fixed" if fixed else "tracker.ask.level",
+                          level=to_plain(self._label(turn, "level", level)))
             return Reply(text, buttons("level", level, 1))
         if step == "specialty":
             profile = self._profile(turn)
@@ -502,7 +519,7 @@ class Tracker(Feature):
             dates=self._dates(turn, exp.start, exp.end),
             length=self._months(turn, len(months_of(exp))),
             status=to_plain(self._label(turn, "status", exp.status)),
-            level=to_plain(self._label(turn, "level", exp.level)),
+            level=to_plain(self._label(turn, "level", counted_level(exp, benchmarks()))),
             letter=letter,
         )
 
@@ -532,7 +549,7 @@ class Tracker(Feature):
                     if code == current else self._label(turn, field, code),
                     f"tr:v:{exp.id}:{field}:{code}",
                 )
-                for code in CHOICES[field]
+                for code in (allowed_levels(exp.type) if field == "level" else CHOICES[field])
             ]
             return Reply(turn.t("tracker.change_choice", field=name, title=title),
                          (*column(options, 2), (back,)), replace=True)
@@ -552,6 +569,7 @@ class Tracker(Feature):
         """Change one field of a finished experience and show its card again."""
         # A new start after the end moves the end along, keeping the length.
         record = {"start": exp.start} if field == "start" else {"start": exp.start, "end": exp.end}
+        record["type"] = exp.type
         value = self._value(turn, field, raw, typed, record)
         fields: dict[str, Any] = {field: value}
         note = turn.t("tracker.saved")
