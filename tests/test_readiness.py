@@ -212,8 +212,8 @@ def test_next_step(experiences: list[Experience], prof: Profile | None, step: st
 
 
 def test_render_escapes_what_the_user_typed() -> None:
-    text = render(check([exp("2026-10", institution="<script>&")], profile(specialties=("Peds <i>",))), t)
-    assert "&lt;script&gt;&amp;" in text and "Peds &lt;i&gt;" in text and "<script>" not in text
+    text = render(check([exp("2026-10", institution="<script>&")], profile(specialties=("Derm <i>",))), t)
+    assert "&lt;script&gt;&amp;" in text and "Derm &lt;i&gt;" in text and "<script>" not in text
 
 
 def test_final_year_wording() -> None:

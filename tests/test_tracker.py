@@ -402,7 +402,7 @@ def test_progress_against_the_profile(chat: Chat, store: Store) -> None:
     assert "Apply Sep 2027 → Match 2028" in text
     assert "✅ Any USCE: 1 month secured + 8 months planned" in text
     assert "❌ Hands-on, recent: 1 month" in text
-    assert "✅ Recent, in Internal Medicine: 1 month secured + 8 months planned" in text
+    assert "✅ Recent, in Internal medicine: 1 month secured + 8 months planned" in text
     assert "🔜 Observerships as your main USCE: 0 months secured + 8 months planned" in text
     assert "✅ US letters: 1 received, 0 on the way" in text
     assert "2 months fall in or after your application month" in text

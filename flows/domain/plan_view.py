@@ -25,7 +25,7 @@ def applying_text(plan: Plan, t: Translate) -> str:
 
 def render_plan(plan: Plan, profile: Profile, t: Translate, rules: Rules | None = None) -> list[str]:
     """The plan as two phone-sized messages: what to do, then where you stand and when."""
-    specialty = " / ".join(profile.specialties) if profile.specialties else t("plan.your_specialty")
+    specialty = " / ".join(plan.readiness.specialties) if plan.readiness.specialties else t("plan.your_specialty")
     bench = benchmarks()
 
     # 1. who, and which kinds of USCE fit, in the order the user's constraints give

@@ -150,6 +150,12 @@ def canonical_specialty(text: str | None) -> str:
     return value
 
 
+def display_specialty(text: str) -> str:
+    """The name to show: the list's name when the typed one is on it ("peds" -> "Pediatrics")."""
+    found = canonical_specialty(text)
+    return found if found in specialty_names().values() else " ".join(text.split())
+
+
 def same_specialty(a: str | None, b: str | None) -> bool:
     first, second = canonical_specialty(a), canonical_specialty(b)
     return bool(first) and first == second
@@ -320,7 +326,7 @@ def assess(
     app_date = profile.application_date if profile else None
     app = month_index(app_date) if app_date else None
     specialties = tuple(canonical_specialty(s) for s in (profile.specialties if profile else ())) or ()
-    shown_specialties = profile.specialties if profile else ()
+    shown_specialties = tuple(display_specialty(s) for s in profile.specialties) if profile else ()
     years, older = is_older_graduate(profile, today, bench)
 
     counted: list[Counted] = []

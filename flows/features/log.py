@@ -728,6 +728,9 @@ class Tracker(Feature):
             turn.t("tracker.months"),
         ))
         caption = turn.t("tracker.timeline.caption" if application else "tracker.timeline.caption_no_application")
+        if application:  # the same dates as /plan and /progress
+            caption += "\n" + turn.t("readiness.apply_match", month=self._month(turn, month_index(application)),
+                                      match=application.year + 1)
         buttons: Keyboard = (
             (Button(turn.t("tracker.button_log_another" if experiences else "tracker.menu_log"), "go:log"),
              Button(turn.t("tracker.button_progress"), "go:progress")),
