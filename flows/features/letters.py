@@ -174,12 +174,9 @@ class Letters(Feature):
         specialties = ", ".join(profile.specialties) if profile and profile.specialties else ""
         writers = [e.letter_writer for e in list_experiences(turn.store, turn.user_id)
                    if e.letter in ("asked", "promised") and e.letter_writer]
-        # plain here: the note escapes it once
-        greeting = turn.texts["letters.note_greeting_named"].format(writer=writers[-1]) if writers \
-            else turn.texts["letters.note_greeting"]
         note = turn.t(
             "letters.note",
-            greeting=greeting,
+            writer=writers[-1] if writers else turn.t("letters.note_writer"),
             specialties=specialties or turn.t("letters.note_specialties"),
             name=applicant.get("name") or turn.t("letters.note_name"),
         )
