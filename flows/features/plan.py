@@ -691,7 +691,8 @@ class Onboarding(Feature):
         if state == "application":
             cycles = next_cycles(self._today(turn, profile), self.rules)
             return column(
-                [Button(month_label(d), f"ob:a:application:{d.year:04d}-{d.month:02d}") for d in cycles], 3
+                [Button(t("onboarding.opt_application", month=month_label(d), match=d.year + 1),
+                        f"ob:a:application:{d.year:04d}-{d.month:02d}") for d in cycles], 1
             )
         if state in ("months", "us_months"):
             return numbers([1, 2, 3, 4, 6, 12])
