@@ -220,7 +220,7 @@ def where_time_goes(n: int = 2_000) -> dict[str, float]:
     pick = {
         "engine (all of it)": "engine.py:handle",
         "of which FAQ matching": "faq.py:match",
-        "sending replies (sendMessage / editMessageText)": "telegram.py:send",
+        "sending replies (sendMessage / editMessageText)": "outbox.py:deliver",
         "answering button presses (answerCallbackQuery)": "coachbot.py:answer_press",
     }
     return {label: cumulative.get(key, 0.0) / total for label, key in pick.items() if total}

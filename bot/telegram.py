@@ -5,22 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import io
+import inspect
 import logging
 import time
-import weakref
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any, cast
 
-from telegram import LinkPreviewOptions, Message, Update
+from telegram import ChatMember, LinkPreviewOptions, Update
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
     BaseUpdateProcessor,
     CallbackQueryHandler,
+    ChatMemberHandler,
     ContextTypes,
     Defaults,
     MessageHandler,
@@ -32,11 +33,12 @@ from bot import bot_profile, broadcast
 from bot.coachbot import CoachBot
 from bot.delivery import Dispatcher
 from bot.logs import hash_user
-from bot.render import keyboard_json, markup, split_text
+from bot.outbox import Courier, post_replies
 from bot.settings import Settings
 from flows.base.text import MAX_INPUT
-from flows.base.types import Input, Reply, merge_replies
+from flows.base.types import Input
 from flows.engine.engine import Engine
+from flows.storage.outbox import Outbox
 
 log = logging.getLogger("usce_coach.telegram")
 
@@ -46,33 +48,80 @@ def lean(context: ContextTypes.DEFAULT_TYPE) -> CoachBot:
     return cast(CoachBot, context.bot)
 
 
+UNLIMITED = 1 << 30
+PER_USER_CAP = 20  # one user's updates waiting or running; beyond it they are declined
+
+
+@dataclass(slots=True)
+class _Line:
+    """One user's updates in order: ``lock`` lets one run at a time, ``count`` is how many are
+    waiting or running, ``warned`` whether this burst was already told to slow down."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    count: int = 0
+    warned: bool = False
+
+
 class PerUserOrder(BaseUpdateProcessor):
     """Updates from one user run one after another; different users run concurrently.
 
-    A double tap therefore reaches the engine as two inputs in order, never interleaved.
+    A double tap therefore reaches the engine as two inputs in order, never interleaved. An
+    update waits for its user's turn *before* it takes one of PTB's concurrent slots, so one
+    user's burst never fills the slots other users need; past ``cap`` waiting updates, that
+    user's further updates are declined and ``on_overflow`` is called once per burst (the
+    channel asks them to slow down).
     """
 
-    def __init__(self, max_concurrent_updates: int = 64) -> None:
-        super().__init__(max_concurrent_updates)
-        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+    def __init__(self, max_concurrent_updates: int = 64, cap: int = PER_USER_CAP) -> None:
+        # PTB takes its slot before do_process_update: give it more than can ever be used and
+        # keep the real limit here, taken once it is the user's turn.
+        super().__init__(UNLIMITED)
+        self._slots = asyncio.Semaphore(max_concurrent_updates)
+        self.cap = cap
+        self.on_overflow: Callable[[Update], Awaitable[None]] | None = None
+        self.declined = 0
+        self._lines: dict[int, _Line] = {}
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         user = update.effective_user if isinstance(update, Update) else None
         if user is None:
-            await coroutine
+            async with self._slots:
+                await coroutine
             return
-        lock = self._locks.get(user.id)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._locks[user.id] = lock
-        async with lock:
-            await coroutine
+        line = self._lines.get(user.id)
+        if line is None:
+            line = self._lines[user.id] = _Line()
+        if line.count >= self.cap:
+            if inspect.iscoroutine(coroutine):
+                coroutine.close()  # never started: nothing of it ran
+            self.declined += 1
+            if not line.warned and self.on_overflow is not None and isinstance(update, Update):
+                line.warned = True
+                await self.on_overflow(update)
+            return
+        line.count += 1
+        try:
+            async with line.lock, self._slots:
+                await coroutine
+        finally:
+            line.count -= 1
+            if line.count == 0:
+                del self._lines[user.id]
 
     async def initialize(self) -> None:
         pass
 
     async def shutdown(self) -> None:
         pass
+
+
+def for_another_bot(text: str, username: str | None) -> bool:
+    """``/help@OtherBot``: a command addressed to some other bot in the chat."""
+    if not text.startswith("/"):
+        return False
+    head = text.split(maxsplit=1)[0] if text.strip() else ""
+    _, at, name = head.partition("@")
+    return bool(at) and name.lower() != (username or "").lower()
 
 
 class TelegramChannel:
@@ -82,12 +131,17 @@ class TelegramChannel:
         self.engine = engine
         self.settings = settings
         self.salt = salt
+        engine.outbox = Outbox(engine.store)  # replies are stored with their input, sent after it
+        self.courier = Courier(engine.outbox, engine.texts, salt)
+        self._background: set[asyncio.Task[None]] = set()
 
     # -- handlers ---------------------------------------------------------------------
     async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         user = update.effective_user
         if message is None or user is None or message.text is None:
+            return
+        if for_another_bot(message.text, context.bot.username):
             return
         text = message.text
         if len(text) > MAX_INPUT:  # Telegram never sends more, but the emulator or a forger might
@@ -102,10 +156,23 @@ class TelegramChannel:
         query = update.callback_query
         if query is None or update.effective_user is None:
             return
-        await lean(context).answer_press(query.id)
         data = query.data if isinstance(query.data, str) else ""
-        inp = Input.button(f"tg:{update.effective_user.id}", data)
-        await self._answer(update, context, inp)
+        pressed = query.message.message_id if query.message is not None else None
+        inp = Input.button(f"tg:{update.effective_user.id}", data, pressed)
+        await self._answer(update, context, inp)  # the press is applied first; the spinner stops after
+
+    async def on_member(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The user blocked the bot (or unblocked it): stop or resume sending to them."""
+        change = update.my_chat_member
+        if change is None or change.chat.type != ChatType.PRIVATE:
+            return
+        user_id = f"tg:{change.chat.id}"
+        status = change.new_chat_member.status
+        active = status not in (ChatMember.BANNED, ChatMember.LEFT)
+        self.engine.store.set_active(user_id, active)
+        if not active:
+            self.courier.outbox.drop_user(user_id)
+        log.info("update user=%s route=member:%s", hash_user(user_id, self.salt), "active" if active else "blocked")
 
     async def on_group(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -113,7 +180,8 @@ class TelegramChannel:
             return
         text = message.text or ""
         bot_name = f"@{context.bot.username}".lower() if context.bot.username else ""
-        addressed = text.startswith("/") or (bot_name and bot_name in text.lower())
+        command = text.startswith("/") and not for_another_bot(text, context.bot.username)
+        addressed = command or (bot_name and bot_name in text.lower())
         if addressed:  # stay quiet in groups unless spoken to
             await message.reply_text(self.engine.texts["errors.group_only_private"])
 
@@ -142,23 +210,25 @@ class TelegramChannel:
     async def _answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE, inp: Input) -> None:
         started = time.perf_counter()
         chat = update.effective_chat
+        query = update.callback_query
         route, replies, failed = "unhandled", 0, ""
         try:
             outcome = self.engine.handle(inp, chat_id=chat.id if chat else None, update_id=update.update_id)
             route, replies = outcome.route, len(outcome.replies)
-            # From here on the input is stored: a failed send must never ask the user to repeat it.
-            await self.send(update, context, outcome.replies)
-        except Forbidden:  # the user blocked the bot: nothing to send to, now or later
-            failed = " failed=Forbidden"
-            with self.engine.store.atomic():
-                self.engine.store.set_active(inp.user_id, False)
-        except (RetryAfter, TimedOut, NetworkError) as exc:  # BadRequest is a NetworkError too
-            failed = f" failed={type(exc).__name__}"
-            log.warning("reply not delivered (%s); the input is stored", type(exc).__name__)
+            # From here on the input is stored, and so are its replies: they leave from the outbox.
+            if query is not None:
+                self.stop_spinner(context, query.id)
+                query = None
+            if outcome.queued:
+                failed = await self.courier.deliver(lean(context), inp.user_id)
+            elif outcome.replies and chat is not None:  # nothing could be stored (the disk): say so directly
+                failed = await post_replies(lean(context), chat.id, outcome.replies)
         except Exception as exc:  # a bug: logged in full by on_error, nothing was stored
             failed = f" failed={type(exc).__name__}"
             raise
         finally:
+            if query is not None:  # the press could not be applied; the spinner still stops
+                self.stop_spinner(context, query.id)
             if log.isEnabledFor(logging.INFO):  # the user's hash is not free; skip it when nobody reads it
                 log.info(
                     "update user=%s route=%s replies=%d ms=%.1f%s",
@@ -169,25 +239,36 @@ class TelegramChannel:
                     failed,
                 )
 
-    async def send(self, update: Update, context: ContextTypes.DEFAULT_TYPE, replies: list[Reply]) -> None:
-        chat = update.effective_chat
-        if chat is None:
+    def stop_spinner(self, context: ContextTypes.DEFAULT_TYPE, query_id: str) -> None:
+        """Answer a button's callback query in the background: best effort, never waited for."""
+        task = asyncio.create_task(self._answer_query(lean(context), query_id), name="answer-callback")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def settle(self) -> None:
+        """Wait for the background work started so far (button answers, outbox retries)."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+        await self.courier.drain()
+
+    @staticmethod
+    async def _answer_query(bot: CoachBot, query_id: str) -> None:
+        try:
+            await bot.answer_press(query_id)
+        except TelegramError as exc:  # "query is too old" after a restart or a backlog, a 5xx, a reset
+            log.info("button answer not delivered (%s); the press was applied", type(exc).__name__)
+
+    async def slow_down(self, update: Update) -> None:
+        """Tell a user whose burst is over the cap that the rest was not read."""
+        chat, bot = update.effective_chat, cast(CoachBot, update.get_bot())
+        user = update.effective_user
+        log.info("update user=%s route=slow-down", hash_user(f"tg:{user.id}", self.salt) if user else "-")
+        if chat is None or chat.type != ChatType.PRIVATE:
             return
-        query = update.callback_query
-        pressed: Message | None = query.message if query and isinstance(query.message, Message) else None
-        bot = lean(context)
-        for reply in merge_replies(replies):
-            if reply.replace and pressed is not None and reply.attachment is None and len(reply.text) <= 4096:
-                try:
-                    await bot.edit_text(chat.id, pressed.message_id, reply.text, keyboard_json(reply.buttons))
-                    pressed = None  # edit one message per update at most
-                    continue
-                except BadRequest as exc:
-                    if "not modified" in str(exc).lower():
-                        pressed = None
-                        continue
-                    log.info("edit failed, sending instead: %s", exc)
-            await send_reply(bot, chat.id, reply)
+        try:
+            await bot.post_html(chat.id, self.engine.texts["errors.slow_down"])
+        except TelegramError as exc:
+            log.info("slow-down notice not delivered (%s)", type(exc).__name__)
 
     # -- wiring -----------------------------------------------------------------------
     def register(self, app: Application) -> None:
@@ -195,27 +276,9 @@ class TelegramChannel:
         app.add_handler(MessageHandler(filters.ChatType.GROUPS, self.on_group))
         app.add_handler(MessageHandler(private & filters.TEXT, self.on_message))
         app.add_handler(CallbackQueryHandler(self.on_button))
+        app.add_handler(ChatMemberHandler(self.on_member, ChatMemberHandler.MY_CHAT_MEMBER))
         app.add_handler(MessageHandler(private & ~filters.TEXT & ~filters.StatusUpdate.ALL, self.on_non_text))
         app.add_error_handler(self.on_error)
-
-
-async def send_reply(bot: CoachBot, chat_id: int, reply: Reply) -> None:
-    """Send one reply as one or more messages (text split at Telegram's limit)."""
-    if reply.attachment is not None:
-        att = reply.attachment
-        payload = io.BytesIO(att.content)
-        caption = reply.text if len(reply.text) <= 1024 else None
-        buttons = markup(reply.buttons) if caption is not None else None  # else they go with the text
-        if att.kind == "photo":
-            await bot.send_photo(chat_id, payload, caption=caption, filename=att.filename, reply_markup=buttons)
-        else:
-            await bot.send_document(chat_id, payload, caption=caption, filename=att.filename, reply_markup=buttons)
-        if caption is not None:
-            return
-    pieces = split_text(reply.text)
-    for i, piece in enumerate(pieces):
-        keyboard = keyboard_json(reply.buttons) if i == len(pieces) - 1 else None
-        await bot.post_html(chat_id, piece, keyboard)
 
 
 def build_application(
@@ -236,6 +299,10 @@ def build_application(
 
     async def post_init(app: Application) -> None:
         await bot_profile.publish(app.bot, engine)  # the "/" list and the descriptions, from content/
+        in_doubt = engine.outbox.recover() if engine.outbox else 0  # replies a crash left on the way
+        if in_doubt:
+            log.info("%d replies were leaving when the bot stopped; sending them again", in_doubt)
+        channel.courier.sweep(cast(CoachBot, app.bot))
         dispatcher.start(app)  # timeline nudges: recover after a crash, then tick from the JobQueue
         broadcast.start(app, dispatcher, engine.store)  # admins' broadcasts, through the same dispatcher
         # Everything loaded so far (content, indexes, the framework) lives until exit: move it
@@ -245,6 +312,9 @@ def build_application(
 
     async def checkpoint(context: ContextTypes.DEFAULT_TYPE) -> None:
         await asyncio.to_thread(engine.store.checkpoint)
+
+    async def retry_replies(context: ContextTypes.DEFAULT_TYPE) -> None:
+        channel.courier.sweep(lean(context))
 
     bot = CoachBot(
         settings.token,
@@ -256,10 +326,13 @@ def build_application(
         defaults=Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)),
         rate_limiter=AIORateLimiter(max_retries=2) if rate_limited else None,
     )
-    app = ApplicationBuilder().bot(bot).concurrent_updates(PerUserOrder()).post_init(post_init).build()
+    order = PerUserOrder()
+    order.on_overflow = channel.slow_down
+    app = ApplicationBuilder().bot(bot).concurrent_updates(order).post_init(post_init).build()
     channel.register(app)
     if app.job_queue is not None:
         app.job_queue.run_repeating(checkpoint, interval=2.0, first=2.0, name="wal-checkpoint")
+        app.job_queue.run_repeating(retry_replies, interval=1.0, first=1.0, name="outbox")
     app.bot_data["channel"] = channel
     app.bot_data["dispatcher"] = dispatcher  # Dispatcher.deliver(bot, messages) sends broadcasts
     return app

@@ -7,6 +7,7 @@ socket (like PTB's own ``OfflineRequest`` in its test suite).
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ class Call:
 class RecordingRequest(BaseRequest):
     calls: list[Call] = field(default_factory=list)
     errors: dict[str, tuple[int, str, dict[str, Any] | None]] = field(default_factory=dict)
+    latency: float = 0.0  # seconds each call takes, so concurrent updates overlap as over a network
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     @property
@@ -60,6 +62,8 @@ class RecordingRequest(BaseRequest):
         if request_data and request_data.multipart_data:
             params["_files"] = {k: v[0] for k, v in request_data.multipart_data.items()}
         self.calls.append(Call(name, params))
+        if self.latency:
+            await asyncio.sleep(self.latency)
         if name in self.errors:
             code, description, parameters = self.errors.pop(name)
             body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}

@@ -50,6 +50,7 @@ async def test_button_press_is_answered_and_routed(
     app: Application, updates: Updates, request_: RecordingRequest
 ) -> None:
     await app.process_update(updates.press(5, "go:menu"))
+    await app.bot_data["channel"].settle()
     assert request_.sent("answerCallbackQuery")
     assert "What would you like to do?" in request_.texts()[-1]
 
@@ -207,3 +208,84 @@ async def test_an_edited_message_is_never_taken_as_an_answer(
     await app.process_update(updates.edit(5, 3, "/delete"))
     assert request_.calls[asked:] == []
     assert engine.store.user("tg:5") == before
+
+
+@pytest.mark.parametrize(
+    ("code", "description"),
+    [
+        (400, "Bad Request: query is too old and response timeout expired or query ID is invalid"),
+        (500, "Internal Server Error"),
+        (502, "Bad Gateway"),
+    ],
+)
+async def test_a_failed_callback_answer_never_drops_the_tap(
+    app: Application, updates: Updates, request_: RecordingRequest, engine: Engine, code: int, description: str
+) -> None:
+    request_.fail_next("answerCallbackQuery", code, description)
+    await app.process_update(updates.press(5, "go:help"))
+    await app.bot_data["channel"].settle()
+    assert "/menu" in request_.texts()[-1]  # the press was applied and answered with its reply
+    assert not any("went wrong" in t for t in request_.texts())
+    assert engine.store.user("tg:5")["updates"] == 1  # type: ignore[index]
+    methods = [c.method for c in request_.calls]
+    assert methods.index("answerCallbackQuery") > methods.index("sendMessage") - 1  # never before the press
+
+
+async def test_commands_addressed_to_another_bot_are_ignored(
+    app: Application, updates: Updates, request_: RecordingRequest, engine: Engine
+) -> None:
+    await app.process_update(updates.message(5, "/help@OtherBot"))
+    await app.process_update(updates.message(5, "/start@OtherBot", Chat.GROUP, chat_id=-100))
+    assert request_.texts() == [] and engine.store.user("tg:5") is None
+    await app.process_update(updates.message(5, "/help@usce_coach_bot"))
+    assert "/menu" in request_.texts()[-1]
+
+
+def member_update(app: Application, user_id: int, old: str, new: str, update_id: int) -> object:  # type: ignore[type-arg,unused-ignore]
+    from telegram import Update
+
+    bot = {"id": 777000, "is_bot": True, "first_name": "USCE Coach"}
+    return Update.de_json(
+        {
+            "update_id": update_id,
+            "my_chat_member": {
+                "chat": {"id": user_id, "type": "private", "first_name": "A"},
+                "from": {"id": user_id, "is_bot": False, "first_name": "A"},
+                "date": 1_780_000_000,
+                "old_chat_member": {"user": bot, "status": old, **({"until_date": 0} if old == "kicked" else {})},
+                "new_chat_member": {"user": bot, "status": new, **({"until_date": 0} if new == "kicked" else {})},
+            },
+        },
+        app.bot,
+    )
+
+
+async def test_blocking_and_unblocking_the_bot_mark_the_user(
+    app: Application, updates: Updates, request_: RecordingRequest, engine: Engine
+) -> None:
+    await app.process_update(updates.message(5, "/start"))
+    await app.process_update(member_update(app, 5, "member", "kicked", 900))
+    assert engine.store.user("tg:5")["active"] == 0  # type: ignore[index]
+    await app.process_update(member_update(app, 5, "kicked", "member", 901))
+    assert engine.store.user("tg:5")["active"] == 1  # type: ignore[index]
+
+
+async def test_one_users_burst_is_capped_and_never_delays_another_user(
+    app: Application, updates: Updates, request_: RecordingRequest, engine: Engine
+) -> None:
+    from bot.telegram import PER_USER_CAP
+
+    request_.latency = 0.001
+    burst = [updates.message(5, f"/help {i}") for i in range(PER_USER_CAP + 15)]
+    other = updates.message(6, "/help")
+    processor = app.update_processor
+    await asyncio.gather(
+        *(processor.process_update(u, app.process_update(u)) for u in [*burst[:10], other, *burst[10:]])
+    )
+    assert engine.store.user("tg:6")["updates"] == 1  # type: ignore[index]
+    assert engine.store.user("tg:5")["updates"] == PER_USER_CAP  # type: ignore[index]
+    to_five = [p["text"] for p in request_.sent() if p["chat_id"] == 5]
+    assert sum("faster than I can answer" in t for t in to_five) == 1  # told once per burst
+    # the other user's answer did not wait for the burst: it came before the burst's last one
+    order = [p["chat_id"] for p in request_.sent()]
+    assert order.index(6) < len(order) - 1 - order[::-1].index(5)

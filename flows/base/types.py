@@ -24,8 +24,8 @@ class Input:
     comes from the channel's own notion of the sender, never from button data.
     For a command, ``value`` holds its name (lower case, no slash) and
     ``args`` the rest of the line. ``message_id`` is the channel's id of the
-    message the input came from (typed text, a command, an edited message), when
-    it has one.
+    message the input came from (typed text, a command, an edited message; for a
+    button, the message the button was under), when it has one.
     """
 
     user_id: str
@@ -39,8 +39,8 @@ class Input:
         return cls(user_id, Kind.TEXT, text, message_id=message_id)
 
     @classmethod
-    def button(cls, user_id: str, data: str) -> Input:
-        return cls(user_id, Kind.BUTTON, data)
+    def button(cls, user_id: str, data: str, message_id: int | None = None) -> Input:
+        return cls(user_id, Kind.BUTTON, data, message_id=message_id)
 
     @classmethod
     def command(cls, user_id: str, name: str, args: str = "", message_id: int | None = None) -> Input:

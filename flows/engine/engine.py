@@ -18,8 +18,9 @@ from sqlite_utils import Migrations
 
 from flows.base.content import Texts, texts
 from flows.base.errors import CoachError, InvalidAnswer, StaleButton, StorageUnavailable
-from flows.base.types import Button, Input, Keyboard, Kind, Reply, Session, column
+from flows.base.types import Button, Input, Keyboard, Kind, Reply, Session, column, merge_replies
 from flows.engine import answers
+from flows.storage.outbox import Outbox, outbox_migrations
 from flows.storage.store import Store, core_migrations
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,7 @@ class Outcome:
     replies: list[Reply]
     route: str
     session: Session | None = field(default=None, repr=False)
+    queued: bool = False  # the replies wait in the outbox (sent by the channel after the commit)
 
 
 class Engine:
@@ -170,10 +172,11 @@ class Engine:
         self.deep_links = {link for f in self.features for link in f.deep_links}
         self._ephemeral = frozenset(flow for f in self.features for flow in f.ephemeral_flows)
         self._menu: Reply | None = None
+        self.outbox: Outbox | None = None  # set by a channel that sends replies from the outbox
 
     # -- setup ------------------------------------------------------------------------
     def migrations(self) -> list[Migrations]:
-        return [core_migrations] + [f.migrations for f in self.features if f.migrations]
+        return [core_migrations, outbox_migrations] + [f.migrations for f in self.features if f.migrations]
 
     def migrate(self) -> None:
         self.store.migrate(self.migrations())
@@ -198,6 +201,10 @@ class Engine:
         restarts its ids at random after a week without updates, so an id only counts as
         seen when the user's previous input is recent. When the disk cannot be written
         nothing is stored and the user is told so (the store logs it once for the operator).
+
+        With an :attr:`outbox` and a ``chat_id``, the replies are also stored in the outbox in
+        the same transaction (``Outcome.queued``), marked repeatable when the input wrote no
+        records (a read-only answer, a step shown or asked again).
         """
         try:
             return self._handle(inp, chat_id, update_id)
@@ -215,8 +222,11 @@ class Engine:
             if update_id is not None:
                 if self._already_applied(session, update_id, turn.now):
                     turn.route = "duplicate"
-                    return Outcome(self.resume(turn) if session.flow else [], turn.route, session)
+                    replies = self.resume(turn) if session.flow else []
+                    queued = self._queue(turn, inp, update_id, replies, repeatable=True)
+                    return Outcome(replies, turn.route, session, queued)
                 session.last_update = update_id
+            changes = self.store.conn.total_changes
             try:
                 with self.store.atomic():  # a failed step rolls back its own writes only
                     replies = self._route(turn, inp)
@@ -236,9 +246,27 @@ class Engine:
             if turn.changed:
                 for feature in self.features:
                     feature.on_changed(turn, turn.changed)
+            wrote = self.store.conn.total_changes != changes
             if not session.erased:
                 self.store.save_session(session, turn.now, chat_id)
-        return Outcome(replies, turn.route, session)
+            queued = self._queue(turn, inp, update_id, replies, repeatable=not wrote)
+        return Outcome(replies, turn.route, session, queued)
+
+    def _queue(self, turn: Turn, inp: Input, update_id: int | None, replies: list[Reply], *, repeatable: bool) -> bool:
+        """Store the replies in the outbox, inside the input's transaction."""
+        if self.outbox is None or turn.chat_id is None or not replies:
+            return False
+        self.outbox.put(
+            turn.user_id,
+            turn.chat_id,
+            update_id,
+            merge_replies(replies),
+            repeatable=repeatable,
+            edit_id=inp.message_id if inp.kind is Kind.BUTTON else None,
+            created_at=turn.now.isoformat(timespec="seconds"),
+            sending=True,
+        )
+        return True
 
     @staticmethod
     def _already_applied(session: Session, update_id: int, now: datetime) -> bool:

@@ -47,6 +47,10 @@ class _Base:
         """kw: first_name, username, chat_id, chat_type ("group"/"supergroup"), title."""
         return self._call_kw("text", user_id=user_id, text=text, **kw)
 
+    def edit_text(self, user_id: int, message_id: int, text: str) -> Any:
+        """The user edits their earlier message ``message_id``."""
+        return self._call("edit", {"user_id": user_id, "message_id": message_id, "text": text})
+
     def send_command(self, user_id: int, command: str, args: str = "", **kw: Any) -> Any:
         return self._call_kw("command", user_id=user_id, command=command, args=args, **kw)
 
@@ -86,7 +90,8 @@ class _Base:
         return self._call("bot_profile", {"language_code": language_code})
 
     def inject(self, method: str, **kw: Any) -> Any:
-        """kw: times, status, description, chat_id, retry_after, delay."""
+        """kw: times, status, description, chat_id, retry_after, delay, when ("before" or
+        "after" Telegram processed the call), reset (drop the connection)."""
         return self._call_kw("inject", method=method, **kw)
 
     def fail_next(self, method: str, description: str = "Bad Request: injected error",
@@ -105,11 +110,17 @@ class _Base:
                    chat_id: int | None = None) -> Any:
         return self.inject(method, delay=seconds, times=times, chat_id=chat_id)
 
-    def block(self, user_id: int) -> Any:
-        return self._call("block", {"user_id": user_id})
+    def reset_next(self, method: str, *, after: bool = False, times: int = 1) -> Any:
+        return self.inject(method, times=times, reset=True, when="after" if after else "before")
 
-    def unblock(self, user_id: int) -> Any:
-        return self._call("unblock", {"user_id": user_id})
+    def hang_next(self, method: str, seconds: float, *, after: bool = False, times: int = 1) -> Any:
+        return self.inject(method, times=times, delay=seconds, when="after" if after else "before")
+
+    def block(self, user_id: int, notify: bool = False) -> Any:
+        return self._call("block", {"user_id": user_id, "notify": notify})
+
+    def unblock(self, user_id: int, notify: bool = False) -> Any:
+        return self._call("unblock", {"user_id": user_id, "notify": notify})
 
 
 class EmulatorClient(_Base):

@@ -135,7 +135,12 @@ class ChatEvent:
 
 @dataclass
 class Injection:
-    """A pending fault: the next ``times`` calls of ``method`` ("*" = any) fail or are delayed."""
+    """A pending fault: the next ``times`` calls of ``method`` ("*" = any) fail or are delayed.
+
+    ``when`` is "before" (Telegram never processed the call) or "after" (it did; only the
+    answer goes wrong). By default an error comes before and a delay after. ``reset`` drops
+    the connection instead of answering; a ``delay`` before processing is a hang: the call
+    takes effect only if the client is still waiting when it ends."""
 
     method: str
     times: int = 1
@@ -144,6 +149,12 @@ class Injection:
     chat_id: int | None = None
     retry_after: int | None = None
     delay: float | None = None
+    when: str | None = None
+    reset: bool = False
+
+    @property
+    def before(self) -> bool:
+        return self.when == "before" or (self.when is None and self.delay is None)
 
 
 @dataclass
@@ -371,6 +382,8 @@ class Emulator:
         self.injections: list[Injection] = []
         self.blocked: set[int] = set()
         self.calls: Counter[str] = Counter()
+        self.faults_met = 0  # injected faults that calls ran into
+        self.resets = 0  # connections dropped on purpose
         self.requests: list[ApiCall] = []
         self.send_times: dict[int, list[float]] = {}
         self._notify()
@@ -430,6 +443,18 @@ class Emulator:
         if entities:
             msg["entities"] = entities
         return self._user_message(msg)
+
+    def edit_text(self, user_id: int, message_id: int, text: str) -> JSON:
+        """The user edits their earlier private message ``message_id`` to read ``text``."""
+        if (user_id, message_id) not in self._user_msgs:
+            raise ValueError(f"user {user_id} sent no message {message_id}")
+        user = self._users[user_id]
+        msg = {"message_id": message_id, "date": int(time.time()) - 60, "edit_date": int(time.time()),
+               "chat": {"id": user_id, "type": "private", "first_name": user["first_name"]},
+               "from": dict(user), "text": text}
+        self._events.append(ChatEvent("user_edit", user_id, message_id, {"text": text}))
+        self._push("edited_message", msg)
+        return msg
 
     def send_command(self, user_id: int, command: str, args: str = "", **kw: Any) -> JSON:
         """A user sends ``/command args`` (with a bot_command entity); kw as for send_text."""
@@ -560,15 +585,20 @@ class Emulator:
     # ------------------------------------------------------------------ fault injection
     def inject(self, method: str, *, times: int = 1, status: int = 400,
                description: str | None = None, chat_id: int | None = None,
-               retry_after: int | None = None, delay: float | None = None) -> Injection:
-        """Fail (or, with ``delay``, just slow down) the next ``times`` calls of ``method``."""
+               retry_after: int | None = None, delay: float | None = None,
+               when: str | None = None, reset: bool = False) -> Injection:
+        """Fail (or, with ``delay``, just slow down) the next ``times`` calls of ``method``;
+        ``when`` and ``reset`` as for :class:`Injection`."""
+        if when not in (None, "before", "after"):
+            raise ValueError("when is 'before' or 'after'")
         if status == 429 and retry_after is None:
             retry_after = 5
         if description is None:
             description = {403: BLOCKED, 429: f"Too Many Requests: retry after {retry_after}",
                            500: "Internal Server Error", 502: "Bad Gateway"}.get(
                 status, "Bad Request: injected error")
-        inj = Injection(method.lower(), times, status, description, chat_id, retry_after, delay)
+        inj = Injection(method.lower(), times, status, description, chat_id, retry_after, delay,
+                        when, reset)
         self.injections.append(inj)
         return inj
 
@@ -588,12 +618,40 @@ class Emulator:
                    chat_id: int | None = None) -> Injection:
         return self.inject(method, times=times, delay=seconds, chat_id=chat_id)
 
-    def block(self, user_id: int) -> None:
-        """From now on every send/edit to ``user_id`` gets 403 "bot was blocked by the user"."""
-        self.blocked.add(user_id)
+    def reset_next(self, method: str, *, after: bool = False, times: int = 1,
+                   chat_id: int | None = None) -> Injection:
+        """Drop the connection of the next calls, before Telegram processed them or ``after``."""
+        return self.inject(method, times=times, chat_id=chat_id, reset=True,
+                           when="after" if after else "before")
 
-    def unblock(self, user_id: int) -> None:
+    def hang_next(self, method: str, seconds: float, *, after: bool = False, times: int = 1,
+                  chat_id: int | None = None) -> Injection:
+        """Hold the next calls ``seconds`` before (or ``after``) processing them."""
+        return self.inject(method, times=times, chat_id=chat_id, delay=seconds,
+                           when="after" if after else "before")
+
+    def block(self, user_id: int, notify: bool = False) -> None:
+        """From now on every send/edit to ``user_id`` gets 403 "bot was blocked by the user".
+        With ``notify`` the bot also gets the ``my_chat_member`` update Telegram sends."""
+        self.blocked.add(user_id)
+        if notify:
+            self._member_update(user_id, "member", "kicked")
+
+    def unblock(self, user_id: int, notify: bool = False) -> None:
         self.blocked.discard(user_id)
+        if notify:
+            self._member_update(user_id, "kicked", "member")
+
+    def _member_update(self, user_id: int, old: str, new: str) -> None:
+        user = self._users.setdefault(user_id, {"id": user_id, "is_bot": False, "first_name": "User"})
+        bot = {k: v for k, v in self.bot_user.items() if k in ("id", "is_bot", "first_name", "username")}
+        def member(status: str) -> JSON:
+            return {"user": bot, "status": status, **({"until_date": 0} if status == "kicked" else {})}
+
+        self._push("my_chat_member", {
+            "chat": {"id": user_id, "type": "private", "first_name": user["first_name"]},
+            "from": dict(user), "date": int(time.time()),
+            "old_chat_member": member(old), "new_chat_member": member(new)})
 
     # ------------------------------------------------------------------ HTTP plumbing
     async def _read_params(self, request: web.Request) -> JSON:
@@ -633,22 +691,37 @@ class Emulator:
                                                 for k, v in p.items()}, time.monotonic()))
             if handler is None:
                 raise ApiError(404, "Not Found")
-            delay = self._faults(name, p)
+            fault = self._faults(name, p)
+            if fault is not None and fault.before:
+                await self._misbehave(request, fault)
             result = handler(p)
             if isinstance(result, Awaitable):
                 result = await result
-            if delay:  # the call took effect, only the answer is late (as with a slow Telegram)
+            if fault is not None and not fault.before:  # the call took effect; the answer goes wrong
                 self._notify()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._closing.wait(), delay)
+                await self._misbehave(request, fault)
         except ApiError as e:
             return e.response()
         finally:
             self._notify()
         return web.json_response({"ok": True, "result": result})
 
-    def _faults(self, name: str, p: JSON) -> float:
-        """Apply injected faults, blocks and flood limits; returns a delay for the answer."""
+    async def _misbehave(self, request: web.Request, fault: Injection) -> None:
+        """Wait, drop the connection, or fail, as ``fault`` says."""
+        if fault.delay:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), fault.delay)
+        if fault.reset:
+            self.resets += 1
+            if request.transport is not None:
+                request.transport.abort()  # the client sees the connection drop, no answer
+            await asyncio.sleep(3600)  # the handler is cancelled with the connection
+        if fault.delay is None:
+            params = {"retry_after": fault.retry_after} if fault.retry_after else None
+            raise ApiError(fault.status, fault.description, params)
+
+    def _faults(self, name: str, p: JSON) -> Injection | None:
+        """Apply blocks and flood limits; returns the injected fault this call meets, if any."""
         low = name.lower()
         try:
             chat: int | None = int(p["chat_id"])
@@ -656,15 +729,15 @@ class Emulator:
             chat = None
         if low == "answercallbackquery":
             chat = self._callbacks.get(str(p.get("callback_query_id")), {}).get("chat_id")
-        delay = 0.0
+        fault = None
         for inj in self.injections:
             if inj.times > 0 and inj.method in ("*", low) and inj.chat_id in (None, chat):
                 inj.times -= 1
-                if inj.delay is None:
-                    params = {"retry_after": inj.retry_after} if inj.retry_after else None
-                    raise ApiError(inj.status, inj.description, params)
-                delay = inj.delay
+                self.faults_met += 1
+                fault = inj
                 break
+        if fault is not None and fault.before:
+            return fault
         if chat is not None and chat in self.blocked and low.startswith(
                 ("send", "edit", "copy", "forward")):
             raise ApiError(403, BLOCKED if chat > 0 else "Forbidden: bot was kicked from the group chat")
@@ -675,7 +748,7 @@ class Emulator:
             if (self.per_chat_limit and len(recent) >= self.per_chat_limit) or (
                     self.global_limit and len(overall) >= self.global_limit):
                 raise ApiError(429, "Too Many Requests: retry after 1", {"retry_after": 1})
-        return delay
+        return fault
 
     async def _handle_file(self, request: web.Request) -> web.Response:
         for f in self._files.values():
@@ -705,7 +778,7 @@ class Emulator:
         for k in ("timeout", "delay", "seconds", "latitude", "longitude"):
             if isinstance(body.get(k), str):
                 body[k] = float(body[k])
-        for k in ("forge", "include_user"):
+        for k in ("forge", "include_user", "reset", "notify"):
             if k in body:
                 body[k] = _bool(body[k])
         if "content_b64" in body:
@@ -715,6 +788,7 @@ class Emulator:
     async def _emu_action(self, action: str, b: JSON) -> Any:
         simple: dict[str, Callable[..., Any]] = {
             "text": self.send_text, "command": self.send_command, "media": self.send_media,
+            "edit": self.edit_text,
             "press": self.press_button, "mark_read": self.mark_read, "reset": self.reset,
             "block": self.block, "unblock": self.unblock, "stats": self.stats,
             "unanswered_callbacks": self.unanswered_callbacks, "bot_profile": self.bot_profile}
