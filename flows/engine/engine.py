@@ -135,6 +135,7 @@ class Outcome:
     route: str
     session: Session | None = field(default=None, repr=False)
     queued: bool = False  # the replies wait in the outbox (sent by the channel after the commit)
+    repeatable: bool = True  # the input wrote no records: showing its replies twice changes nothing
 
 
 class Engine:
@@ -250,7 +251,7 @@ class Engine:
             if not session.erased:
                 self.store.save_session(session, turn.now, chat_id)
             queued = self._queue(turn, inp, update_id, replies, repeatable=not wrote)
-        return Outcome(replies, turn.route, session, queued)
+        return Outcome(replies, turn.route, session, queued, repeatable=not wrote)
 
     def _queue(self, turn: Turn, inp: Input, update_id: int | None, replies: list[Reply], *, repeatable: bool) -> bool:
         """Store the replies in the outbox, inside the input's transaction."""
