@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,11 @@ async def world() -> AsyncIterator[tuple[Emulator, Engine, Application]]:  # typ
 
 def texts_to(emu: Emulator, uid: int, containing: str) -> list[SentMessage]:
     return [m for m in emu.sent_messages(uid) if containing in m.plain_text]
+
+
+def has(emu: Emulator, uid: int, words: str, count: int = 1) -> Callable[[], bool]:
+    """A condition: the user has received ``count`` messages containing ``words``."""
+    return lambda: len(texts_to(emu, uid, words)) >= count
 
 
 async def at_year_question(emu: Emulator, uid: int) -> None:
@@ -89,7 +94,7 @@ async def test_no_tap_is_lost_to_a_failed_callback_answer(world: tuple[Emulator,
         emu.inject("answerCallbackQuery", **fault)
         emu.press_button(uid, question.message_id, next(d for d in question.callback_data if d.endswith(":3")))
         try:
-            await emu.wait_for(lambda uid=uid: bool(texts_to(emu, uid, NEXT_QUESTION)), timeout=10)
+            await emu.wait_for(has(emu, uid, NEXT_QUESTION), timeout=10)
         except TimeoutError:
             lost.append(name)
             continue
@@ -159,7 +164,7 @@ async def test_a_reply_that_never_reached_telegram_arrives_once(world: tuple[Emu
             emu.inject("sendMessage", chat_id=uid, **fault)
             send_input(emu, uid, kind)
             try:
-                await emu.wait_for(lambda uid=uid, words=words: bool(texts_to(emu, uid, words)), timeout=20)
+                await emu.wait_for(has(emu, uid, words), timeout=20)
             except TimeoutError:
                 undelivered.append(f"{name}/{kind}")
                 continue
@@ -183,7 +188,7 @@ async def test_a_reply_that_may_have_arrived_follows_the_policy(
             uid, words = await typed(emu, kind)
             emu.inject("sendMessage", chat_id=uid, **fault)
             send_input(emu, uid, kind)
-            await emu.wait_for(lambda uid=uid, words=words: len(texts_to(emu, uid, words)) >= 2, timeout=20)
+            await emu.wait_for(has(emu, uid, words, 2), timeout=20)
             await settled(emu, engine)
             copies = texts_to(emu, uid, words)
             assert len(copies) == 2, name  # Telegram had the first; the second was sent in doubt
@@ -240,6 +245,16 @@ def test_failures_are_sorted_by_whether_they_can_have_reached_telegram() -> None
 
 
 # -- a kill while replies are on their way -------------------------------------------------------------
+def on_screen(emu: Emulator, uid: int, words: str) -> Callable[[], bool]:
+    """A condition: the user's latest message from the bot contains ``words``."""
+
+    def check() -> bool:
+        last = emu.last_message(uid)
+        return last is not None and words in last.plain_text
+
+    return check
+
+
 def current_step(database: Path, tmp: Path, user: str) -> str:
     """The text of the step the user is on, from a copy of the database (the bot keeps running)."""
     copy = tmp / f"copy-{user.replace(':', '-')}.db"
@@ -287,7 +302,7 @@ async def test_after_a_kill_every_user_who_was_mid_flow_is_shown_the_current_ste
             for uid in players:
                 step = to_plain(current_step(tmp_path / "coach.db", tmp_path, f"tg:{uid}"))
                 try:
-                    await emu.wait_for(lambda uid=uid, step=step: step in emu.last_message(uid).plain_text, timeout=15)  # type: ignore[union-attr]
+                    await emu.wait_for(on_screen(emu, uid, step), timeout=15)
                     shown += 1
                 except TimeoutError:
                     pass
