@@ -32,6 +32,7 @@ from bot.coachbot import CoachBot
 from bot.logs import hash_user
 from bot.render import keyboard_json, markup, split_text
 from flows.base.content import Texts
+from flows.base.errors import StorageUnavailable
 from flows.base.types import Reply, merge_replies
 from flows.storage.outbox import Outbox, Parcel
 
@@ -85,13 +86,17 @@ class Courier:
         if lock is None:
             lock = self._locks[user_id] = asyncio.Lock()
         async with lock:
-            while True:
-                parcel = self.outbox.first(user_id)
-                if parcel is None or parcel.due > self.clock():
-                    return ""
-                failure = await self._send(bot, parcel)
-                if failure:
-                    return failure
+            try:
+                while True:
+                    parcel = self.outbox.first(user_id)
+                    if parcel is None or parcel.due > self.clock():
+                        return ""
+                    failure = await self._send(bot, parcel)
+                    if failure:
+                        return failure
+            except StorageUnavailable:  # the disk: what is sent cannot be crossed off; try again later
+                log.warning("outbox not updated (the database cannot be written); trying again later")
+                return " failed=StorageUnavailable"
 
     def sweep(self, bot: CoachBot) -> int:
         """Start delivering to every user whose next reply is due (retries, and after a restart

@@ -292,6 +292,43 @@ async def test_injected_delay_causes_client_timeout(emu: Emulator, bot: telegram
     assert await bot.send_message(USER, "fast", read_timeout=1)
 
 
+async def test_faults_before_and_after_processing(emu: Emulator, bot: telegram.Bot) -> None:
+    emu.inject("sendMessage", status=500, when="after")  # Telegram sent it, then answered 500
+    with pytest.raises(telegram.error.NetworkError, match="Internal Server Error"):
+        await bot.send_message(USER, "after 500")
+    emu.inject("sendMessage", status=500)  # refused before anything happened
+    with pytest.raises(telegram.error.NetworkError):
+        await bot.send_message(USER, "before 500")
+    emu.reset_next("sendMessage")
+    with pytest.raises(telegram.error.NetworkError):
+        await bot.send_message(USER, "reset before")
+    emu.reset_next("sendMessage", after=True)
+    with pytest.raises(telegram.error.NetworkError):
+        await bot.send_message(USER, "reset after")
+    emu.hang_next("sendMessage", 2.0)  # longer than the client waits: it gives up, nothing is sent
+    with pytest.raises(TimedOut):
+        await bot.send_message(USER, "hung before", read_timeout=0.2)
+    await asyncio.sleep(2.2)
+    assert [m.plain_text for m in emu.sent_messages(USER)] == ["after 500", "reset after"]
+    assert emu.resets == 2 and emu.faults_met == 5
+    with pytest.raises(ValueError):
+        emu.inject("sendMessage", when="during")
+
+
+async def test_user_edits_and_blocks_arrive_as_updates(emu: Emulator, bot: telegram.Bot) -> None:
+    sent = emu.send_text(USER, "hello there")
+    emu.edit_text(USER, sent["message_id"], "23:00-06:00")
+    emu.block(USER, notify=True)
+    emu.unblock(USER, notify=True)
+    edited, blocked, unblocked = (await bot.get_updates())[1:]
+    assert edited.edited_message is not None and edited.edited_message.text == "23:00-06:00"
+    assert edited.edited_message.message_id == sent["message_id"]
+    assert blocked.my_chat_member is not None and blocked.my_chat_member.new_chat_member.status == "kicked"
+    assert unblocked.my_chat_member is not None and unblocked.my_chat_member.new_chat_member.status == "member"
+    with pytest.raises(ValueError):
+        emu.edit_text(USER, 999, "not theirs")
+
+
 async def test_rate_limit_emulation_and_send_times(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PTB_TIMEDELTA", "true")  # else PTB's RetryAfter warns (errors under -W error)
     async with Emulator(per_chat_limit=2) as emu, telegram.Bot(TOKEN, base_url=emu.base_url) as bot:

@@ -289,3 +289,15 @@ async def test_one_users_burst_is_capped_and_never_delays_another_user(
     # the other user's answer did not wait for the burst: it came before the burst's last one
     order = [p["chat_id"] for p in request_.sent()]
     assert order.index(6) < len(order) - 1 - order[::-1].index(5)
+
+
+async def test_after_delete_the_goodbye_is_sent_and_nothing_is_kept(
+    app: Application, updates: Updates, request_: RecordingRequest, engine: Engine
+) -> None:
+    await app.process_update(updates.message(5, "/start"))
+    await app.process_update(updates.message(5, "/delete"))
+    await app.process_update(updates.press(5, "pv:erase"))
+    said = request_.texts() + [str(p["text"]) for p in request_.sent("editMessageText")]
+    assert "everything I stored about you is gone" in said[-1]
+    assert engine.store.user("tg:5") is None
+    assert engine.store.conn.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0

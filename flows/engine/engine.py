@@ -255,8 +255,8 @@ class Engine:
 
     def _queue(self, turn: Turn, inp: Input, update_id: int | None, replies: list[Reply], *, repeatable: bool) -> bool:
         """Store the replies in the outbox, inside the input's transaction."""
-        if self.outbox is None or turn.chat_id is None or not replies:
-            return False
+        if self.outbox is None or turn.chat_id is None or not replies or turn.session.erased:
+            return False  # after /delete nothing about the user is stored, not even the goodbye
         self.outbox.put(
             turn.user_id,
             turn.chat_id,

@@ -46,6 +46,7 @@ def m001_outbox(db: Database) -> None:
             "created_at": str,
         },
         pk="id",
+        foreign_keys=[("user_id", "users", "user_id")],
         not_null={"user_id", "chat_id", "body", "state"},
         defaults={"repeatable": 0, "state": "pending", "part": 0, "attempts": 0, "due": 0.0},
     )
