@@ -365,8 +365,13 @@ def operator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _damage(path: Path) -> None:
+    """Scribble over the users table's pages (the schema stays readable, whatever tables exist)."""
+    conn = sqlite3.connect(path)
+    pages = [p for (p,) in conn.execute("SELECT pageno FROM dbstat WHERE name = 'users' ORDER BY pageno")]
+    conn.close()
     data = bytearray(path.read_bytes())
-    for offset in range(3 * 4096 + 200, len(data) - 4096, 5 * 4096):
+    for page in pages[1:]:
+        offset = (page - 1) * 4096 + 200
         data[offset : offset + 600] = b"\xa5" * 600
     path.write_bytes(bytes(data))
 
