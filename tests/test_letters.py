@@ -143,3 +143,14 @@ def test_forged_letter_buttons(chat: Chat, store: Store, data: str) -> None:
     add_experience(store)
     chat.press_data(data)
     assert chat.route == "stale"
+
+
+def test_a_rotation_still_ahead_cannot_have_a_received_letter(chat: Chat, store: Store) -> None:
+    chat.send("/start")
+    exp_id = add_experience(store, start="2027-02", end="2027-03", status="planned", letter="promised",
+                            letter_writer="Dr. Lee")
+    chat.send("/letters")
+    chat.press("Internal Medicine Observership")
+    chat.press("Received")
+    assert "starts in Feb 2027, so its letter can't have arrived yet" in chat.text
+    assert letter_of(store, exp_id) == ("promised", "Dr. Lee")

@@ -52,6 +52,26 @@ def log_one(
 
 
 # -- logging ---------------------------------------------------------------------------------------
+def test_a_rotation_still_ahead_cannot_be_done_nor_bring_a_received_letter(chat: Chat, store: Store) -> None:
+    chat.send("/log")
+    chat.press("Externship")
+    chat.press("✓")
+    chat.send("Internal Medicine")
+    chat.send("St. Mary")
+    chat.press("Teaching hospital")
+    chat.press("Both")
+    chat.send("03/2027")
+    chat.send("04/2027")
+    chat.press("Done")
+    assert "It starts in Mar 2027, so it can't be done yet" in chat.text
+    assert store.load_session(USER).state == "status"
+    chat.press("Planned")
+    chat.press("Received")
+    assert "a letter can't have arrived yet" in chat.text and store.load_session(USER).state == "letter"
+    chat.press("Promised")
+    assert experiences(store)[0]["status"] == "planned" and experiences(store)[0]["letter"] == "promised"
+
+
 def test_log_a_whole_experience(chat: Chat, store: Store) -> None:
     log_one(chat)
     assert "Logged!" in chat.text

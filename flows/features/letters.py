@@ -20,6 +20,7 @@ from flows.storage.experiences import (
     get_experience,
     list_experiences,
     month_index,
+    month_label,
     update_experience,
 )
 
@@ -127,6 +128,10 @@ class Letters(Feature):
         if code not in CODES:
             raise StaleButton()
         exp = get_experience(turn.store, turn.user_id, experience_id)
+        if CODES[code] == "received" and month_index(exp.start) > month_index(turn.now.date()):
+            # a rotation still ahead cannot have brought a letter (readiness would not count it)
+            starts = month_label(month_index(exp.start), turn.t("tracker.months"))
+            return self.view(turn, exp.id, turn.t("letters.not_yet_received", month=starts))
         update_experience(turn.store, turn.user_id, exp.id, turn.now.isoformat(timespec="seconds"),
                           letter=CODES[code])
         turn.changed.add("experiences")

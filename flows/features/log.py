@@ -280,6 +280,12 @@ class Tracker(Feature):
                 kind = bare("type", record.get("type") or "")
                 cap = bare("level", allowed_levels(record.get("type"))[0])
                 raise InvalidAnswer(turn.t("tracker.level_above_kind", kind=kind, level=cap))
+            starts = month_index(record["start"]) if record.get("start") else None
+            if starts is not None and starts > self._this_month(turn):  # not begun yet
+                if field == "status" and code == "done":
+                    raise InvalidAnswer(turn.t("tracker.done_in_future", month=self._month(turn, starts)))
+                if field == "letter" and code == "received":
+                    raise InvalidAnswer(turn.t("tracker.letter_in_future", month=self._month(turn, starts)))
             return _store_value(field, code)
         if field in MONTH_FIELDS:
             if typed:
