@@ -45,7 +45,6 @@ def render(results: dict[str, Any], quick: bool) -> str:
     fw, faq, nud, st = results["framework"], results["faq"], results["nudges"], results["startup"]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     f, a = fw["floor"], fw["assistant"]
-    kept = faq["kept_match_path"]
     probed = fw["cost_by_kind"]
     lines = [
         "# Performance",
@@ -128,41 +127,11 @@ def render(results: dict[str, Any], quick: bool) -> str:
         "answers to repeated questions (the mix repeats eight questions, so a cache would flatter it), and",
         "merging the FAQ answer with the step shown again (two messages read better on a phone).",
         "",
-        "## 2. FAQ matching",
+        "## 2. FAQ answers",
         "",
-        f"{faq['n_items']} evaluation questions (`bench/faq_eval.yaml`); method kept: `{faq['kept']}`"
-        " (comparison in `docs/FAQ_METHOD.md`).",
+        *faq_bench.report_lines(faq),
         "",
-        "| split | top-1 in scope | out-of-scope declined | in scope wrongly declined | median ms | p99 ms |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    for split, m in kept.items():
-        if isinstance(m, dict) and "top1" in m:
-            mark = " ¹" if split in faq_bench.TUNING_SPLITS else ""
-            lines.append(
-                f"| {split}{mark} | {m['top1']:.1%} | {m['oos_declined']:.1%} | {m['in_scope_declined']:.1%}"
-                f" | {m['median_ms']:.2f} | {m['p99_ms']:.2f} |"
-            )
-    lines += [
-        "",
-        "¹ A tuning split. The classifier is trained on these questions too (round 9), so their figures are",
-        "in-sample; the out-of-fold figures are in docs/FAQ_METHOD.md. The held-out splits were never trained",
-        "or tuned on: they are the figures that count.",
-    ]
-    alone = faq.get("matcher_match_path") or {}
-    if alone:
-        lines += [
-            "",
-            "The matcher alone (`tfidf+concepts`, before rounds 7 to 9), top-1 / declined: " + "; ".join(
-                f"{split} {m['top1']:.1%} / {m['oos_declined']:.1%}"
-                for split, m in alone.items() if isinstance(m, dict) and "top1" in m
-            ) + ".",
-        ]
-    lines += [
-        "",
-        f"Index build including the YAML: {kept['build_ms_incl_yaml']:.0f} ms (target < 1 s:"
-        f" {verdict(kept['build_ms_incl_yaml'] < 1000)}). Targets: top-1 ≥ 95%, out-of-scope declined ≥ 90%,"
-        " median < 5 ms.",
+        "Method and comparison: `docs/FAQ_METHOD.md`.",
         "",
         "## 3. Nudges",
         "",
@@ -218,7 +187,7 @@ def main() -> None:
     print("framework floor vs assistant ...", flush=True)
     results["framework"] = framework.run(n=2_000 if q else 10_000, repeats=1 if q else 3)
     print("faq ...", flush=True)
-    results["faq"] = faq_bench.run(repeats=1 if q else 5)
+    results["faq"] = faq_bench.run(repeats=1 if q else 3)
     print("nudges ...", flush=True)
     results["nudges"] = (
         nudges_bench.run(users=10_000, due=2_000, claim_runs=5, real_count=50) if q else nudges_bench.run()

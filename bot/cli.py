@@ -64,20 +64,37 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return 0
 
 
+def _persona_reader(path: str) -> tuple[object, object]:
+    """The asker a persona file describes, as the FAQ reads a stored profile, and its date."""
+    from flows.domain.persona import load_persona
+    from flows.faq import Reader
+
+    persona = load_persona(path)
+    return Reader.from_profile(persona.profile_fields()), persona.today
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
-    """Answer questions from the knowledge base without a database or a token."""
+    """Answer questions from the knowledge base without a database or a token: exactly the
+    text a user would see first (``--json``: with whether it matched, the entry ids used and
+    the confidence); ``--persona FILE`` answers as the user that file describes."""
+    import datetime
+
+    from flows.base.content import load_texts
+    from flows.faq import Reader
     from flows.features.ask import Questions
 
     feature = Questions()
+    texts = load_texts()
+    reader, today = _persona_reader(args.persona) if args.persona else (None, None)
+    assert reader is None or isinstance(reader, Reader)
+    assert today is None or isinstance(today, datetime.date)
     questions = [q.rstrip("\n") for q in sys.stdin] if args.question == ["-"] else [" ".join(args.question)]
     for question in questions:
-        result = feature.answer_json(question)
+        result = feature.answer_json(question, texts, reader, today)
         if args.json:
-            print(json.dumps(result, ensure_ascii=False), flush=True)
-        elif result["matched"]:
-            print(f"{result['question']}\n\n{result['answer']}\n")
+            print(json.dumps({"question": question, **result}, ensure_ascii=False), flush=True)
         else:
-            print("I can't answer that one confidently — it may be outside what the guide covers.\n")
+            print(f"{result['text']}\n")
     return 0
 
 
@@ -176,6 +193,7 @@ def parser() -> argparse.ArgumentParser:
     chat.set_defaults(func=cmd_chat)
     ask = sub.add_parser("ask", help="answer one question and exit ('-' reads one per line)")
     ask.add_argument("--json", action="store_true", help="print one line of JSON per question")
+    ask.add_argument("--persona", metavar="FILE", help="answer as the user this persona file (YAML) describes")
     ask.add_argument("question", nargs="+")
     ask.set_defaults(func=cmd_ask)
     nudges = sub.add_parser("nudges", help="preview a user's reminder schedule")

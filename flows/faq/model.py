@@ -1,19 +1,21 @@
-"""The FAQ classifier at run time: class probabilities for a question, in plain numpy.
+"""The FAQ classifier at run time: class probabilities and nearest neighbours, in plain numpy.
 
 ``bench/faq_train.py`` (``make faq-model``) trains a logistic regression with
 scikit-learn on ``content/faq.yaml`` and ``content/faq_examples.yaml`` (each entry's
-question, phrasings and long example messages labelled with its id, the out-of-scope
-ones as one extra class) and writes ``content/faq_model.npz``. scikit-learn is a
-development dependency only: importing it and training take longer than the whole
-start-up budget, so the bot loads the stored
-arrays and computes the same probabilities ``TfidfVectorizer.transform`` and
-``LogisticRegression.predict_proba`` give (``tests/test_faq_model.py`` checks it on
-every tuning question). Features, each part with its own TF-IDF (sublinear tf, smooth
-idf, l2 norm), as trained:
+question, phrasings and example messages labelled with its id, the out-of-scope ones as
+one extra class) and writes ``content/faq_model.npz``. scikit-learn is a development
+dependency only: the bot loads the stored arrays and computes the same probabilities
+``TfidfVectorizer.transform`` and ``LogisticRegression.predict_proba`` give
+(``tests/test_faq_model.py`` checks it). Features, as trained:
 
-- word n-grams of the matcher's canonical tokens (``flows.faq.matcher.Analyzer``), joined by
-  spaces as ``TfidfVectorizer(token_pattern=r"\\S+", lowercase=False)`` sees them;
-- character n-grams inside words of the lower-cased text (``analyzer="char_wb"``).
+- word uni- and bigrams of the message's words after typo repair (``flows.faq.words``),
+  joined by spaces as ``TfidfVectorizer(token_pattern=r"\\S+", lowercase=False)`` sees
+  them (sublinear tf, smooth idf, l2 norm);
+- character n-grams inside words of the lower-cased text (``analyzer="char_wb"``), the same;
+- the message's wordllama embedding (``flows.faq.embed``) times ``dense_weight``.
+
+The file also holds every training message's embedding with its class, for the nearest
+neighbour score (``neighbours``: each class's best cosine similarity).
 
 Character n-grams are looked up without a Python loop over the text: each character
 becomes a small integer (its place in the model's alphabet, 0 for a character the model
@@ -33,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-FORMAT = 1  # bump when the arrays' meaning changes; an unknown format is not loaded
+FORMAT = 2  # bump when the arrays' meaning changes; an unknown format is not loaded
 NORM = "l2"
 _KEY_BITS = 62  # bits of an int64 key a window of characters may use (sign bit kept clear)
 
@@ -79,6 +81,12 @@ class FaqModel:
             self._idf = np.concatenate([word_idf, char_idf]).astype(np.float64)
             # (features, classes): a question's rows are one gather. float16 as stored would
             # make every sum convert; float32 holds it exactly (about 2 MB)
+            self.dense_weight = float(_scalar(arrays, "dense_weight"))
+            dense = arrays["dense_coef"]
+            self._dense = np.ascontiguousarray(dense, dtype=np.float32)
+            knn = arrays["knn_vectors"]
+            self._knn = np.ascontiguousarray(knn, dtype=np.float32)
+            self._knn_labels = np.asarray(arrays["knn_labels"], dtype=np.intp)
             coef = arrays["coef"]
             self._coef = np.ascontiguousarray(coef, dtype=np.promote_types(coef.dtype, np.float32))
             self._intercept = np.asarray(arrays["intercept"], dtype=np.float64)
@@ -97,11 +105,21 @@ class FaqModel:
             or self.decline not in self.classes
             or len(self._word_n) != 2
             or len(self._char_n) != 2
+            or self._dense.shape[1:] != (len(self.classes),)
+            or self._knn.ndim != 2
+            or self._knn.shape[1] != self._dense.shape[0]
+            or self._knn_labels.shape != (len(self._knn),)
+            or (len(self._knn_labels) and not 0 <= self._knn_labels.min() <= self._knn_labels.max() < len(self.classes))
         ):
             raise ModelError("model arrays do not fit together")
         self._n_word = n_word
         self._word_index = dict(zip(word_vocab, range(n_word), strict=True))
         self._init_chars(char_vocab)
+        order = np.argsort(self._knn_labels, kind="stable")  # grouped by class: one reduceat
+        self._knn, self._knn_labels = self._knn[order], self._knn_labels[order]
+        change = np.flatnonzero(np.diff(self._knn_labels)) + 1
+        self._knn_starts = np.concatenate([[0], change]).astype(np.intp) if len(order) else change
+        self._knn_present = self._knn_labels[self._knn_starts]
 
     def _init_chars(self, vocab: Array) -> None:
         """Sorted int64 keys of the character n-grams (see the module docstring): a
@@ -200,11 +218,24 @@ class FaqModel:
         return cols, values
 
     # -- probabilities -----------------------------------------------------------------
-    def probabilities(self, text: str, tokens: Sequence[str]) -> Array:
+    @property
+    def dim(self) -> int:
+        return int(self._dense.shape[0])
+
+    def probabilities(self, text: str, tokens: Sequence[str], vector: Array) -> Array:
         """Probability of each class (``self.classes`` order) for a question: ``text`` as
-        typed (already cut to the input limit), ``tokens`` its canonical tokens."""
+        typed (already cut to the input limit), ``tokens`` its repaired words, ``vector``
+        its embedding."""
         cols, values = self.features(text, tokens)
-        logits = values @ self._coef[cols] + self._intercept
+        logits = values @ self._coef[cols] + self._intercept + self.dense_weight * (vector @ self._dense)
         logits -= logits.max()
         np.exp(logits, out=logits)
         return logits / logits.sum()
+
+    def neighbours(self, vector: Array) -> Array:
+        """Each class's best cosine similarity between ``vector`` and its training messages
+        (0 for a class without one, or when nothing is similar)."""
+        best = np.zeros(len(self.classes), dtype=np.float64)
+        if len(self._knn):
+            best[self._knn_present] = np.maximum.reduceat(self._knn @ vector, self._knn_starts)
+        return np.maximum(best, 0.0)

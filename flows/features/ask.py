@@ -1,12 +1,16 @@
 """Free-text questions answered from the FAQ knowledge base, and honest declines.
 
 Any text no flow is waiting for comes here (``on_free_text``); ``/ask <question>``
-works inside a flow without leaving it. Questions the knowledge base cannot answer
-are kept (text and time only, no user id) so content authors can add entries.
+works inside a flow without leaving it. The answer is written for the asker's case (their
+profile and what the message says, ``flows.faq.reader``); a two-part question gets both
+parts, and two equally likely entries a choice. Questions the knowledge base cannot answer
+are kept (text and time only, no user id) so content authors can add entries. Small talk
+(greetings, thanks, "are you a bot", someone who is struggling) gets a kind reply instead.
 """
 
 from __future__ import annotations
 
+import datetime
 import functools
 import re
 import unicodedata
@@ -14,17 +18,18 @@ from pathlib import Path
 
 from sqlite_utils import Database, Migrations
 
-from flows.base.content import CONTENT_DIR, ContentError, load_yaml
+from flows.base.content import CONTENT_DIR, ContentError, Texts, load_yaml
 from flows.base.errors import StaleButton
-from flows.base.text import clean, escape
+from flows.base.text import clean, to_plain
 from flows.base.types import Button, Reply, column
 from flows.engine.engine import CommandHandler, Feature, MenuEntry, Turn
-from flows.faq.matcher import FaqEntry, FaqIndex, Match, default_index
+from flows.faq import FaqEntry, FaqIndex, Reader, Response, default_index, respond
+from flows.faq.render import response_html
+from flows.storage.profiles import load_profile
 
 migrations = Migrations("usce-coach.faq")
 
 MAX_QUESTION = 1000  # characters of a question kept for content authors
-CLOSE_SECOND = 0.85  # a runner-up within 15% of the answer's score is offered as a button
 QUESTION_WORDS = frozenset({  # a message opening with one of these is asking something
     "what", "whats", "how", "is", "are", "can", "could", "should", "shall", "do", "does", "did",
     "when", "where", "which", "who", "whom", "whose", "why", "will", "would", "pls", "please", "plz",
@@ -41,7 +46,8 @@ def m001_unanswered(db: Database) -> None:
     db.table("unanswered").create_index(["asked_at"])
 
 
-SMALLTALK_KINDS = ("greeting", "thanks", "acknowledge", "goodbye")
+SMALLTALK_KINDS = ("greeting", "thanks", "acknowledge", "goodbye", "identity")
+DISTRESS = "distress"  # words that, anywhere in a message, mean someone is struggling
 
 
 def _normal(text: str) -> str:
@@ -53,11 +59,27 @@ def _normal(text: str) -> str:
 @functools.cache
 def load_smalltalk(path: Path = CONTENT_DIR / "smalltalk.yaml") -> dict[str, str]:
     """Whole short messages -> their kind, e.g. "thank you" -> "thanks"."""
+    return _load_smalltalk(path)[0]
+
+
+@functools.cache
+def load_distress(path: Path = CONTENT_DIR / "smalltalk.yaml") -> re.Pattern[str]:
+    """Words or phrases that show someone is struggling, found anywhere in a message."""
+    return _load_smalltalk(path)[1]
+
+
+def _load_smalltalk(path: Path) -> tuple[dict[str, str], re.Pattern[str]]:
     data = load_yaml(path)
-    if not isinstance(data, dict) or set(data) != set(SMALLTALK_KINDS):
-        raise ContentError(path, None, f"expected exactly the kinds {', '.join(SMALLTALK_KINDS)}")
+    if not isinstance(data, dict) or set(data) != {*SMALLTALK_KINDS, DISTRESS}:
+        raise ContentError(path, None, f"expected exactly the kinds {', '.join((*SMALLTALK_KINDS, DISTRESS))}")
+    words = data[DISTRESS]
+    if not isinstance(words, list) or not words or not all(_normal(str(w)) for w in words):
+        raise ContentError(path, getattr(data, "line", None), f"'{DISTRESS}' must list words or phrases")
+    distress = re.compile(r"\b(?:" + "|".join(re.escape(_normal(str(w))) for w in words) + r")\b")
     found: dict[str, str] = {}
     for kind, phrases in data.items():
+        if kind == DISTRESS:
+            continue
         if not isinstance(phrases, list) or not phrases:
             raise ContentError(path, getattr(data, "line", None), f"'{kind}' must list phrases")
         for phrase in phrases:
@@ -65,7 +87,7 @@ def load_smalltalk(path: Path = CONTENT_DIR / "smalltalk.yaml") -> dict[str, str
             if not key or key in found:
                 raise ContentError(path, getattr(phrases, "line", None), f"empty or repeated phrase {phrase!r}")
             found[key] = kind
-    return found
+    return found, distress
 
 
 def record_unanswered(turn: Turn, question: str) -> None:
@@ -81,8 +103,8 @@ class Questions(Feature):
     migrations = migrations
     flows = (FLOW,)
     ephemeral_flows = (FLOW,)  # "type your question" gives way to any command
-    flow_titles = {FLOW: "faq.flow_title"}
     open_text_flows = (FLOW,)  # "type your question": the question is the answer
+    flow_titles = {FLOW: "faq.flow_title"}
     menu_items = (MenuEntry("faq.menu", "ask", 15),)
     admin_commands = frozenset({"unanswered"})
 
@@ -125,11 +147,11 @@ class Questions(Feature):
         asked = "?" in question or (len(words) >= ASIDE_MIN_WORDS and words[0] in QUESTION_WORDS)
         if not words or not asked:
             return None
-        match = self.index.match(question)
-        if match.entry is None:
+        response = respond(self.index, question, self.reader(turn), turn.now.date())
+        if not response.parts:
             return None
         turn.route = "faq:aside"
-        return [self.entry_reply(turn, match.entry, self.close_seconds(match))]
+        return [self.reply(turn, response)]
 
     def on_question(self, turn: Turn, text: str) -> list[Reply] | None:
         """Before a flow reads typed text: a message of a few words or more that is asked
@@ -143,75 +165,97 @@ class Questions(Feature):
             return None
         if "?" not in question and words[0] not in QUESTION_WORDS:
             return None
-        match = self.index.match(question)
-        if match.entry is not None:
+        response = respond(self.index, question, self.reader(turn), turn.now.date())
+        if response.parts:
             turn.route = "faq:aside"
-            return [self.entry_reply(turn, match.entry, self.close_seconds(match))]
+            return [self.reply(turn, response)]
         if words[0] not in QUESTION_WORDS or "?" not in question:
             return None  # "Mount Sinai?" or "what a week" may still be an answer
         turn.route = "faq:aside-declined"
         record_unanswered(turn, question)
         return [Reply(turn.t("faq.aside_declined"))]
 
+    def reader(self, turn: Turn) -> Reader:
+        """The asker as their stored profile describes them."""
+        profile = load_profile(turn.store, turn.user_id)
+        if profile is None:
+            return Reader()
+        return Reader.from_profile({"status": profile.status, "grad_year": profile.grad_year,
+                                    "budget": profile.budget, "visa": profile.visa})
+
     def answer(self, turn: Turn, text: str) -> list[Reply]:
         question = clean(text, MAX_QUESTION)
         if not question:
             return [Reply(turn.t("faq.empty"))]
-        kind = load_smalltalk().get(_normal(question)) if len(question) <= 40 else None
-        if kind is not None:  # "hi", "thanks", "ok": kindness, not a decline
+        normal = _normal(question)
+        kind = load_smalltalk().get(normal) if len(question) <= 40 else None
+        if kind is not None:  # "hi", "thanks", "ok", "are you a bot": kindness, not a decline
             turn.route = f"faq:smalltalk:{kind}"
             if kind in ("greeting", "acknowledge"):
                 return [turn.engine.main_menu(turn, turn.t(f"faq.smalltalk_{kind}"))]
             return [Reply(turn.t(f"faq.smalltalk_{kind}"))]
-        match = self.index.match(question)
-        if match.entry is None:
+        response = respond(self.index, question, self.reader(turn), turn.now.date())
+        if load_distress().search(normal):  # someone struggling: warmth first, never rotation tips alone
+            turn.route = "faq:smalltalk:distress"
+            warm = Reply(turn.t("faq.smalltalk_distress"))
+            return [warm, self.reply(turn, response)] if response.parts else [warm]
+        if response.choice:
+            turn.route = "faq:choice"
+            buttons = [self._topic_button(e) for e in response.choice]
+            return [Reply(turn.t("faq.choice"), column(buttons, 1))]
+        if not response.parts:
             turn.route = "faq:declined"
             record_unanswered(turn, question)
-            return [self.decline(turn, match)]
+            return [self.decline(turn, response)]
         turn.route = "faq:answered"
-        return [self.entry_reply(turn, match.entry, self.close_seconds(match))]
+        return [self.reply(turn, response)]
 
-    @staticmethod
-    def close_seconds(match: Match) -> tuple[FaqEntry, ...]:
-        """Runner-up entries scoring almost as well as the answer: offered first, in case the
-        question meant one of them (matching is never certain)."""
-        if match.entry is None or match.confidence <= 0:
-            return ()
-        return tuple(
-            entry
-            for entry, score in match.candidates[1:]
-            if entry.id != match.entry.id and score >= CLOSE_SECOND * match.confidence
-        )
-
-    def answer_json(self, question: str) -> dict[str, object]:
-        """The answer as data, for ``usce-coach ask --json``."""
-        match = self.index.match(clean(question, MAX_QUESTION))
-        entry = match.entry
+    def answer_json(
+        self, question: str, texts: Texts, reader: Reader | None = None, today: datetime.date | None = None
+    ) -> dict[str, object]:
+        """The answer as data, for ``usce-coach ask --json``: ``text`` is exactly what the user
+        sees first (heading, answer and composed parts; for a choice, its question and buttons)."""
+        question = clean(question, MAX_QUESTION)
+        kind = load_smalltalk().get(_normal(question)) if len(question) <= 40 else None
+        if kind is not None:
+            return {"matched": False, "ids": [], "choice": False, "confidence": 0.0, "cases": [],
+                    "smalltalk": kind, "text": to_plain(texts[f"faq.smalltalk_{kind}"])}
+        response = respond(self.index, question, reader, today)
+        distress = bool(load_distress().search(_normal(question)))
+        if response.choice:
+            text = "\n".join([to_plain(texts["faq.choice"]), *(f"❔ {e.topic}" for e in response.choice)])
+        elif response.parts:
+            text = to_plain(response_html(texts.fmt, response))
+        else:
+            text = to_plain(texts["faq.decline"])
+        if distress:
+            warm = to_plain(texts["faq.smalltalk_distress"])
+            text = f"{warm}\n\n{text}" if response.parts else warm
         return {
-            "matched": entry is not None,
-            "id": entry.id if entry else None,
-            "question": entry.question if entry else None,
-            "answer": entry.answer if entry else None,
-            "confidence": round(match.confidence, 3),
-            "related": list(entry.related) if entry else [c.id for c, _ in match.candidates],
+            "matched": response.matched,
+            "ids": list(response.ids),
+            "choice": bool(response.choice),
+            "confidence": round(response.confidence, 3),
+            "cases": [name for part in response.parts for name, _ in part.cases],
+            "smalltalk": "distress" if distress else None,
+            "text": text,
         }
 
     # -- replies -----------------------------------------------------------------------
-    def entry_reply(self, turn: Turn, entry: FaqEntry, alternatives: tuple[FaqEntry, ...] = ()) -> Reply:
-        text = f"<b>{escape(entry.question)}</b>\n{escape(entry.answer)}"
+    def reply(self, turn: Turn, response: Response) -> Reply:
+        """The answer with topic buttons: the runner-ups, then the first part's related entries."""
+        shown = {p.entry.id for p in response.parts}
+        topics = [e for e, _ in response.match.candidates[1:]] if len(response.parts) == 1 else []
+        topics += [self.index.get(r) for p in response.parts for r in p.entry.related]
         buttons: list[Button] = []
-        if entry.more:
-            buttons.append(Button(turn.t("faq.button_more"), f"q:m:{entry.id}"))
-        topics = [*alternatives, *(self.index.get(r) for r in entry.related)]
-        seen: set[str] = {entry.id}
         for topic in topics:
-            if topic.id not in seen and len(seen) <= MAX_TOPIC_BUTTONS:
-                seen.add(topic.id)
+            if topic.id not in shown and len(buttons) < MAX_TOPIC_BUTTONS:
+                shown.add(topic.id)
                 buttons.append(self._topic_button(topic))
-        return Reply(text, column(buttons, 1))
+        return Reply(response_html(turn.t, response), column(buttons, 1))
 
-    def decline(self, turn: Turn, match: Match) -> Reply:
-        close = [self._topic_button(entry) for entry, _ in match.candidates[:3]]
+    def decline(self, turn: Turn, response: Response) -> Reply:
+        close = [self._topic_button(entry) for entry, _ in response.match.candidates[:3]]
         return Reply(turn.t("faq.decline"), column(close, 1))
 
     @staticmethod
@@ -226,11 +270,8 @@ class Questions(Feature):
             raise StaleButton() from None
         if kind == "a":
             turn.route = "faq:topic"
-            return [self.entry_reply(turn, entry)]
-        if kind == "m" and entry.more:
-            turn.route = "faq:more"
-            related = [self._topic_button(self.index.get(r)) for r in entry.related]
-            return [Reply(f"<b>{escape(entry.topic)}</b>\n{escape(entry.more)}", column(related, 1))]
+            response = respond(self.index, entry.question, self.reader(turn), turn.now.date(), entry=entry)
+            return [self.reply(turn, response)]
         raise StaleButton()
 
     # -- for content authors -------------------------------------------------------------

@@ -1,0 +1,196 @@
+"""From a message to what the user sees: one entry, two for a two-part question, or a choice.
+
+- **The part asked.** A long message is also read sentence by sentence (the sentences that
+  ask something); the reading whose best entry clears the decline rule by most is kept, so a
+  question inside a life story is found.
+- **Two parts.** A message that asks two things ("when do I ask for a letter and what do I
+  give them") or sets two things side by side gets both entries, when each half on its own
+  clears the decline rule with a different entry.
+- **A choice.** When two entries score almost alike and the message is not two-part, the
+  user is asked which one they meant (``CLARIFY_RATIO``).
+- **The reader's case.** Each part carries the case lines that fit the reader
+  (``flows.faq.reader``) and whether to lead with the entry's verdict: only for a yes/no
+  question.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import dataclass
+
+from flows.faq.entries import Case, FaqEntry
+from flows.faq.index import FaqIndex, Match
+from flows.faq.reader import Reader
+
+PAIR_RATIO = 0.5  # in a two-part message, a runner-up this close to the best entry is the second part
+CLARIFY_RATIO = 0.97  # a runner-up this close to the best entry, in a one-part message: ask which
+MIN_PART_WORDS = 3  # a half shorter than this is not a question of its own
+LONG_WORDS = 25  # from this many words on, sentences are read on their own too
+MAX_PARTS = 2
+MAX_CASES = 2
+
+_SENTENCE_RE = re.compile(r"[^.!?\n]+[.!?\n]*")
+_QWORD = (r"(?:what|when|how|who|whom|which|where|why|should|shall|do|does|did|is|are|can|could|will|would|"
+          r"must|any|also)")
+_AND_RE = re.compile(r"(?:,\s*|\s+)(?:and|&|plus|also)\s+(?=" + _QWORD + r"\b)|\?\s*(?=\S)|;\s*")
+_VERSUS_RE = re.compile(r"\s+(?:vs\.?|versus|or)\s+|\s*/\s*(?=[a-z])")
+_COMPARE_CUE_RE = re.compile(r"\b(?:better|best|more|worse|stronger|weaker|prefer\w*|value|compare\w*|difference|"
+                             r"vs|versus|instead|which)\b")
+_POLAR_RE = re.compile(
+    r"^(?:(?:so|but|and|also|ok|okay|hi|hello|hey|sir|madam|please|pls|plz|quick question)[,:!.]?\s+)*"
+    r"(?:is|are|am|was|were|do|does|did|can|could|should|shall|will|would|must|has|have|had|may|might|"
+    r"isn't|aren't|don't|doesn't|can't|won't|shouldn't|need i|any)\b"
+)
+_TAG_RE = re.compile(r"\b(?:right|true|correct|or not|yes or no|isn't it|is it|worth it|ok|okay)\s*\??\s*$")
+_WH_RE = re.compile(r"^(?:(?:so|but|and|ok|okay|hi|hello|hey|sir|please|pls|plz)[,:!.]?\s+)*"
+                    r"(?:what|whats|what's|how|when|where|which|who|whom|why|wat|wen|hw)\b")
+_CLAUSE_RE = re.compile(r"[,.;:!?\n]|\s[-–—]+\s")
+_ASKS_RE = re.compile(r"\?|^(?:" + _QWORD + r"|tell me|explain|pls|please|plz|kindly|i want to know|"
+                      r"i need to know|wondering)\b")
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    entry: FaqEntry
+    verdict: str | None  # shown first: the message is a yes/no question
+    cases: tuple[tuple[str, Case], ...]  # the reader's case lines
+    general: bool  # no status known: the entry's one line on how students and graduates differ
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    parts: tuple[Part, ...]  # empty: declined (or a choice)
+    choice: tuple[FaqEntry, ...]  # two entries to choose from
+    match: Match  # of the reading kept
+    reader: Reader
+
+    @property
+    def matched(self) -> bool:
+        return bool(self.parts)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(p.entry.id for p in self.parts) or tuple(e.id for e in self.choice)
+
+    @property
+    def confidence(self) -> float:
+        return self.match.confidence
+
+
+def is_polar(text: str) -> bool:
+    """A yes/no question: "is paid USCE worth it?", "graduated 2016, can I still...?",
+    "observership only — ok?"; never one that opens with what / how / when..."""
+    low = text.strip().lower()
+    if _WH_RE.match(low):
+        return False
+    clauses = [c.strip() for c in _CLAUSE_RE.split(low) if c.strip()]
+    return any(_POLAR_RE.match(c) or _TAG_RE.search(c) for c in clauses)
+
+
+def two_part(text: str) -> bool:
+    """A message that asks two things or sets two side by side."""
+    low = text.lower()
+    return text.count("?") >= 2 or bool(_AND_RE.search(low)) or bool(
+        _COMPARE_CUE_RE.search(low) and _VERSUS_RE.search(low)
+    )
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_RE.findall(text) if s.strip()]
+
+
+def _halves(sentence: str) -> list[str]:
+    """The two questions of a two-part sentence, else the sentence alone."""
+    parts = [p.strip(" ,.?") for p in _AND_RE.split(sentence) if p and p.strip(" ,.?")]
+    if len(parts) < 2 and _COMPARE_CUE_RE.search(sentence.lower()):
+        parts = [p.strip(" ,.?") for p in _VERSUS_RE.split(sentence) if p.strip(" ,.?")]
+    return [p for p in parts if len(p.split()) >= MIN_PART_WORDS] if len(parts) >= 2 else [sentence]
+
+
+def _margin(index: FaqIndex, match: Match) -> float:
+    return match.confidence - max(index.threshold, match.decline + index.margin)
+
+
+def _case_lines(entry: FaqEntry, reader: Reader, year: int) -> tuple[tuple[str, Case], ...]:
+    found: list[tuple[str, Case]] = []
+    for name in reader.cases(year):
+        case = entry.case(name)
+        if case is None:
+            continue
+        if name == "graduate" and any(n == "older_graduate" for n, _ in found):
+            continue  # the older graduate's line says it for them
+        found.append((name, case))
+    return tuple(found[:MAX_CASES])
+
+
+def _part(entry: FaqEntry, text: str, reader: Reader, year: int) -> Part:
+    cases = _case_lines(entry, reader, year)
+    polar = is_polar(text)
+    case_verdict = next((c.verdict for _, c in cases if c.verdict), None)
+    verdict = (case_verdict or entry.verdict) if polar else None
+    status_known = reader.status is not None or any(n in ("student", "graduate", "older_graduate") for n, _ in cases)
+    return Part(entry, verdict, cases, general=entry.differs is not None and not status_known)
+
+
+def respond(
+    index: FaqIndex,
+    text: str,
+    reader: Reader | None = None,
+    today: datetime.date | None = None,
+    *,
+    entry: FaqEntry | None = None,
+) -> Response:
+    """What to show for ``text`` asked by ``reader``; see the module docstring. With ``entry``
+    (a topic button pressed), that entry for that reader."""
+    reader = (reader or Reader()).with_message(text)
+    year = (today or datetime.date.today()).year
+    if entry is not None:
+        return Response((_part(entry, text, reader, year),), (), Match(entry, 1.0, ((entry, 1.0),)), reader)
+    whole = index.match(text)
+    best, best_text = whole, text
+    sentences = _sentences(text)
+    if len(text.split()) >= LONG_WORDS and len(sentences) > 1:
+        for i, sentence in enumerate(sentences):
+            if not _ASKS_RE.search(sentence.lower()) and i != len(sentences) - 1:
+                continue
+            for reading in (sentence, f"{sentences[i - 1]} {sentence}" if i else None):
+                if reading is None:
+                    continue
+                m = index.match(reading)
+                if m.matched and _margin(index, m) > _margin(index, best):
+                    best, best_text = m, reading
+    # two parts: each half of a two-part sentence answered by a different entry
+    asked = [s for s in sentences if _ASKS_RE.search(s.lower())] or sentences
+    halves = [h for s in asked for h in _halves(s)]
+    if len(halves) >= 2:
+        found: list[tuple[FaqEntry, str]] = []
+        for half in halves:
+            m = index.match(half)
+            if m.entry is not None and all(m.entry.id != e.id for e, _ in found):
+                found.append((m.entry, half))
+        if len(found) >= 2:
+            if best.entry is not None and best.entry.id not in {e.id for e, _ in found[:MAX_PARTS]}:
+                pass  # the whole message names one entry better than its halves: keep it
+            else:
+                parts = tuple(_part(e, h, reader, year) for e, h in found[:MAX_PARTS])
+                return Response(parts, (), best, reader)
+    if best.entry is None:
+        return Response((), (), best, reader)
+    second = best.candidates[1] if len(best.candidates) > 1 else None
+    if (
+        second is not None
+        and two_part(text)
+        and second[1] >= PAIR_RATIO * best.confidence
+        and index.accepts(second[1], best.decline)
+    ):
+        parts = (_part(best.entry, best_text, reader, year), _part(second[0], best_text, reader, year))
+        return Response(parts, (), best, reader)
+    runner = best.candidates[1] if len(best.candidates) > 1 else None
+    if (
+        runner is not None
+        and runner[1] >= CLARIFY_RATIO * best.confidence
+        and index.accepts(runner[1], best.decline)
+    ):
+        return Response((), (best.entry, runner[0]), best, reader)
+    return Response((_part(best.entry, best_text, reader, year),), (), best, reader)

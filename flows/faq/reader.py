@@ -1,0 +1,122 @@
+"""Who is asking: the facts about the reader an answer may depend on.
+
+Where the guide branches (student or graduate, an older year of graduation, limited funds,
+a visa), an answer is given for the reader's case. What the message itself says wins ("I
+graduated in 2016", "final-year student", "on B1/B2", "no money for paid rotations"); what
+is missing comes from the stored profile. These patterns read facts about the person, not
+what the question is about: retrieval never sees them.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+# The guide's recency window is 1-3 years before applying; the assistant reads a graduation
+# more than this many years back as an "older year of graduation" and says so in the answer.
+OLDER_AFTER_YEARS = 3
+
+_YEAR = r"((?:19[6-9]|20[0-4])\d)"
+_GRAD_YEAR_RES = (
+    re.compile(r"\b(?:graduat\w*|grad|passed out|pass out|passout|yog|class of|batch of|mbbs)\b"
+               r"(?:\s+(?:in|on|of|from|year|was|is|:|-|back in|since))*\s*" + _YEAR + r"\b"),
+    re.compile(r"\b" + _YEAR + r"\s*(?:graduate|grad|passout|pass out|passed out|yog|batch)\b"),
+)
+_GRADUATE_RE = re.compile(
+    r"\b(i\s*(?:am|'m|m)\s+(?:an?\s+)?(?:img\s+|imgs\s+)?graduate|i\s+(?:have\s+|already\s+)*graduated|"
+    r"already graduated|as a graduate|(?:recent|old|older)\s+grad(?:uate)?|i\s+(?:have\s+)?finished\s+"
+    r"(?:med(?:ical)?\s+)?school|after\s+(?:my\s+)?graduation\s+i|not a student anymore|no longer a student)\b"
+)
+_STUDENT_RE = re.compile(
+    r"\b((?:final|last|penultimate|fourth|4th|fifth|5th|third|3rd|second|2nd|first|1st|[1-7](?:st|nd|rd|th)?)"
+    r"[\s-]+year(?:\s+(?:med(?:ical)?|mbbs))?\s+student|i\s*(?:am|'m|m)\s+(?:a\s+|still\s+(?:a\s+)?)?"
+    r"(?:med(?:ical)?\s+|mbbs\s+)?student|still\s+(?:in|enrolled\s+in|at)\s+(?:med(?:ical)?\s+)?school|"
+    r"as\s+a\s+(?:med(?:ical)?\s+)?student|currently\s+(?:in|a)\s+(?:med(?:ical)?\s+school|student))\b"
+)
+_LIMITED_RE = re.compile(
+    r"\b(no money|not much money|little money|low on money|tight budget|low budget|limited (?:funds|budget|money)|"
+    r"small budget|on a budget|can\s*(?:no|')?t\s+afford|cannot afford|unable to afford|broke|"
+    r"financial(?:ly)? (?:constraints?|problems?|issues?|weak|tight)|money is (?:tight|a problem|an issue)|"
+    r"short (?:of|on) (?:money|funds|cash))\b"
+)
+_B1B2_RE = re.compile(r"\b(b1\s*/?\s*-?\s*b2|b1b2|b-1\s*/\s*b-2|tourist visa|visitor visa|visit visa)\b")
+
+
+# visa answers as profiles and personas store them -> the reader's
+_VISAS = {"needs_visa": "visitor", "visitor": "visitor", "can_work": "authorized", "authorized": "authorized",
+          "b1b2": "b1b2", "unsure": "unsure", "none": "authorized"}
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    status: str | None = None  # "student" | "graduate"
+    grad_year: int | None = None
+    budget: str | None = None  # "limited" | "moderate" | "flexible"
+    visa: str | None = None  # "b1b2" | "visitor" | "authorized" | "unsure", or another status ("j2")
+    told: frozenset[str] = frozenset()  # the fields the message itself gave
+
+    @classmethod
+    def from_profile(cls, fields: Mapping[str, Any] | None) -> Reader:
+        """From a stored profile (``profiles`` columns) or a persona's ``profile`` mapping."""
+        if not fields:
+            return cls()
+        status = fields.get("status")
+        year = fields.get("grad_year", fields.get("graduation_year"))
+        visa = fields.get("visa")
+        visa = _VISAS.get(str(visa).lower().replace("/", "").replace(" ", ""), str(visa).lower()) if visa else None
+        return cls(
+            status=status if status in ("student", "graduate") else None,
+            grad_year=int(year) if isinstance(year, int) or (isinstance(year, str) and year.isdigit()) else None,
+            budget=fields.get("budget") or None,
+            visa=visa,
+        )
+
+    def with_message(self, text: str) -> Reader:
+        """This reader, updated with what the message says about them."""
+        low = text.lower().replace("\u2019", "'")
+        told: set[str] = set()
+        found: dict[str, Any] = {}
+        for pattern in _GRAD_YEAR_RES:
+            m = pattern.search(low)
+            if m:
+                found["grad_year"] = int(m.group(1))
+                break
+        if _STUDENT_RE.search(low) and "graduated" not in low.split("student")[0][-40:]:
+            found["status"] = "student"
+            if "grad_year" in found and found["grad_year"] <= datetime.date.today().year:
+                found.pop("grad_year")  # "class of 2019, now a 5th-year student" is unlikely; trust "student"
+        elif _GRADUATE_RE.search(low) or "grad_year" in found:
+            found["status"] = "graduate"
+        if _LIMITED_RE.search(low):
+            found["budget"] = "limited"
+        if _B1B2_RE.search(low):
+            found["visa"] = "b1b2"
+        told.update(found)
+        if found.get("status") == "student" and "grad_year" not in found:
+            found["grad_year"] = None if self.status != "student" else self.grad_year
+        return replace(self, **found, told=self.told | frozenset(told)) if found else self
+
+    def older_graduate(self, year: int) -> bool:
+        return self.status != "student" and self.grad_year is not None and self.grad_year < year - OLDER_AFTER_YEARS
+
+    def cases(self, year: int) -> tuple[str, ...]:
+        """The cases of ``flows.faq.entries.CASES`` that fit, most specific first."""
+        found: list[str] = []
+        if self.older_graduate(year):
+            found.append("older_graduate")
+        if self.status == "graduate" or (self.grad_year is not None and self.grad_year <= year and self.status is None):
+            found.append("graduate")
+        elif self.status == "student":
+            found.append("student")
+        if self.budget == "limited":
+            found.append("limited_funds")
+        if self.visa and self.visa not in ("authorized", "unsure"):
+            found.append("visa")
+        return tuple(found)
+
+    @property
+    def known(self) -> bool:
+        return bool(self.status or self.grad_year or self.budget or self.visa)

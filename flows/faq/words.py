@@ -1,0 +1,90 @@
+"""Text as the FAQ model reads it: normalised words, and typo repair that leaves English alone.
+
+There is no synonym list and no hand-written cue: what "rec letter" or "obs" mean is learned
+by the classifier and the embeddings from the examples. Typo repair is the one rewrite, and
+it touches only a word that is neither English (``content/english_words.txt.gz``, written
+by ``python -m bench.faq_words``) nor a word of the model's own vocabulary: it becomes the
+closest vocabulary word (Damerau-Levenshtein, one edit; two for words of nine letters or
+more); of equally close words, the one most frequent in English (the list is in frequency
+order), then the first in alphabetical order.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from rapidfuzz import process
+from rapidfuzz.distance import DamerauLevenshtein
+
+from flows.base.content import CONTENT_DIR, ContentError
+
+WORDS_PATH = CONTENT_DIR / "english_words.txt.gz"
+MIN_FIX_LENGTH = 4  # shorter words are abbreviations as often as typos
+MAX_FIXES = 32  # unknown words looked up per message (bounds the time spent on garbage)
+
+_TOKEN_RE = re.compile(r"[a-z0-9]+")
+_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
+
+
+def normalise(text: str) -> str:
+    """NFKC, lower case, straight quotes, one space between words."""
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).lower()
+    return " ".join(text.encode("utf-8", "replace").decode("utf-8").split())
+
+
+def tokens(text: str) -> list[str]:
+    """The words and numbers of a normalised text ("b1/b2" -> "b1", "b2")."""
+    return _TOKEN_RE.findall(text.replace("'", ""))
+
+
+def load_english(path: Path = WORDS_PATH) -> dict[str, int]:
+    """English words -> their frequency rank (0: the most frequent)."""
+    try:
+        listed = gzip.decompress(path.read_bytes()).decode().split()
+        return dict(zip(listed, range(len(listed)), strict=True))
+    except (OSError, EOFError, UnicodeDecodeError) as e:
+        raise ContentError(path, None, f"cannot read the word list: {e}") from None
+
+
+class Speller:
+    """Repairs words that are neither English nor known to the model; see the module docstring."""
+
+    def __init__(self, english: dict[str, int], vocabulary: Iterable[str]) -> None:
+        self._english = english
+        known = sorted({w for w in vocabulary if w.isalpha()})
+        self._known = frozenset(known)
+        self._targets = tuple(w for w in known if len(w) >= MIN_FIX_LENGTH - 1)
+        self._cache: dict[str, str] = {}
+
+    def known(self, word: str) -> bool:
+        return word in self._known or word in self._english or not word.isalpha()
+
+    def fix(self, words: Sequence[str]) -> list[str]:
+        out: list[str] = []
+        left = MAX_FIXES
+        for w in words:
+            if len(w) < MIN_FIX_LENGTH or self.known(w) or left <= 0:
+                out.append(w)
+                continue
+            left -= 1
+            out.append(self._fix(w))
+        return out
+
+    def _fix(self, word: str) -> str:
+        cached = self._cache.get(word)
+        if cached is not None:
+            return cached
+        limit = 1 if len(word) <= 8 else 2
+        near = process.extract(word, self._targets, scorer=DamerauLevenshtein.distance,
+                               score_cutoff=limit, limit=8)
+        best = min((d for _, d, _ in near), default=None)
+        rank = self._english
+        closest = sorted((w for w, d, _ in near if d == best), key=lambda w: (rank.get(w, len(rank)), w))
+        result = closest[0] if closest else word
+        if len(self._cache) < 20_000:
+            self._cache[word] = result
+        return result
