@@ -1,13 +1,15 @@
 """Sending the copies an admin's /broadcast queued (table ``broadcast_messages``), through
-the nudges' :class:`~bot.delivery.Dispatcher`, so both share one rate limit and one way of
-handling Telegram's errors.
+the nudges' :class:`~bot.delivery.Dispatcher`, so both share one rate limit, one way of
+handling Telegram's errors and the same few sends in flight at once.
 
 Each copy moves queued → sending → sent | failed. A copy is marked ``sending`` (and
-committed) once the rate limit lets it go, right before its request — so a crash while
-it waits for its turn leaves it queued, to go out after the restart. One still
-``sending`` at start was interrupted by a crash mid-request and may or may not have
-arrived, so it is marked failed ("in doubt") rather than sent again: a broadcast never
-arrives twice.
+committed) only when its HTTP request leaves — after every rate limiter, PTB's included — so
+a crash while it waits for its turn leaves it queued, to go out after the restart; a refused
+request (a flood limit, no connection) puts it back to queued at once. One still ``sending``
+at start was interrupted by a crash mid-request and may or may not have arrived, so it is
+marked failed ("in doubt") rather than sent again: a broadcast never arrives twice. A copy is
+one message (``flows.admin`` limits the text as sent, after escaping); should one ever need
+several, a failure after the first piece arrived is final too, so no piece is sent twice.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from bot.delivery import Dispatcher, Outgoing, Result, Sender
+from bot.delivery import AGAIN, Dispatcher, Flight, Outgoing, Result, Sender
 from flows.base.types import Reply
 from flows.engine.engine import utcnow
 from flows.features.admin import queued_messages
@@ -28,7 +30,6 @@ log = logging.getLogger("usce_coach.broadcast")
 
 TICK_SECONDS = 5.0
 BATCH = 200
-AGAIN = {Result.NETWORK, Result.FLOOD, Result.SKIPPED}  # not sent: try again next tick
 
 
 def _stamp(now: datetime) -> str:
@@ -44,30 +45,46 @@ def recover(store: Store, now: datetime) -> int:
         ).rowcount
 
 
+def _move(store: Store, copy_id: int, old: str, new: str, sent_at: str | None = None) -> bool:
+    """``old`` → ``new`` if the copy is still ``old``; ``old="any"``: queued or sending (a sender
+    whose requests are not guarded never marks a copy as sending)."""
+    olds = ("queued", "sending") if old == "any" else (old, old)
+    with store.atomic():
+        return bool(store.conn.execute(
+            "UPDATE broadcast_messages SET status = ?, sent_at = ? WHERE id = ? AND status IN (?, ?)",
+            (new, sent_at, copy_id, *olds),
+        ).rowcount)
+
+
 async def send_queued(store: Store, dispatcher: Dispatcher, bot: Sender, now: Any = utcnow) -> Counter[str]:
     """Send up to one batch of queued copies; returns how many ended in each status."""
     done: Counter[str] = Counter()
+    by_chat: dict[int, list[dict[str, Any]]] = {}
     for row in queued_messages(store, BATCH):
+        by_chat.setdefault(int(row["chat_id"]), []).append(row)  # one chat's copies in order
 
-        def claim(_: Outgoing, copy_id: int = row["id"]) -> bool:
-            with store.atomic():
-                return bool(store.conn.execute(
-                    "UPDATE broadcast_messages SET status = 'sending' WHERE id = ? AND status = 'queued'", (copy_id,)
-                ).rowcount)
-
-        outgoing = Outgoing(row["chat_id"], Reply(row["text"]), row["user_id"])
-        [result] = await dispatcher.deliver(bot, [outgoing], before=claim)
-        if result is Result.SKIPPED:
-            continue  # no longer queued (the user erased their data meanwhile): nothing was sent
-        status = "queued" if result in AGAIN else "sent" if result is Result.SENT else "failed"
-        with store.atomic():
-            store.conn.execute(
-                "UPDATE broadcast_messages SET status = ?, sent_at = ? WHERE id = ?",
-                (status, None if status == "queued" else _stamp(now()), row["id"]),
-            )
-        done[status] += 1
+    async def one(row: dict[str, Any]) -> bool:
+        copy_id = int(row["id"])
+        flight = Flight(lambda: _move(store, copy_id, "queued", "sending"),
+                        lambda: _move(store, copy_id, "sending", "queued"))
+        try:
+            result = await dispatcher.send(bot, Outgoing(row["chat_id"], Reply(row["text"]), row["user_id"]), flight)
+        except asyncio.CancelledError:  # shutting down mid-send: in doubt if its request had left
+            if flight.marked:
+                _move(store, copy_id, "sending", "failed", _stamp(now()))
+            raise
         if result in AGAIN:
-            break  # Telegram wants us to slow down, or the network is down: the rest waits
+            if flight.marked:  # not reached Telegram: queued again
+                _move(store, copy_id, "sending", "queued")
+            if result is not Result.SKIPPED:
+                done["queued"] += 1
+            return result is not Result.SKIPPED or not dispatcher.live  # the network is down: the rest waits
+        status = "sent" if result is Result.SENT else "failed"
+        _move(store, copy_id, "any", status, _stamp(now()))
+        done[status] += 1
+        return False
+
+    await dispatcher.each(by_chat.values(), one)
     if done:
         log.info("broadcast tick sent=%d failed=%d later=%d", done["sent"], done["failed"], done["queued"])
     return done
@@ -81,10 +98,13 @@ def start(app: Any, dispatcher: Dispatcher, store: Store) -> None:
 
     busy = asyncio.Lock()
 
-    async def job(context: Any) -> None:
-        if busy.locked():
-            return  # the previous tick is still sending
+    async def run(bot: Sender) -> None:
         async with busy:
-            await send_queued(store, dispatcher, context.bot)
+            await send_queued(store, dispatcher, bot)
+
+    async def job(context: Any) -> None:
+        if busy.locked() or not dispatcher.live:
+            return  # the previous tick is still sending, or the bot is stopping
+        dispatcher.spawn(run(context.bot))
 
     app.job_queue.run_repeating(job, interval=TICK_SECONDS, first=2.0, name="broadcasts")

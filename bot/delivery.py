@@ -3,12 +3,22 @@
 :class:`Dispatcher` owns one :class:`RateLimiter` (about 25 messages a second overall, one a
 second per chat) shared by everything that sends without being asked:
 
-- :meth:`Dispatcher.tick` runs from PTB's ``JobQueue`` every few seconds. It recovers claims
-  left behind by a crash, claims due nudges atomically from SQLite (the only truth) in
-  batches, decides for each (send, wait for the user's morning, skip) and sends it. With a
-  backlog it goes on batch after batch for most of one interval, at the limiter's pace.
-- :meth:`Dispatcher.deliver` sends any list of :class:`Outgoing` messages (a broadcast) through
-  the same limiter and the same error handling, and returns one :class:`Result` per message.
+- :meth:`Dispatcher.tick` runs every few seconds. It claims due nudges atomically from SQLite
+  (the only truth) in batches, decides for each (send, wait for the user's morning, skip) and
+  sends them, a few at once (``parallel``), so one slow chat never holds up the others; one
+  user's nudges go one after another. With a backlog it goes on batch after batch for most
+  of one interval, at the limiter's pace.
+- :meth:`Dispatcher.send` sends one :class:`Outgoing` message (a broadcast copy) through the
+  same limiter and the same error handling.
+
+**Exactly as promised.** A message is marked as being sent only at the moment its HTTP request
+leaves — after this limiter *and* PTB's own rate-limiter queue: :class:`GuardedRequest`, the
+bot's HTTP layer, calls the :class:`Flight` of the message in flight (a context variable) right
+before the request goes. A crash before that loses nothing (the message is still only claimed
+or queued, and goes after the restart); a crash after it leaves the message in doubt, never
+sent again. A request that certainly did not reach Telegram (a refusal — 4xx, 429 — or no
+connection at all) gives the mark back at once, so a crash while PTB waits out a flood limit
+loses nothing either.
 
 Telegram errors, each with its own meaning:
 
@@ -17,9 +27,11 @@ Telegram errors, each with its own meaning:
   are dropped.
 - ``BadRequest``: logged; the message failed. (HTML that Telegram cannot parse is not one of
   these: :meth:`bot.coachbot.CoachBot.post_html` sends the same words as plain text.)
-- ``NetworkError``: retried with backoff, then given back for a later tick; a nudge that keeps
-  failing is marked failed. A timeout after the request may have reached Telegram is *in
-  doubt* and is not resent (see docs/NUDGES.md), so nothing arrives twice.
+- ``NetworkError`` before the request was written (connect error or timeout, pool timeout, a
+  failed write): retried with backoff, then given back for a later tick; a nudge that keeps
+  failing is marked failed.
+- Anything after the request was written — a read timeout, a reset connection, a 5xx — is *in
+  doubt*: Telegram may have delivered it, so it is not sent again (see docs/NUDGES.md).
 
 Clocks and sleep are injected, so tests never sleep.
 """
@@ -27,19 +39,33 @@ Clocks and sleep are injected, so tests never sleep.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import enum
-import functools
 import logging
 import math
 import time
 import warnings
-from collections.abc import Awaitable, Callable, Iterable
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram._utils.defaultvalue import DEFAULT_NONE
+from telegram._utils.types import ODVInput
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.request import BaseRequest, RequestData
 
 from bot.render import keyboard_json, split_text
 from flows.base.content import Texts
@@ -51,13 +77,15 @@ from flows.features.nudges import (
     claim_due,
     config,
     decide,
-    mark_attempt,
     mark_failed,
+    mark_sending,
     mark_sent,
     new_token,
+    parse_stamp,
     recover,
     release,
     stop_user,
+    unmark_sending,
 )
 from flows.storage.store import Store
 
@@ -67,11 +95,115 @@ class Sender(Protocol):
 
     async def post_html(self, chat_id: int, text: str, keyboard: str | None = None) -> None: ...
 
+
 log = logging.getLogger("usce_coach.delivery")
 
 Sleep = Callable[[float], Awaitable[Any]]
+T = TypeVar("T")
 
 
+# -- the moment a request leaves -------------------------------------------------------------
+class ClaimLost(TelegramError):
+    """The message was taken by another claimer before its request left: nothing was sent."""
+
+
+class Flight:
+    """One message on its way. ``take`` marks it as being sent (False: another claimer has it);
+    ``give_back`` undoes that when its request certainly did not reach Telegram."""
+
+    def __init__(self, take: Callable[[], bool], give_back: Callable[[], object]) -> None:
+        self._take = take
+        self._give_back = give_back
+        self.marked = False  # recorded as being sent: a crash now leaves it in doubt
+        self.delivered = 0  # pieces Telegram accepted
+
+    def leaving(self) -> None:
+        """Its HTTP request is about to go (called by :class:`GuardedRequest`)."""
+        if not self.marked:
+            if not self._take():
+                raise ClaimLost("claimed elsewhere")
+            self.marked = True
+
+    def refused(self) -> None:
+        """The request did not reach Telegram, or Telegram refused it: nothing arrived."""
+        if self.marked and not self.delivered:
+            self._give_back()
+            self.marked = False
+
+
+_FLIGHT: contextvars.ContextVar[Flight | None] = contextvars.ContextVar("usce_coach_flight", default=None)
+
+# httpx errors raised before a whole request was written: Telegram cannot have acted on it.
+NOT_WRITTEN = (
+    httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteError, httpx.WriteTimeout,
+    httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.ProxyError,
+)
+REFUSALS = (RetryAfter, Forbidden, BadRequest, InvalidToken, Conflict, ChatMigrated, ClaimLost)
+
+
+def request_leaving() -> None:
+    """Tell the message in flight in this task, if any, that its request leaves now."""
+    flight = _FLIGHT.get()
+    if flight is not None:
+        flight.leaving()
+
+
+def certainly_not_sent(exc: BaseException) -> bool:
+    """True when Telegram cannot have delivered the message: it answered with a refusal, or the
+    request was never completely written. Everything else (a read timeout, a reset, a 5xx) is
+    in doubt."""
+    if isinstance(exc, REFUSALS):
+        return True
+    if isinstance(exc.__cause__, NOT_WRITTEN):
+        return True
+    return isinstance(exc, TimedOut) and "not* sent" in str(exc)  # PTB's pool timeout
+
+
+class GuardedRequest(BaseRequest):
+    """The bot's HTTP layer (wrapping PTB's ``HTTPXRequest``, or a test's fake): marks the
+    message in flight the moment its request leaves, and gives the mark back when Telegram
+    refused it or the request was never written. Everything else passes through unchanged."""
+
+    def __init__(self, inner: BaseRequest) -> None:
+        self.inner = inner
+
+    @property
+    def read_timeout(self) -> float | None:
+        return self.inner.read_timeout
+
+    async def initialize(self) -> None:
+        await self.inner.initialize()
+
+    async def shutdown(self) -> None:
+        await self.inner.shutdown()
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = DEFAULT_NONE,
+        write_timeout: ODVInput[float] = DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        flight = _FLIGHT.get()
+        if flight is not None:
+            flight.leaving()
+        try:
+            code, payload = await self.inner.do_request(
+                url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
+            )
+        except Exception as exc:
+            if flight is not None and certainly_not_sent(exc):
+                flight.refused()
+            raise
+        if flight is not None and 400 <= code < 500:  # refused (429 included): nothing was delivered
+            flight.refused()
+        return code, payload
+
+
+# -- pacing ------------------------------------------------------------------------------------
 class RateLimiter:
     """Spaces sends: ``rate`` per second overall and ``per_chat`` seconds apart in one chat.
 
@@ -112,10 +244,14 @@ class Result(enum.Enum):
     SENT = "sent"
     BLOCKED = "blocked"  # Forbidden: the user blocked the bot
     BAD_REQUEST = "bad_request"  # BadRequest: logged, not retried
-    NETWORK = "network"  # network errors beyond the retry limit: try again later
+    NETWORK = "network"  # not sent (no connection) beyond the retry limit: try again later
     FLOOD = "flood"  # still flood-limited after retry_after_max waits: try again later
-    IN_DOUBT = "in_doubt"  # timed out after the request may have reached Telegram
-    SKIPPED = "skipped"  # not attempted (the claim was lost, or the tick stopped)
+    IN_DOUBT = "in_doubt"  # the request was written, no answer came (timeout, reset, 5xx)
+    PARTIAL = "partial"  # a long message failed after some pieces arrived: never sent again
+    SKIPPED = "skipped"  # not attempted (the claim was lost, or the dispatcher is stopping)
+
+
+AGAIN = frozenset({Result.NETWORK, Result.FLOOD, Result.SKIPPED})  # nothing arrived: may go later
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,11 +285,6 @@ def retry_seconds(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
-def _not_sent(exc: TimedOut) -> bool:
-    """A timeout before the request left us: safe to retry."""
-    return isinstance(exc.__cause__, httpx.ConnectTimeout | httpx.PoolTimeout) or "not* sent" in str(exc)
-
-
 class Dispatcher:
     def __init__(
         self,
@@ -174,11 +305,18 @@ class Dispatcher:
         d = self.cfg.delivery
         self.limiter = RateLimiter(d.rate_per_second, d.per_chat_seconds, monotonic, sleep)
         self._lock = asyncio.Lock()
+        self._app: Any = None
+        self._stopping = False
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- wiring ------------------------------------------------------------------------------
     def start(self, app: Any) -> None:
-        """At start: recover what a crash left behind, then tick from the JobQueue."""
-        again, dropped = recover(self.store, self.clock(), self.cfg.delivery.lease)
+        """At start: take back what a crash left behind, then tick from the JobQueue.
+
+        This process holds no claim yet, so every claimed row is a dead process's (sent after
+        all) and every row marked as being sent is in doubt: nothing waits for a lease."""
+        self._app = app
+        again, dropped = recover(self.store, self.clock(), None)
         if again or dropped:
             log.warning("recovered nudges after a restart: %d to send, %d in doubt dropped", again, dropped)
         if app.job_queue is None:  # python-telegram-bot installed without its job-queue extra
@@ -188,8 +326,49 @@ class Dispatcher:
             self._job, interval=self.cfg.delivery.tick_seconds, first=1.0, name="nudges"
         )
 
+    @property
+    def live(self) -> bool:
+        """False from the moment the application starts stopping: claim and send nothing more."""
+        if self._stopping:
+            return False
+        app = self._app
+        if app is None:
+            return True
+        updater = getattr(app, "updater", None)
+        return bool(getattr(app, "running", True)) and (updater is None or bool(updater.running))
+
+    def spawn(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """Run ``work`` as a task of the dispatcher's own: the JobQueue does not wait for it at
+        shutdown, :meth:`stop` ends it."""
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def idle(self) -> None:
+        """Wait until everything spawned has finished (tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def stop(self, grace: float = 1.0) -> None:
+        """At shutdown: claim nothing more, give requests already on their way ``grace``
+        seconds, then cancel them (a cancelled one whose request had left is in doubt)."""
+        self._stopping = True
+        tasks = list(self._tasks)
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=grace)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
     async def _job(self, context: Any) -> None:
-        report = await self.tick(context.bot)
+        if self._lock.locked() or not self.live:
+            return
+        self.spawn(self._tick_and_log(context.bot))
+
+    async def _tick_and_log(self, bot: Sender) -> None:
+        report = await self.tick(bot)
         if report.claimed or report.recovered or report.dropped:
             log.info(
                 "nudges tick claimed=%d sent=%d deferred=%d skipped=%d failed=%d blocked=%d later=%d",
@@ -207,17 +386,49 @@ class Dispatcher:
             d = self.cfg.delivery
             report.recovered, report.dropped = recover(self.store, self.clock(), d.lease)
             began = self.monotonic()
-            while True:  # batch after batch while there is a backlog, for most of one interval
+            while self.live:  # batch after batch while there is a backlog, for most of one interval
                 claimed = claim_due(self.store, self.clock(), d.batch, new_token())
                 report.claimed += len(claimed)
-                for i, nudge in enumerate(claimed):
-                    if await self._one(bot, nudge, report):
-                        # The network is down or Telegram wants us to slow down: the rest waits.
-                        for rest in claimed[i + 1 :]:
-                            release(self.store, rest, self.clock(), self.clock())
-                        return report
+                if await self._batch(bot, claimed, report):
+                    break  # the network is down or Telegram wants us to slow down: the rest waits
                 if len(claimed) < d.batch or self.monotonic() - began > 0.8 * d.tick_seconds:
-                    return report
+                    break
+        return report
+
+    async def _batch(self, bot: Sender, claimed: Sequence[Claimed], report: TickReport) -> bool:
+        """Send one claimed batch, one user's nudges in order; True when it stopped early."""
+        by_user: dict[str, list[Claimed]] = {}
+        for nudge in claimed:
+            by_user.setdefault(nudge.user_id, []).append(nudge)
+        untouched = {n.id: n for n in claimed}
+
+        async def one(nudge: Claimed) -> bool:
+            untouched.pop(nudge.id, None)
+            return await self._one(bot, nudge, report)
+
+        try:
+            return await self.each(by_user.values(), one)
+        finally:  # stopped early, shutting down, or cancelled: what never started goes back
+            for nudge in untouched.values():
+                release(self.store, nudge, parse_stamp(nudge.due_at), self.clock())
+
+    async def each(self, groups: Iterable[Sequence[T]], handle: Callable[[T], Awaitable[bool]]) -> bool:
+        """Run ``handle`` over every item, ``parallel`` groups at a time and each group's items in
+        order, until one returns True (stop) or the dispatcher stops. True if it stopped early."""
+        queue = deque(groups)
+        halted = False
+
+        async def worker() -> None:
+            nonlocal halted
+            while queue and not halted and self.live:
+                for item in queue.popleft():
+                    if halted or not self.live:
+                        break
+                    if await handle(item):
+                        halted = True
+
+        await asyncio.gather(*(worker() for _ in range(min(self.cfg.delivery.parallel, len(queue)))))
+        return halted or bool(queue)
 
     async def _one(self, bot: Sender, nudge: Claimed, report: TickReport) -> bool:
         """Handle one claimed nudge; True when the tick should stop."""
@@ -232,8 +443,16 @@ class Dispatcher:
             mark_failed(store, nudge, now, decision.reason or "not sendable", status="skipped")
             report.skipped += 1
             return False
-        message = Outgoing(decision.chat_id, decision.reply, nudge.user_id)
-        result = await self._send(bot, message, lambda: mark_attempt(store, nudge, self.clock()))
+        flight = Flight(lambda: mark_sending(store, nudge, self.clock()),
+                        lambda: unmark_sending(store, nudge, self.clock()))
+        try:
+            result = await self.send(bot, Outgoing(decision.chat_id, decision.reply, nudge.user_id), flight)
+        except asyncio.CancelledError:  # shutting down mid-send
+            if flight.marked:
+                mark_failed(store, nudge, self.clock(), "in doubt: stopped while sending")
+            else:
+                release(store, nudge, parse_stamp(nudge.due_at), self.clock())
+            raise
         report.results[result.value] = report.results.get(result.value, 0) + 1
         now = self.clock()
         if result is Result.SENT:
@@ -245,10 +464,13 @@ class Dispatcher:
         elif result is Result.BAD_REQUEST:
             mark_failed(store, nudge, now, "bad request")
             report.failed += 1
-        elif result is Result.IN_DOUBT:
-            mark_failed(store, nudge, now, "in doubt: timed out")
+        elif result in (Result.IN_DOUBT, Result.PARTIAL):
+            mark_failed(store, nudge, now, f"in doubt: {result.value}")
             report.failed += 1
-        elif result in (Result.NETWORK, Result.FLOOD):
+        elif result is Result.SKIPPED:  # another claimer took it, or stopping: nothing was sent
+            release(store, nudge, parse_stamp(nudge.due_at), now)
+            return True
+        else:  # NETWORK or FLOOD: nothing was sent
             if result is Result.NETWORK and nudge.attempts + 1 >= self.cfg.delivery.max_attempts:
                 mark_failed(store, nudge, now, "network errors")
                 report.failed += 1
@@ -261,50 +483,46 @@ class Dispatcher:
         return False
 
     # -- sending -----------------------------------------------------------------------------
-    async def deliver(
-        self, bot: Sender, messages: Iterable[Outgoing], before: Callable[[Outgoing], bool] | None = None
-    ) -> list[Result]:
-        """Send each message in turn at the shared pace (for broadcasts). A block marks the user
-        inactive and stops their nudges; nothing is retried beyond the rules above.
+    async def deliver(self, bot: Sender, messages: Iterable[Outgoing]) -> list[Result]:
+        """Send each message in turn at the shared pace; one :class:`Result` per message."""
+        return [await self.send(bot, message) for message in messages]
 
-        ``before(message)`` runs after the pace allows the message and right before its
-        request; returning False skips it (Result.SKIPPED)."""
-        results = []
-        for message in messages:
-            check = None if before is None else functools.partial(before, message)
-            result = await self._send(bot, message, check)
-            results.append(result)
-        return results
-
-    async def _send(self, bot: Sender, message: Outgoing, before: Callable[[], bool] | None = None) -> Result:
+    async def send(self, bot: Sender, message: Outgoing, flight: Flight | None = None) -> Result:
+        """Send one message (split at Telegram's limit, each piece paced). ``flight`` is told the
+        moment its first request leaves. A block marks the user inactive and stops their nudges.
+        After a piece has arrived, a failure is never retried (``PARTIAL``): nothing twice."""
+        flight = flight or Flight(lambda: True, lambda: None)
         pieces = split_text(message.reply.text)
-        for i, piece in enumerate(pieces):
-            last = i == len(pieces) - 1
-            result = await self._send_piece(
-                bot, message.chat_id, piece, keyboard_json(message.reply.buttons) if last else None,
-                before if i == 0 else None,
-            )
-            if result is Result.BLOCKED and message.user_id:
-                stop_user(self.store, message.user_id)
-            if result is not Result.SENT:
-                return result
-        return Result.SENT
+        token = _FLIGHT.set(flight)
+        try:
+            for i, piece in enumerate(pieces):
+                last = i == len(pieces) - 1
+                result = await self._send_piece(
+                    bot, message.chat_id, piece, keyboard_json(message.reply.buttons) if last else None, flight
+                )
+                if result is Result.BLOCKED and message.user_id:
+                    stop_user(self.store, message.user_id)
+                if result is not Result.SENT:
+                    return Result.PARTIAL if flight.delivered and result in AGAIN else result
+                flight.delivered += 1
+            return Result.SENT
+        finally:
+            _FLIGHT.reset(token)
 
-    async def _send_piece(
-        self, bot: Sender, chat_id: int, text: str, keyboard: str | None, before: Callable[[], bool] | None
-    ) -> Result:
+    async def _send_piece(self, bot: Sender, chat_id: int, text: str, keyboard: str | None, flight: Flight) -> Result:
         d = self.cfg.delivery
         floods = network = 0
         while True:
             await self.limiter.wait(chat_id)
-            if before is not None:
-                if not before():  # the claim was taken over (this tick ran far too long)
-                    return Result.SKIPPED
-                before = None
+            if not self.live:
+                return Result.SKIPPED
             try:
                 await bot.post_html(chat_id, text, keyboard)
                 return Result.SENT
+            except ClaimLost:
+                return Result.SKIPPED
             except RetryAfter as exc:
+                flight.refused()
                 floods += 1
                 seconds = retry_seconds(exc)
                 log.warning("flood control: waiting %.0f s (%d)", seconds, floods)
@@ -312,21 +530,19 @@ class Dispatcher:
                 if floods > d.retry_after_max:
                     return Result.FLOOD
             except Forbidden:
+                flight.refused()
                 return Result.BLOCKED
             except BadRequest as exc:
+                flight.refused()
                 log.warning("bad request sending to a chat: %s", exc.message)
                 return Result.BAD_REQUEST
-            except TimedOut as exc:
-                if not _not_sent(exc):
-                    log.warning("timed out sending: in doubt, not resent")
+            except NetworkError as exc:  # TimedOut included
+                if not certainly_not_sent(exc):
+                    log.warning("sending is in doubt (%s), not sent again", type(exc).__name__)
                     return Result.IN_DOUBT
+                flight.refused()
                 network += 1
-                if network > d.network_retries:
-                    return Result.NETWORK
-                await self.sleep(d.network_backoff_seconds * 2 ** (network - 1))
-            except NetworkError as exc:
-                network += 1
-                log.warning("network error sending (%d): %s", network, exc.message)
+                log.warning("network error before sending (%d): %s", network, exc.message)
                 if network > d.network_retries:
                     return Result.NETWORK
                 await self.sleep(d.network_backoff_seconds * 2 ** (network - 1))

@@ -31,7 +31,7 @@ from telegram.request import BaseRequest, HTTPXRequest
 
 from bot import bot_profile, broadcast
 from bot.coachbot import CoachBot
-from bot.delivery import Dispatcher
+from bot.delivery import Dispatcher, GuardedRequest
 from bot.logs import hash_user
 from bot.outbox import Courier, post_replies
 from bot.settings import Settings
@@ -310,6 +310,9 @@ def build_application(
         gc.collect()
         gc.freeze()
 
+    async def post_stop(app: Application) -> None:
+        await dispatcher.stop()  # requests on their way get a moment, then are cancelled
+
     async def checkpoint(context: ContextTypes.DEFAULT_TYPE) -> None:
         await asyncio.to_thread(engine.store.checkpoint)
 
@@ -321,14 +324,18 @@ def build_application(
         base_url=settings.telegram_api_base_url,
         base_file_url=settings.telegram_api_base_url.replace("/bot", "/file/bot"),
         # the pool sizes ApplicationBuilder would choose: many concurrent sends, one long poll
-        request=request or HTTPXRequest(connection_pool_size=256),
+        # guarded: a reminder or broadcast copy is marked as being sent only as its request leaves
+        request=GuardedRequest(request or HTTPXRequest(connection_pool_size=256)),
         get_updates_request=request or HTTPXRequest(connection_pool_size=1),
         defaults=Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)),
         rate_limiter=AIORateLimiter(max_retries=2) if rate_limited else None,
     )
     order = PerUserOrder()
     order.on_overflow = channel.slow_down
-    app = ApplicationBuilder().bot(bot).concurrent_updates(order).post_init(post_init).build()
+    app = (
+        ApplicationBuilder().bot(bot).concurrent_updates(order)
+        .post_init(post_init).post_stop(post_stop).build()
+    )
     channel.register(app)
     if app.job_queue is not None:
         app.job_queue.run_repeating(checkpoint, interval=2.0, first=2.0, name="wal-checkpoint")

@@ -7,10 +7,12 @@ emulator (403 and 429 injected there)."""
 from __future__ import annotations
 
 import asyncio
+import heapq
 import itertools
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,18 +20,29 @@ from typing import Any
 import httpx
 import pytest
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.ext import BaseRateLimiter
+from telegram.request import BaseRequest, RequestData
 
 from bot.coachbot import CoachBot
-from bot.delivery import Dispatcher, Outgoing, RateLimiter, Result
+from bot.delivery import (
+    _FLIGHT,
+    Dispatcher,
+    Flight,
+    GuardedRequest,
+    Outgoing,
+    RateLimiter,
+    Result,
+    request_leaving,
+)
 from flows.base.types import Button, Input, Reply, keyboard
 from flows.engine.engine import Engine, Turn
 from flows.features import all_features
-from flows.features.nudges import claim_due, config, mark_attempt, new_token, schedule_rows
+from flows.features.nudges import claim_due, config, mark_sending, new_token, schedule_rows, unmark_sending
 from flows.storage.profiles import save_answer
 from flows.storage.store import Store
 from tests.chat import Clock
 from tests.emulator import Emulator
-from tests.fake_telegram import TOKEN, RecordingRequest
+from tests.fake_telegram import TOKEN, Call, RecordingRequest
 
 START = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # 12:00 UTC: daytime in London
 
@@ -40,25 +53,53 @@ def _timedelta_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 class VirtualTime:
-    """One clock for the engine, the dispatcher's wall clock and its monotonic clock; sleeping
-    only moves it."""
+    """One clock for the engine, the dispatcher's wall clock and its monotonic clock. Sleeping
+    only moves it: sleepers wake in order of their deadlines, the clock jumping to each in turn
+    once every other task has had its go, so concurrent senders see time as they would."""
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self.epoch = clock.now
         self.sleeps: list[float] = []
+        self._waiters: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+        self._driver: asyncio.Task[None] | None = None
 
     def monotonic(self) -> float:
         return (self.clock.now - self.epoch).total_seconds()
 
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(round(seconds, 6))
-        self.clock.advance(seconds=seconds)
-        await asyncio.sleep(0)  # let other tasks run, as a real sleep would
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (self.monotonic() + seconds, next(self._order), woken))
+        if self._driver is None or self._driver.done():
+            self._driver = asyncio.create_task(self._drive())
+        await woken
+
+    async def _drive(self) -> None:
+        while self._waiters:
+            for _ in range(20):  # every runnable task goes on to its next sleep (or finishes)
+                await asyncio.sleep(0)
+            deadline, _, woken = heapq.heappop(self._waiters)
+            if deadline > self.monotonic():
+                self.clock.advance(seconds=deadline - self.monotonic())
+            if not woken.done():
+                woken.set_result(None)
+
+
+def connect_error() -> NetworkError:
+    """What PTB raises when no connection could be made: the request never left."""
+    error = NetworkError("httpx.ConnectError: connection refused")
+    error.__cause__ = httpx.ConnectError("connection refused")
+    return error
 
 
 class FakeBot:
-    """Records sends (virtual time, chat, text, markup); raises the exceptions queued per chat."""
+    """Records sends (virtual time, chat, text, markup); raises the exceptions queued per chat.
+    Like the bot's guarded HTTP layer, it says when each request leaves (before any error)."""
 
     def __init__(self, vt: VirtualTime) -> None:
         self.vt = vt
@@ -66,6 +107,7 @@ class FakeBot:
         self.errors: dict[int, list[BaseException]] = {}
 
     async def post_html(self, chat_id: int, text: str, keyboard: str | None = None) -> None:
+        request_leaving()
         queued = self.errors.get(chat_id)
         if queued:
             raise queued.pop(0)
@@ -273,8 +315,8 @@ async def test_a_restart_resends_what_was_claimed_but_never_sent_and_drops_what_
 ) -> None:
     add_users(engine.store, 3)
     claimed = claim_due(engine.store, clock(), 10, new_token())  # a tick claimed three ...
-    assert mark_attempt(engine.store, claimed[0], clock())  # ... was inside the Bot API call for one ...
-    clock.advance(minutes=10)  # ... and the process died; it comes back ten minutes later.
+    assert mark_sending(engine.store, claimed[0], clock())  # ... one's request had left ...
+    clock.advance(seconds=2)  # ... and the process died; it is back two seconds later: no lease to wait out.
     restarted = make_dispatcher(engine.store, engine, vt)
     app = FakeApp()
     restarted.start(app)
@@ -297,7 +339,8 @@ async def test_the_job_callback_ticks(engine: Engine, dispatcher: Dispatcher, bo
             self.bot = bot
 
     with caplog.at_level(logging.INFO, logger="usce_coach.delivery"):
-        await callback(Context(bot))
+        await callback(Context(bot))  # returns at once: the tick runs as the dispatcher's own task
+        await dispatcher.idle()
     assert len(bot.sent) == 2 and "sent=2" in caplog.text
 
 
@@ -318,8 +361,9 @@ async def test_flood_control_that_does_not_end_gives_the_nudges_back(
     add_users(engine.store, 3)
     bot.errors[1] = [RetryAfter(30) for _ in range(10)]
     report = await dispatcher.tick(bot)
-    assert report.sent == 0 and report.retry_later == 1
-    assert {r["status"] for u in (1, 2, 3) for r in status(engine.store, f"tg:{u}").values()} == {"scheduled"}
+    assert report.retry_later == 1 and 1 not in bot.chats()  # everyone waited each time; 1 never went
+    assert status(engine.store)["ms:0"]["status"] == "scheduled"
+    assert report.sent == 2 and sorted(bot.chats()) == [2, 3]  # the others were not held back for good
 
 
 async def test_forbidden_marks_the_user_inactive_and_stops_their_nudges(
@@ -354,7 +398,7 @@ async def test_network_errors_retry_with_backoff(
     engine: Engine, dispatcher: Dispatcher, bot: FakeBot, vt: VirtualTime
 ) -> None:
     add_users(engine.store, 1)
-    bot.errors[1] = [NetworkError("httpx.ConnectError"), NetworkError("httpx.ConnectError")]
+    bot.errors[1] = [connect_error(), connect_error()]
     assert (await dispatcher.tick(bot)).sent == 1
     assert vt.sleeps[:2] == [2.0, 4.0]
 
@@ -364,9 +408,9 @@ async def test_network_errors_past_the_limit_try_again_later_then_give_up(
 ) -> None:
     add_users(engine.store, 2)
     limit = config().delivery
-    bot.errors[1] = [NetworkError("down") for _ in range(100)]
+    bot.errors[1] = [connect_error() for _ in range(100)]
     report = await dispatcher.tick(bot)
-    assert (report.sent, report.retry_later) == (0, 1)  # the rest of the tick waits too
+    assert report.retry_later == 1 and 1 not in bot.chats()  # tried 4 times, then given back
     row = status(engine.store)["ms:0"]
     assert (row["status"], row["attempts"]) == ("scheduled", 1) and row["due_at"] > clock().strftime("%Y-%m-%dT%H")
     for _ in range(limit.max_attempts + 2):
@@ -527,3 +571,300 @@ async def test_the_telegram_application_starts_the_nudge_job(engine: Engine, mon
         await app.post_init(app)
         assert "nudges" in [job.name for job in app.job_queue.jobs()]  # type: ignore[union-attr]
         assert isinstance(app.bot_data["dispatcher"], Dispatcher)
+
+
+# -- exactly as promised: marked only as the request leaves ----------------------------------------
+class Gate(BaseRateLimiter[int]):
+    """A stand-in for PTB's rate-limiter queue: requests wait here until the gate opens."""
+
+    def __init__(self) -> None:
+        self.open = asyncio.Event()
+        self.waiting = 0
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+    async def process_request(
+        self, callback: Callable[..., Coroutine[Any, Any, Any]], args: Any, kwargs: dict[str, Any],
+        endpoint: str, data: dict[str, Any], rate_limit_args: int | None,
+    ) -> Any:
+        if endpoint == "sendMessage":
+            self.waiting += 1
+            await self.open.wait()
+            self.waiting -= 1
+        return await callback(*args, **kwargs)
+
+
+class WatchingRequest(RecordingRequest):
+    """Records, for each sendMessage, the nudge's status at the moment the request is made;
+    ``raises`` are raised (instead of answering) by the next requests, in order."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__()
+        self.store = store
+        self.seen: list[str] = []
+        self.raises: list[BaseException] = []
+
+    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
+                         *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        if url.endswith("/sendMessage"):
+            self.seen.append(self.store.conn.execute("SELECT group_concat(status) FROM nudges").fetchone()[0])
+            if self.raises:
+                self.calls.append(Call("sendMessage", {}))
+                raise self.raises.pop(0)
+        return await super().do_request(url, method, request_data, *args, **kwargs)
+
+
+def guarded_bot(request: BaseRequest, rate_limiter: Any = None) -> CoachBot:
+    return CoachBot(TOKEN, request=GuardedRequest(request), rate_limiter=rate_limiter)
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    for _ in range(1000):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("never happened")
+
+
+async def test_a_nudge_waiting_in_ptbs_rate_limiter_is_only_claimed_and_is_marked_as_its_request_leaves(
+    engine: Engine, dispatcher: Dispatcher
+) -> None:
+    add_users(engine.store, 1)
+    request, gate = WatchingRequest(engine.store), Gate()
+    async with guarded_bot(request, gate) as real:
+        tick = asyncio.create_task(dispatcher.tick(real))
+        await until(lambda: gate.waiting == 1)
+        assert status(engine.store)["ms:0"]["status"] == "claimed"  # a crash now loses nothing
+        gate.open.set()
+        report = await tick
+    assert report.sent == 1 and request.seen == ["sending"]  # marked exactly as the request went
+    assert status(engine.store)["ms:0"]["status"] == "sent"
+
+
+async def test_a_crash_while_waiting_in_ptbs_queue_loses_nothing_and_sends_nothing_twice(
+    engine: Engine, vt: VirtualTime, clock: Clock
+) -> None:
+    add_users(engine.store, 1)
+    request, gate = WatchingRequest(engine.store), Gate()
+    first = make_dispatcher(engine.store, engine, vt)
+    async with guarded_bot(request, gate) as stuck, guarded_bot(request) as real:
+        old = asyncio.create_task(first.tick(stuck))
+        await until(lambda: gate.waiting == 1)  # the process "dies" here; a new one starts
+        clock.advance(seconds=2)
+        restarted = make_dispatcher(engine.store, engine, vt)
+        restarted.start(FakeApp())
+        assert status(engine.store)["ms:0"]["status"] == "scheduled"  # nothing to wait out
+        assert (await restarted.tick(real)).sent == 1
+        gate.open.set()  # the old request finally gets through PTB's queue: its claim is gone
+        await old
+    assert len(request.sent()) == 1 and request.seen == ["sending"]
+    assert status(engine.store)["ms:0"]["status"] == "sent"
+
+
+def _caused(error: NetworkError, cause: BaseException) -> NetworkError:
+    error.__cause__ = cause
+    return error
+
+
+@pytest.mark.parametrize(
+    ("fault", "outcome"),
+    [
+        # written, then no (usable) answer: Telegram may have delivered it
+        (lambda: _caused(NetworkError("httpx.ReadError: reset"), httpx.ReadError("reset")), "in doubt"),
+        (lambda: _caused(NetworkError("httpx.RemoteProtocolError"), httpx.RemoteProtocolError("closed")),
+         "in doubt"),
+        (lambda: _caused(TimedOut(), httpx.ReadTimeout("slow")), "in doubt"),
+        # never (completely) written: safe to send again
+        (lambda: _caused(NetworkError("httpx.ConnectError"), httpx.ConnectError("refused")), "sent"),
+        (lambda: _caused(NetworkError("httpx.WriteError"), httpx.WriteError("broken pipe")), "sent"),
+        (lambda: _caused(TimedOut(), httpx.ConnectTimeout("no route")), "sent"),
+        (lambda: _caused(TimedOut("Pool timeout: Request was *not* sent to Telegram."), httpx.PoolTimeout("")),
+         "sent"),
+    ],
+)
+async def test_a_reset_or_timeout_after_the_request_was_written_is_in_doubt_never_resent(
+    engine: Engine, dispatcher: Dispatcher, clock: Clock, fault: Callable[[], BaseException], outcome: str
+) -> None:
+    add_users(engine.store, 1)
+    request = WatchingRequest(engine.store)
+    request.raises = [fault()]
+    async with guarded_bot(request) as real:
+        await dispatcher.tick(real)
+        clock.advance(days=1)
+        await dispatcher.tick(real)
+    row = status(engine.store)["ms:0"]
+    if outcome == "in doubt":
+        assert (row["status"], row["error"]) == ("failed", "in doubt: in_doubt")
+        assert len(request.seen) == 1  # tried once, never again
+    else:
+        assert row["status"] == "sent" and len(request.seen) == 2  # the failed try, then the good one
+
+
+@pytest.mark.parametrize("code", [500, 502, 503])
+async def test_a_5xx_answer_is_in_doubt_never_resent(
+    engine: Engine, dispatcher: Dispatcher, clock: Clock, code: int
+) -> None:
+    add_users(engine.store, 1)
+    request = WatchingRequest(engine.store)
+    request.fail_next("sendMessage", code, "Internal Server Error")
+    async with guarded_bot(request) as real:
+        assert (await dispatcher.tick(real)).failed == 1
+        clock.advance(days=1)
+        assert (await dispatcher.tick(real)).claimed == 0
+    assert len(request.sent()) == 1 and status(engine.store)["ms:0"]["error"] == "in doubt: in_doubt"
+
+
+async def test_a_refused_request_gives_the_mark_back_at_once(engine: Engine, clock: Clock) -> None:
+    """A 429 (what PTB's limiter waits out before trying again) or a failed connection: the nudge is
+    claimed, not "sending", while it waits, so a crash then loses nothing."""
+    add_users(engine.store, 1)
+    [nudge] = claim_due(engine.store, clock(), 10, new_token())
+    request = WatchingRequest(engine.store)
+    guarded = GuardedRequest(request)
+    flight = Flight(lambda: mark_sending(engine.store, nudge, clock()),
+                    lambda: unmark_sending(engine.store, nudge, clock()))
+    request.fail_next("sendMessage", 429, "Too Many Requests: retry after 5", {"retry_after": 5})
+    token = _FLIGHT.set(flight)
+    try:
+        code, _ = await guarded.do_request("https://api.telegram.org/botX/sendMessage", "POST")
+        assert code == 429 and request.seen == ["sending"]
+        assert status(engine.store)["ms:0"]["status"] == "claimed" and not flight.marked
+        request.raises = [_caused(NetworkError("httpx.ConnectError"), httpx.ConnectError("refused"))]
+        with pytest.raises(NetworkError):
+            await guarded.do_request("https://api.telegram.org/botX/sendMessage", "POST")
+        assert status(engine.store)["ms:0"]["status"] == "claimed"
+        code, _ = await guarded.do_request("https://api.telegram.org/botX/sendMessage", "POST")
+        assert code == 200 and status(engine.store)["ms:0"]["status"] == "sending"
+    finally:
+        _FLIGHT.reset(token)
+
+
+# -- in parallel, and stopping -----------------------------------------------------------------
+class SlowChatBot(FakeBot):
+    """Chat 1's request hangs until released; everyone else's goes through."""
+
+    def __init__(self, vt: VirtualTime) -> None:
+        super().__init__(vt)
+        self.release = asyncio.Event()
+        self.hanging = 0
+
+    async def post_html(self, chat_id: int, text: str, keyboard: str | None = None) -> None:
+        if chat_id == 1:
+            request_leaving()
+            self.hanging += 1
+            await self.release.wait()
+        await super().post_html(chat_id, text, keyboard)
+
+
+async def test_one_slow_chat_does_not_hold_up_the_others(
+    engine: Engine, dispatcher: Dispatcher, vt: VirtualTime
+) -> None:
+    add_users(engine.store, 20)
+    bot = SlowChatBot(vt)
+    tick = asyncio.create_task(dispatcher.tick(bot))
+    await until(lambda: len(bot.sent) == 19)  # all the others, while chat 1 still hangs
+    assert bot.hanging == 1 and 1 not in bot.chats()
+    bot.release.set()
+    assert (await tick).sent == 20
+
+
+async def test_stopping_claims_nothing_more_and_records_what_was_on_its_way(
+    engine: Engine, dispatcher: Dispatcher, vt: VirtualTime
+) -> None:
+    add_users(engine.store, 40)
+    bot = SlowChatBot(vt)
+    dispatcher.spawn(dispatcher.tick(bot))
+    await until(lambda: bot.hanging == 1 and len(bot.sent) >= 3)
+    await dispatcher.stop(grace=0.01)  # what SIGTERM does (post_stop); chat 1 never answers
+    rows = {u: status(engine.store, f"tg:{u}")["ms:0"] for u in range(1, 41)}
+    assert (rows[1]["status"], rows[1]["error"]) == ("failed", "in doubt: stopped while sending")
+    counts = Counter(r["status"] for r in rows.values())
+    assert counts["sent"] == len(bot.sent) and counts["scheduled"] == 40 - 1 - len(bot.sent)
+    assert counts["claimed"] == counts["sending"] == 0  # nothing left held: a restart has nothing to wait for
+    sent = len(bot.sent)
+    assert (await dispatcher.tick(bot)).claimed == 0 and len(bot.sent) == sent  # stopped: claims nothing
+
+
+async def test_a_broadcast_piece_that_arrived_is_never_sent_again(
+    engine: Engine, dispatcher: Dispatcher, bot: FakeBot
+) -> None:
+    """A copy of several pieces (a broadcast queued before copies were limited to one message)
+    whose second piece cannot go: the copy fails, and the first piece is not sent again."""
+    from bot.broadcast import send_queued
+
+    add_users(engine.store, 1)
+    with engine.store.atomic():
+        bid = engine.store.db.table("broadcasts").insert(
+            {"text": "word " * 1500, "created_at": START.isoformat(), "recipients": 1}).last_pk
+        engine.store.db.table("broadcast_messages").insert(
+            {"broadcast_id": bid, "user_id": "tg:1", "chat_id": 1, "status": "queued", "queued_at": START.isoformat()})
+    original = bot.post_html
+
+    async def second_piece_never_connects(chat_id: int, text: str, keyboard: str | None = None) -> None:
+        if bot.sent:
+            request_leaving()
+            raise _caused(NetworkError("httpx.ConnectError"), httpx.ConnectError("refused"))
+        await original(chat_id, text, keyboard)
+
+    bot.post_html = second_piece_never_connects  # type: ignore[method-assign]
+    assert await send_queued(engine.store, dispatcher, bot) == Counter({"failed": 1})
+    assert await send_queued(engine.store, dispatcher, bot) == Counter()
+    assert len(bot.sent) == 1  # the first piece, once
+
+
+# -- catching up in the user's morning ---------------------------------------------------------
+@pytest.mark.parametrize(
+    ("back_at_utc", "sent_now", "next_local"),
+    [
+        (datetime(2026, 11, 28, 21, 37, tzinfo=UTC), False, "2026-11-29 09:30"),  # 16:37 in New York
+        (datetime(2026, 11, 28, 17, 37, tzinfo=UTC), False, "2026-11-29 09:30"),  # 12:37
+        (datetime(2026, 11, 28, 15, 15, tzinfo=UTC), True, "2026-11-28 10:15"),  # 10:15: in the morning
+    ],
+)
+async def test_a_catch_up_after_downtime_goes_out_in_the_users_morning(
+    engine: Engine, dispatcher: Dispatcher, bot: FakeBot, clock: Clock,
+    back_at_utc: datetime, sent_now: bool, next_local: str,
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    add_users(engine.store, 1, zone="America/New_York", per_user=2, due=START - timedelta(days=2))
+    clock.now = back_at_utc  # the bot was down for days; it comes back at this moment
+    await dispatcher.tick(bot)
+    ny = ZoneInfo("America/New_York")
+    sent = [clock.now.astimezone(ny) for _ in bot.sent]
+    assert bool(sent) is sent_now
+    waiting = sorted(r["due_at"] for r in status(engine.store).values() if r["status"] == "scheduled")
+    first = sent[0] if sent else datetime.strptime(waiting[0], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).astimezone(ny)
+    assert first.strftime("%Y-%m-%d %H:%M") == next_local
+    # The one-a-day gap fills in the next morning too, never at an odd hour.
+    for due in waiting:
+        local = datetime.strptime(due, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).astimezone(ny)
+        assert local.strftime("%H:%M") == "09:30"
+
+
+# -- a broadcast is limited as sent, after escaping --------------------------------------------
+async def test_a_broadcast_is_limited_by_its_length_as_sent_and_every_copy_is_one_message(
+    engine: Engine, dispatcher: Dispatcher, bot: FakeBot
+) -> None:
+    from bot.broadcast import send_queued
+    from flows.features.admin import BROADCAST_LIMIT, queued_messages
+    from tests.chat import Chat
+
+    admin = Chat(engine, "tg:42")  # the conftest engine's admin
+    engine.handle(Input.command("tg:42", "start"), chat_id=42)
+    admin.send("/broadcast " + "&" * 3500)  # 3,500 typed, 17,500 as sent
+    assert "17500 characters as sent" in admin.text and f"limit is {BROADCAST_LIMIT}" in admin.text
+    assert "Preview" not in admin.text
+    admin.send("&" * 701)  # the shortened draft: 3,505 as sent, still too long
+    assert "3505 characters as sent" in admin.text
+    admin.send("&" * 700)  # 3,500 as sent: fits
+    assert "Preview" in admin.text and len(admin.replies[-1].text) == BROADCAST_LIMIT
+    admin.press("Send to everyone")
+    [copy] = queued_messages(engine.store)
+    assert len(copy["text"]) == BROADCAST_LIMIT
+    assert await send_queued(engine.store, dispatcher, bot) == Counter({"sent": 1})
+    assert len(bot.sent) == 1 and bot.sent[0][2] == "&amp;" * 700  # one message, as typed

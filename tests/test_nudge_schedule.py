@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,7 +15,7 @@ from flows.domain.timezones import (
     QuietHours,
     local_datetime,
     morning_slot,
-    next_allowed,
+    next_morning,
     parse_hhmm,
     parse_quiet_hours,
     utc_offset_label,
@@ -120,15 +120,29 @@ def test_quiet_hours_wrap_past_midnight(quiet: QuietHours, t: time, inside: bool
 @pytest.mark.parametrize(
     ("now_local", "expected_local"),
     [
-        (datetime(2027, 1, 10, 14, 0), datetime(2027, 1, 10, 14, 0)),  # daytime: now
+        (datetime(2027, 1, 10, 9, 45), datetime(2027, 1, 10, 9, 45)),  # in the morning window: now
+        (datetime(2027, 1, 10, 12, 29), datetime(2027, 1, 10, 12, 29)),  # its last minutes: still now
+        (datetime(2027, 1, 10, 12, 37), datetime(2027, 1, 11, 9, 30)),  # after it: the next morning
+        (datetime(2027, 1, 10, 16, 37), datetime(2027, 1, 11, 9, 30)),  # afternoon: not now, tomorrow's
         (datetime(2027, 1, 10, 23, 0), datetime(2027, 1, 11, 9, 30)),  # late evening: next morning
         (datetime(2027, 1, 11, 3, 0), datetime(2027, 1, 11, 9, 30)),  # small hours: this morning
         (datetime(2027, 3, 13, 22, 0), datetime(2027, 3, 14, 9, 30)),  # across spring forward
+        (datetime(2027, 3, 14, 10, 0), datetime(2027, 3, 14, 10, 0)),  # the change day's morning
     ],
 )
-def test_something_late_waits_for_the_next_morning(now_local: datetime, expected_local: datetime) -> None:
+def test_something_late_goes_out_in_a_morning_window(now_local: datetime, expected_local: datetime) -> None:
     now = now_local.replace(tzinfo=NY).astimezone(UTC)
-    assert next_allowed(now, time(9, 30), NIGHT, NY) == expected_local.replace(tzinfo=NY).astimezone(UTC)
+    got = next_morning(now, time(9, 30), NIGHT, NY, timedelta(hours=3))
+    assert got == expected_local.replace(tzinfo=NY).astimezone(UTC)
+
+
+def test_the_morning_window_follows_the_end_of_quiet_hours() -> None:
+    """09:30 falls inside quiet hours 23:00–10:00: the morning starts at 10:00."""
+    late = QuietHours(time(23), time(10))
+    at = datetime(2027, 1, 10, 9, 45, tzinfo=NY).astimezone(UTC)
+    assert next_morning(at, time(9, 30), late, NY, timedelta(hours=3)) == datetime(2027, 1, 10, 10, tzinfo=NY)
+    noon = datetime(2027, 1, 10, 12, 45, tzinfo=NY).astimezone(UTC)
+    assert next_morning(noon, time(9, 30), late, NY, timedelta(hours=3)) == noon
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from flows.features.nudges import (
     Nudges,
     claim_due,
     due_replies,
-    mark_attempt,
+    mark_sending,
     mark_sent,
     new_token,
     recover,
@@ -53,7 +53,7 @@ def send_due(engine: Engine, now: datetime | None = None, channel: str = "tg") -
     now = now or engine.clock()
     claimed = claim_due(engine.store, now, 1000, new_token(), channel)
     for nudge in claimed:
-        assert mark_attempt(engine.store, nudge, now) and mark_sent(engine.store, nudge, now)
+        assert mark_sending(engine.store, nudge, now) and mark_sent(engine.store, nudge, now)
     return claimed
 
 
@@ -365,7 +365,7 @@ def test_a_nudge_is_claimed_once(engine: Engine, clock: Clock) -> None:
     first = claim_due(engine.store, clock(), 10, new_token())
     assert [n.key for n in first] == ["ms:secure", "ms:letters", "ms:apply"]
     assert claim_due(engine.store, clock(), 10, new_token()) == []
-    assert {r["status"] for r in rows(engine).values()} == {"sending"}
+    assert {r["status"] for r in rows(engine).values()} == {"claimed"}  # held, not yet on their way
 
 
 def test_a_lost_claim_cannot_be_marked(engine: Engine, clock: Clock) -> None:
@@ -373,7 +373,7 @@ def test_a_lost_claim_cannot_be_marked(engine: Engine, clock: Clock) -> None:
     clock.now = datetime(2028, 3, 1, 10, tzinfo=UTC)
     [nudge] = claim_due(engine.store, clock(), 10, new_token())
     recover(engine.store, clock() + timedelta(hours=1), timedelta(minutes=5))  # another process took it back
-    assert not mark_attempt(engine.store, nudge, clock())
+    assert not mark_sending(engine.store, nudge, clock())
     assert not mark_sent(engine.store, nudge, clock())
 
 
@@ -381,14 +381,15 @@ def test_restart_recovery_resends_unattempted_and_drops_in_doubt(engine: Engine,
     join(engine, application="2029-09")
     clock.now = datetime(2029, 3, 2, tzinfo=UTC)
     claimed = claim_due(engine.store, clock(), 10, new_token())
-    assert mark_attempt(engine.store, claimed[0], clock())  # crashed during the Bot API call
-    # ... the process dies here; a new one starts two minutes later: claims are not stale yet.
+    assert mark_sending(engine.store, claimed[0], clock())  # crashed while its request was out
+    # A running process leaves another's claims alone until its lease is over ...
     assert recover(engine.store, clock() + timedelta(minutes=2), timedelta(minutes=5)) == (0, 0)
-    assert recover(engine.store, clock() + timedelta(minutes=6), timedelta(minutes=5)) == (2, 1)
+    # ... and a process starting up, which holds none, takes every one back at once.
+    assert recover(engine.store, clock() + timedelta(seconds=2), None) == (2, 1)
     got = rows(engine)
     assert got["ms:secure"]["status"] == "failed" and "in doubt" in got["ms:secure"]["error"]
     assert got["ms:letters"]["status"] == got["ms:apply"]["status"] == "scheduled"
-    again = send_due(engine, clock() + timedelta(minutes=7))
+    again = send_due(engine, clock() + timedelta(minutes=1))
     assert sorted(n.key for n in again) == ["ms:apply", "ms:letters"]  # each sent once, secure never twice
 
 

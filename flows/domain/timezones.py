@@ -92,20 +92,22 @@ def morning_slot(day: date, send_at: time, quiet: QuietHours, zone: tzinfo) -> d
     return local_datetime(day, at, zone)
 
 
-def next_allowed(now: datetime, send_at: time, quiet: QuietHours, zone: tzinfo) -> datetime:
-    """The first moment at or after ``now`` (UTC) outside the quiet hours, or ``now`` itself.
+def next_morning(now: datetime, send_at: time, quiet: QuietHours, zone: tzinfo, window: timedelta) -> datetime:
+    """``now`` (UTC) if it falls in a morning window — the morning slot of a local day up to
+    ``window`` later, outside the quiet hours — else the next morning slot.
 
-    Used when something is late (after downtime, or snoozed into the night): it waits for the
-    next morning rather than arriving at night.
+    Used for anything that is late (after downtime, or held back by the one-a-day gap): it
+    goes out in the user's morning as promised, never at 16:37.
     """
-    local = now.astimezone(zone)
-    if not quiet.contains(local.time().replace(tzinfo=None)):
-        return now
-    day = local.date()
-    if quiet.start > quiet.end and local.time() >= quiet.start:
-        day += timedelta(days=1)  # evening part of a quiet period that ends tomorrow
-    slot = morning_slot(day, send_at, quiet, zone)
-    return slot if slot >= now else morning_slot(day + timedelta(days=1), send_at, quiet, zone)
+    day = now.astimezone(zone).date()
+    local = now.astimezone(zone).time().replace(tzinfo=None)
+    for offset in (-1, 0, 1, 2):
+        slot = morning_slot(day + timedelta(days=offset), send_at, quiet, zone)
+        if slot <= now < slot + window and not quiet.contains(local):
+            return now
+        if slot > now:
+            return slot
+    return morning_slot(day + timedelta(days=3), send_at, quiet, zone)  # not reached: slots are a day apart
 
 
 def local_today(now: datetime, zone: tzinfo) -> date:

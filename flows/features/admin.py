@@ -14,13 +14,13 @@ from typing import Any
 from sqlite_utils import Database, Migrations
 
 from flows.base.errors import StaleButton
-from flows.base.text import clean, escape
+from flows.base.text import MAX_INPUT, clean, escape
 from flows.base.types import Button, Reply
 from flows.engine.engine import CommandHandler, Feature, Turn
 from flows.storage.store import Store
 
 BROADCAST_FLOW = "admin.broadcast"
-BROADCAST_LIMIT = 3500  # leaves room for the preview's header within one Telegram message
+BROADCAST_LIMIT = 3500  # characters as sent (after HTML escaping): every copy is one Telegram message
 TOP_UNANSWERED = 5
 
 migrations = Migrations("usce-coach.admin")
@@ -84,10 +84,13 @@ class Admin(Feature):
 
     # -- /broadcast -----------------------------------------------------------------------
     def broadcast(self, turn: Turn, args: str) -> list[Reply]:
-        text = clean(args, BROADCAST_LIMIT)
+        text = clean(args, MAX_INPUT)
         if not text:
             turn.session.enter(BROADCAST_FLOW, "text")
             return [Reply(turn.t("admin.broadcast_ask", limit=BROADCAST_LIMIT))]
+        if too_long(text):
+            turn.session.enter(BROADCAST_FLOW, "text")
+            return [too_long_reply(turn, text)]
         turn.session.enter(BROADCAST_FLOW, "preview", {"text": text})
         return self.prompt(turn)
 
@@ -103,9 +106,12 @@ class Admin(Feature):
         if not turn.engine.is_admin(turn.user_id):  # no longer an admin: drop the draft
             turn.session.leave()
             return [turn.engine.main_menu(turn)]
-        cleaned = clean(text, BROADCAST_LIMIT)
+        cleaned = clean(text, MAX_INPUT)
         if not cleaned:
             return [Reply(turn.t("admin.broadcast_empty"))]
+        if too_long(cleaned):
+            turn.session.enter(BROADCAST_FLOW, "text")  # the draft must be shortened
+            return [too_long_reply(turn, cleaned)]
         turn.session.enter(BROADCAST_FLOW, "preview", {"text": cleaned})  # a new text replaces the draft
         return self.prompt(turn)
 
@@ -128,6 +134,16 @@ class Admin(Feature):
         if not count:
             return [Reply(turn.t("admin.broadcast_nobody"), replace=True)]
         return [Reply(turn.t("admin.broadcast_queued", count=count), replace=True)]
+
+
+def too_long(text: str) -> bool:
+    """Measured as sent: ``&`` goes out as ``&amp;``, ``<`` as ``&lt;``, so 3,500 ampersands are
+    17,500 characters of HTML. Within the limit, a copy is always one message."""
+    return len(escape(text)) > BROADCAST_LIMIT
+
+
+def too_long_reply(turn: Turn, text: str) -> Reply:
+    return Reply(turn.t("admin.broadcast_too_long", length=len(escape(text)), limit=BROADCAST_LIMIT))
 
 
 # -- queries -------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ change: one row per nudge, keyed ``(user_id, key)``. Rows still waiting ("schedu
 are never touched again, so nothing is sent twice.
 
 Delivery (``bot/delivery.py``) claims due rows atomically and moves each one
-``scheduled → sending → sent`` (or ``failed``/``skipped``). Everything it needs from the
+``scheduled → claimed → sending → sent`` (or ``failed``/``skipped``): ``claimed`` while it waits
+for its turn, ``sending`` only from the moment its HTTP request leaves. Everything it needs from the
 database lives here as plain functions so the terminal channel and the CLI can share it.
 
 Kinds and keys:
@@ -46,7 +47,7 @@ from flows.domain.timezones import (
     QuietHours,
     local_today,
     morning_slot,
-    next_allowed,
+    next_morning,
     parse_hhmm,
     parse_quiet_hours,
     utc_offset_label,
@@ -78,12 +79,14 @@ class DeliveryConfig:
     network_backoff_seconds: float = 2.0
     retry_after_max: int = 3
     max_attempts: int = 5
+    parallel: int = 8  # messages in flight at once, so one slow chat never holds up the rest
 
 
 @dataclass(frozen=True, slots=True)
 class NudgeConfig:
     send_time: time
     quiet: QuietHours
+    morning: timedelta  # a late nudge goes out only within this long after the morning slot
     min_gap: timedelta
     snooze_days: int
     letter_days_before_end: int
@@ -121,6 +124,7 @@ def load_config(path: Path = CONTENT_DIR / "nudges.yaml") -> NudgeConfig:
     return NudgeConfig(
         send_time=_time(path, sched, "send_time"),
         quiet=QuietHours(_time(path, sched, "quiet_start"), _time(path, sched, "quiet_end")),
+        morning=timedelta(hours=_number(path, sched, "morning_hours", 0.5, 4)),
         min_gap=timedelta(hours=_number(path, sched, "min_gap_hours", 0, 24 * 7)),
         snooze_days=int(_number(path, sched, "snooze_days", 1, 60)),
         letter_days_before_end=int(_number(path, events, "letter_days_before_end", 1, 28)),
@@ -137,6 +141,7 @@ def load_config(path: Path = CONTENT_DIR / "nudges.yaml") -> NudgeConfig:
             network_backoff_seconds=float(_number(path, deliv, "network_backoff_seconds", 0, 600)),
             retry_after_max=int(_number(path, deliv, "retry_after_max", 0, 10)),
             max_attempts=int(_number(path, deliv, "max_attempts", 1, 50)),
+            parallel=int(_number(path, deliv, "parallel", 1, 64)),
         ),
     )
 
@@ -165,7 +170,7 @@ def m001_nudges(db: Database) -> None:
             "key": str,  # unique per user: "ms:secure", "lt:17", "lt:17#1" (a snooze)
             "kind": str,  # one of KINDS
             "channel": str,  # "tg" (the dispatcher sends) or "term" (shown when the user writes)
-            "status": str,  # scheduled | held | sending | sent | failed | skipped
+            "status": str,  # scheduled | held | claimed | sending | sent | failed | skipped
             "due_on": str,  # the user's local day, "YYYY-MM-DD"
             "due_at": str,  # UTC instant to send, "YYYY-MM-DDTHH:MM:SSZ" (sorts as text)
             "expires_on": str,  # local day after which it is skipped rather than sent late
@@ -173,7 +178,7 @@ def m001_nudges(db: Database) -> None:
             "attempts": int,  # ticks that failed on network errors
             "claim_token": str,
             "claimed_at": str,
-            "attempted_at": str,  # set just before the Bot API call: "sending" + this = in doubt
+            "attempted_at": str,  # when its request left (status "sending"): after a crash, in doubt
             "sent_at": str,
             "error": str,
             "answer": str,  # the user's button: done | snoozed | stopped
@@ -523,7 +528,7 @@ class Claimed:
 
 
 _CLAIM = (
-    "UPDATE nudges SET status = 'sending', claim_token = :token, claimed_at = :now,"
+    "UPDATE nudges SET status = 'claimed', claim_token = :token, claimed_at = :now,"
     " attempted_at = NULL, updated_at = :now"
     " WHERE id IN (SELECT id FROM nudges WHERE status = 'scheduled' AND channel = :channel"
     " AND due_at <= :now ORDER BY due_at LIMIT :limit)"
@@ -533,6 +538,7 @@ CLAIM_PLAN_SQL = (  # the inner query of the claim, for EXPLAIN QUERY PLAN in th
     "SELECT id FROM nudges WHERE status = 'scheduled' AND channel = :channel"
     " AND due_at <= :now ORDER BY due_at LIMIT :limit"
 )
+HELD = "status IN ('claimed', 'sending')"  # a row some claimer holds
 
 
 def new_token() -> str:
@@ -545,7 +551,8 @@ def _claimed(row: Sequence[Any], token: str) -> Claimed:
 
 def claim_due(store: Store, now: datetime, limit: int, token: str, channel: str = "tg") -> list[Claimed]:
     """Atomically take up to ``limit`` due nudges (oldest first) for this claimer: one UPDATE …
-    RETURNING, so two ticks or two processes never get the same row."""
+    RETURNING, so two ticks or two processes never get the same row. They are ``claimed``:
+    held for this claimer, not yet on their way."""
     with _write(store):
         rows = store.conn.execute(
             _CLAIM, {"token": token, "now": stamp(now), "channel": channel, "limit": limit}
@@ -553,19 +560,26 @@ def claim_due(store: Store, now: datetime, limit: int, token: str, channel: str 
     return sorted((_claimed(r, token) for r in rows), key=lambda c: (c.due_at, c.id))
 
 
-def _set(store: Store, nudge: Claimed, sql: str, *params: Any) -> bool:
+def _set(store: Store, nudge: Claimed, sql: str, *params: Any, held: str = HELD) -> bool:
     """Change a claimed row, only while this claimer still holds it."""
     with _write(store):
         cursor = store.conn.execute(
-            f"UPDATE nudges SET {sql} WHERE id = ? AND claim_token = ? AND status = 'sending'",
+            f"UPDATE nudges SET {sql} WHERE id = ? AND claim_token = ? AND {held}",
             (*params, nudge.id, nudge.token),
         )
     return cursor.rowcount == 1
 
 
-def mark_attempt(store: Store, nudge: Claimed, now: datetime) -> bool:
-    """Record that the Bot API is about to be called; False if the claim was lost (too slow)."""
-    return _set(store, nudge, "attempted_at = ?, updated_at = ?", stamp(now), stamp(now))
+def mark_sending(store: Store, nudge: Claimed, now: datetime) -> bool:
+    """Its HTTP request is leaving now (called after every rate limiter): from here on a crash
+    leaves it in doubt. False if the claim was lost (another process took it back)."""
+    return _set(store, nudge, "status = 'sending', attempted_at = ?, updated_at = ?", stamp(now), stamp(now))
+
+
+def unmark_sending(store: Store, nudge: Claimed, now: datetime) -> bool:
+    """The request certainly did not reach Telegram (refused, or never connected): claimed again."""
+    return _set(store, nudge, "status = 'claimed', attempted_at = NULL, updated_at = ?", stamp(now),
+                held="status = 'sending'")
 
 
 def mark_sent(store: Store, nudge: Claimed, now: datetime) -> bool:
@@ -589,24 +603,26 @@ def release(
     )
 
 
-def recover(store: Store, now: datetime, lease: timedelta) -> tuple[int, int]:
-    """Deal with claims left behind by a crash (older than ``lease``).
+def recover(store: Store, now: datetime, lease: timedelta | None) -> tuple[int, int]:
+    """Deal with claims left behind by a crash: all of them at start (``lease`` None: this
+    process holds none yet), else those older than ``lease`` (a process that died while
+    another one kept running).
 
-    Not yet handed to Telegram (``attempted_at`` unset): back to scheduled, sent later.
-    Handed over but not recorded as sent: in doubt, so dropped (``failed``), never resent.
-    Returns (rescheduled, dropped).
+    ``claimed`` (never on its way to Telegram): back to scheduled, sent later.
+    ``sending`` (its request had left, no answer recorded): in doubt, so dropped
+    (``failed``), never resent. Returns (rescheduled, dropped).
     """
-    cutoff = stamp(now - lease)
+    old, args = ("", ()) if lease is None else (" AND claimed_at < ?", (stamp(now - lease),))
     with _write(store):
         again = store.conn.execute(
-            "UPDATE nudges SET status = 'scheduled', claim_token = NULL, claimed_at = NULL,"
-            " updated_at = ? WHERE status = 'sending' AND claimed_at < ? AND attempted_at IS NULL",
-            (stamp(now), cutoff),
+            "UPDATE nudges SET status = 'scheduled', claim_token = NULL, claimed_at = NULL, attempted_at = NULL,"
+            f" updated_at = ? WHERE status = 'claimed'{old}",
+            (stamp(now), *args),
         ).rowcount
         dropped = store.conn.execute(
             "UPDATE nudges SET status = 'failed', error = 'in doubt: a crash during sending',"
-            " updated_at = ? WHERE status = 'sending' AND claimed_at < ? AND attempted_at IS NOT NULL",
-            (stamp(now), cutoff),
+            f" updated_at = ? WHERE status = 'sending'{old}",
+            (stamp(now), *args),
         ).rowcount
     return again, dropped
 
@@ -651,13 +667,17 @@ def decide(
     _, zone = user_zone(store, nudge.user_id)
     if local_today(now, zone) > date.fromisoformat(nudge.expires_on):
         return Decision("skip", reason="expired")
-    earliest = now if present else next_allowed(now, cfg.send_time, prefs.quiet, zone)
+
+    def morning(at: datetime) -> datetime:
+        return next_morning(at, cfg.send_time, prefs.quiet, zone, cfg.morning)
+
+    earliest = now if present else morning(now)  # late (downtime, a backlog): the next morning window
     last = store.conn.execute(
         "SELECT max(sent_at) FROM nudges WHERE user_id = ? AND status = 'sent'", (nudge.user_id,)
     ).fetchone()[0]
     if last and parse_stamp(last) + cfg.min_gap > earliest:
         later = parse_stamp(last) + cfg.min_gap
-        earliest = later if present else next_allowed(later, cfg.send_time, prefs.quiet, zone)
+        earliest = later if present else morning(later)
     if earliest > now:
         return Decision("defer", at=earliest, reason="quiet hours or one a day")
     if not present and user[0] is None:
@@ -709,7 +729,7 @@ def due_replies(engine: Engine, user_id: str, limit: int = 1) -> list[Reply]:
             break
         with _write(store):
             rows = store.conn.execute(
-                "UPDATE nudges SET status = 'sending', claim_token = ?, claimed_at = ?"
+                "UPDATE nudges SET status = 'claimed', claim_token = ?, claimed_at = ?"
                 " WHERE id = (SELECT id FROM nudges WHERE user_id = ? AND status = 'scheduled'"
                 " AND due_at <= ? ORDER BY due_at LIMIT 1)"
                 " RETURNING id, user_id, key, kind, due_at, expires_on, args, attempts",
@@ -720,8 +740,7 @@ def due_replies(engine: Engine, user_id: str, limit: int = 1) -> list[Reply]:
         nudge = _claimed(rows[0], token)
         decision = decide(store, engine.texts, nudge, now, present=True)
         if decision.action == "send" and decision.reply is not None:
-            mark_attempt(store, nudge, now)
-            mark_sent(store, nudge, now)
+            mark_sent(store, nudge, now)  # shown in this very reply
             replies.append(decision.reply)
         elif decision.action in ("defer", "hold"):
             release(store, nudge, decision.at or now, now, status="held" if decision.action == "hold" else "scheduled")
