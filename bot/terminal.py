@@ -1,4 +1,4 @@
-"""The terminal channel: the same engine in a console. Buttons become numbered choices."""
+"""The terminal channel: the same engine in a console. Buttons become lettered choices."""
 
 from __future__ import annotations
 
@@ -50,6 +50,14 @@ def user_files(directory: Path, user_id: str) -> list[Path]:
     return sorted(directory.glob(f"*-{user_tag(user_id)}.*"))
 
 
+def choice_key(index: int) -> str:
+    """The letter typed to press the button at ``index``: a … z, then aa, ab, …"""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    if index < len(letters):
+        return letters[index]
+    return letters[index // len(letters) - 1] + letters[index % len(letters)]
+
+
 class Terminal:
     def __init__(
         self,
@@ -77,15 +85,18 @@ class Terminal:
             for row in reply.buttons:
                 for button in row:
                     choices.append(button)
-                    print(f"  [{len(choices)}] {button.label}", file=self.out)
+                    print(f"  [{choice_key(len(choices) - 1)}] {button.label}", file=self.out)
             print(file=self.out)
         if choices:
             self.choices = choices
 
     def to_input(self, line: str) -> Input:
-        stripped = line.strip()
-        if stripped.isdigit() and self.choices and 1 <= int(stripped) <= len(self.choices):
-            return Input.button(self.user_id, self.choices[int(stripped) - 1].data)
+        """A button's letter presses it; anything else is typed, so "6" or "2 weeks" answers a
+        step that asks for a number."""
+        key = line.strip().lower()
+        keys = [choice_key(i) for i in range(len(self.choices))]
+        if key in keys:
+            return Input.button(self.user_id, self.choices[keys.index(key)].data)
         return Input.parse(self.user_id, line)
 
     def send(self, line: str) -> list[Reply]:
@@ -99,7 +110,7 @@ class Terminal:
         return replies
 
     def loop(self) -> None:
-        print("USCE Coach — type a message, a number to press a button, or /quit.\n", file=self.out)
+        print("USCE Coach — type a message, a letter to press a button, or /quit.\n", file=self.out)
         self.send("/start")
         while True:
             try:

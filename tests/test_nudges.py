@@ -355,7 +355,7 @@ def test_the_terminal_loop_prints_the_nudge_after_the_answer(engine: Engine, clo
     Terminal(engine, "amina", tmp_path, out=out).send("/help")
     printed = out.getvalue()
     assert printed.index("How I can help") < printed.index("Next stage of your timeline")
-    assert "[1] ✅ Done" in printed
+    assert "[a] ✅ Done" in printed
 
 
 # -- claiming and recovery ------------------------------------------------------------------------

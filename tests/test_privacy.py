@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from bot.terminal import Terminal, user_file, user_files
+from bot.terminal import Terminal, choice_key, user_file, user_files
 from flows.base.types import Input, Reply
 from flows.engine.engine import Engine
 from flows.features.privacy import EXPORT_FILENAME
@@ -295,7 +295,7 @@ def test_delete_in_the_terminal_removes_that_users_files_only(engine: Engine, tm
     ann.send("/export")  # an existing file is made private again when rewritten
     assert stat.S_IMODE(user_file(folder, "term:ann", EXPORT_FILENAME).stat().st_mode) == 0o600
     ann.send("/delete")
-    ann.send(str(next(i for i, b in enumerate(ann.choices, 1) if b.data == "pv:erase")))
+    ann.send(next(choice_key(i) for i, b in enumerate(ann.choices) if b.data == "pv:erase"))
     assert user_files(folder, "term:ann") == []
     assert len(user_files(folder, "term:bob")) == 2
 

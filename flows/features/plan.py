@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from flows.base.errors import InvalidAnswer, StaleButton
 from flows.base.text import MAX_INPUT, clean
 from flows.base.types import Button, Keyboard, Reply, column
+from flows.domain import typed
 from flows.domain.plan import MONTH_ABBR, Rules, build_plan, load_rules, month_label
 from flows.domain.plan_view import render_plan
 from flows.engine.engine import CommandHandler, Feature, MenuEntry, Turn
@@ -46,6 +47,7 @@ FLOW = "onboarding"
 EDIT_FLOW = "profile"
 FLOWS = (FLOW, EDIT_FLOW)
 DONE = "done"
+HEARD = "_heard"  # a _read_* result key: how a typed answer was understood, said back in one line
 
 
 # -- the questions, as data -----------------------------------------------------------------
@@ -354,7 +356,16 @@ class Onboarding(Feature):
         value = clean(text, MAX_INPUT)
         if not value:
             raise InvalidAnswer(turn.t("onboarding.bad_empty"))
-        return self._answer(turn, self._load(turn), state, value, pressed=False)
+        profile = self._load(turn)
+        move = typed.move_of(value)
+        if move == "back" and (turn.session.flow == EDIT_FLOW or MACHINE.can_fire("back", state)):
+            return self._back(turn, profile, state)
+        movable = self._has_answer(profile, state) or MACHINE.can_fire("skip", state)
+        if move in ("skip", "keep") and turn.session.flow == FLOW and state not in MULTI and movable:
+            return self._keep(turn, profile, state)
+        if move == "done" and state in MULTI:
+            return self._done(turn, profile, state)
+        return self._answer(turn, profile, state, value, pressed=False)
 
     def on_button(self, turn: Turn, payload: str) -> list[Reply]:
         action, _, rest = payload.partition(":")
@@ -463,6 +474,7 @@ class Onboarding(Feature):
         if state in MULTI:
             return self._toggle(turn, profile, state, value, pressed)
         updates = getattr(self, f"_read_{state}")(turn, profile, value, pressed)
+        heard = updates.pop(HEARD, None)
         if state == "status" and turn.session.flow == EDIT_FLOW:
             follow = []
             if updates["status"] == "student":
@@ -471,7 +483,8 @@ class Onboarding(Feature):
                 follow.append("grad_year")
             turn.session.data["follow"] = follow
             turn.session.dirty = True
-        return self._move(turn, profile, state, "next", updates)
+        replies = self._move(turn, profile, state, "next", updates)
+        return [Reply(heard), *replies] if heard else replies
 
     def _choice(self, turn: Turn, state: str, value: str, pressed: bool) -> str:
         words = self.rules.aliases[state]
@@ -480,13 +493,29 @@ class Onboarding(Feature):
                 raise StaleButton()
             return value
         labels = {code: turn.t(f"onboarding.opt_{state}_{code}") for code in words}
-        code = match_choice(value, words, labels)
+        code = match_choice(value, words, labels) or match_choice(typed.without_hedges(value), words, labels)
+        if code is None:  # "tight budget", "i have b1/b2 already": one answer's words inside the message
+            code = typed.named_inside(value, {c: (*words[c], labels[c]) for c in words})
         if code is None:
             raise InvalidAnswer(turn.t(f"onboarding.bad_{state}"))
         return code
 
+    def _months_typed(self, turn: Turn, state: str, value: str, low: int, high: int) -> int:
+        """Months from "3", "3 months", "4 weeks" (one month), "a year"; whole months, halves down."""
+        found = typed.months_answer(value)
+        if found is None:
+            raise InvalidAnswer(turn.t(f"onboarding.bad_{state}_number", low=low, high=high))
+        months, _ = found
+        if not low <= months <= high:
+            raise InvalidAnswer(turn.t(f"onboarding.bad_{state}_range", low=low, high=high, value=months))
+        return months
+
     def _number(self, turn: Turn, state: str, value: str, low: int, high: int, **extra: object) -> int:
         number = parse_number(value)
+        if number is None:
+            number = typed.parse_whole(value)
+        if number is None and low == 0 and typed.yes_no(value) == "no":  # "nope": none
+            number = 0
         if number is None:
             raise InvalidAnswer(turn.t(f"onboarding.bad_{state}_number", low=low, high=high, **extra))
         if not low <= number <= high:
@@ -501,6 +530,8 @@ class Onboarding(Feature):
 
     def _read_student_year(self, turn: Turn, profile: Profile, value: str, pressed: bool) -> dict[str, Any]:
         span = self.rules.student_year
+        if not pressed and typed.is_final_year(value):  # schools differ in length: the graduation year says it
+            return {"student_year": None, HEARD: turn.t("onboarding.heard_final_year")}
         return {"student_year": self._number(turn, "student_year", value, span.low, span.high)}
 
     def _grad_range(self, turn: Turn, profile: Profile) -> tuple[int, int]:
@@ -520,7 +551,9 @@ class Onboarding(Feature):
         return {"grad_year": number}
 
     def _read_application(self, turn: Turn, profile: Profile, value: str, pressed: bool) -> dict[str, Any]:
-        parsed = parse_month(value)
+        match_year = None if pressed else typed.parse_match_year(value)
+        # "Match 2028": applications go in the cycle before it
+        parsed = (match_year - 1, self.rules.cycle_month) if match_year is not None else parse_month(value)
         if isinstance(parsed, str):
             if pressed:
                 raise StaleButton()
@@ -536,11 +569,24 @@ class Onboarding(Feature):
             raise InvalidAnswer(
                 turn.t("onboarding.bad_application_far", month=chosen, years=self.rules.max_years_ahead)
             )
-        return {"application": f"{year:04d}-{month:02d}"}
+        answer: dict[str, Any] = {"application": f"{year:04d}-{month:02d}"}
+        if match_year is not None:
+            answer[HEARD] = turn.t("onboarding.heard_match", month=chosen, match=match_year)
+        return answer
 
     def _read_months(self, turn: Turn, profile: Profile, value: str, pressed: bool) -> dict[str, Any]:
         span = self.rules.months_available
-        return {"months_available": self._number(turn, "months", value, span.low, span.high)}
+        if pressed:
+            return {"months_available": self._number(turn, "months", value, span.low, span.high)}
+        months = self._months_typed(turn, "months", value, span.low, span.high)
+        return {"months_available": months, **self._heard_length(turn, value, months)}
+
+    def _heard_length(self, turn: Turn, value: str, months: int) -> dict[str, Any]:
+        """Says how a length typed in weeks, days or years was counted ("4 weeks: 1 month")."""
+        found = typed.months_answer(value)
+        if found is None or found[1] is None or found[1].unit == "month":
+            return {}
+        return {HEARD: turn.t("onboarding.heard_length", typed=clean(value, 40), months=self._months(turn, months))}
 
     def _read_budget(self, turn: Turn, profile: Profile, value: str, pressed: bool) -> dict[str, Any]:
         return {"budget": self._choice(turn, "budget", value, pressed)}
@@ -549,15 +595,23 @@ class Onboarding(Feature):
         return {"visa": self._choice(turn, "visa", value, pressed)}
 
     def _read_us_experience(self, turn: Turn, profile: Profile, value: str, pressed: bool) -> dict[str, Any]:
-        if not pressed and (number := parse_number(value)) is not None and number > 0:
-            span = self.rules.us_months  # "3" answers both questions at once
-            return {"us_months": self._number(turn, "us_months", value, span.low, span.high)}
+        found = None if pressed else typed.months_answer(value)
+        if found is not None and found[0] > 0:
+            span = self.rules.us_months  # "3" or "4 weeks" answers both questions at once
+            months = self._months_typed(turn, "us_months", value, span.low, span.high)
+            return {"us_months": months, **self._heard_length(turn, value, months)}
+        said = None if pressed else typed.yes_no(value)
+        if said in ("yes", "no"):
+            return {"us_months": 0 if said == "no" else None}
         code = self._choice(turn, "us_experience", value, pressed)
         return {"us_months": 0 if code == "none" else None}  # "some": the number comes next
 
     def _read_us_months(self, turn: Turn, profile: Profile, value: str, pressed: bool) -> dict[str, Any]:
         span = self.rules.us_months
-        return {"us_months": self._number(turn, "us_months", value, span.low, span.high)}
+        if pressed:
+            return {"us_months": self._number(turn, "us_months", value, span.low, span.high)}
+        months = self._months_typed(turn, "us_months", value, span.low, span.high)
+        return {"us_months": months, **self._heard_length(turn, value, months)}
 
     def _read_letters(self, turn: Turn, profile: Profile, value: str, pressed: bool) -> dict[str, Any]:
         span = self.rules.us_letters
@@ -601,12 +655,14 @@ class Onboarding(Feature):
                 chosen.remove(name)
                 return tuple(chosen)
         else:
-            typed = normalize(value)
-            name = next(
-                (s.name for s in self.rules.specialties if typed in (normalize(s.name), *s.aliases)), ""
-            )
-            if not name:
-                name = clean(value, self.rules.specialty_length)
+            found = typed.match_specialty(value, {s.name: s.aliases for s in self.rules.specialties})
+            if found.suggestion:  # close to a listed name, not sure: ask
+                raise InvalidAnswer(turn.t("onboarding.bad_specialty_unsure", name=found.suggestion))
+            name = found.name or ""
+            if not name:  # a specialty not on the buttons, without "maybe" around it
+                bare = typed.without_hedges(value)
+                hedged = bare != typed.words_of(value)  # "dermatology maybe"; else keep it as typed ("PM&R")
+                name = clean(bare if hedged and bare else value, self.rules.specialty_length)
                 if not any(ch.isalpha() for ch in name):
                     raise InvalidAnswer(turn.t("onboarding.bad_specialty"))
                 if name.islower():  # "sports medicine" reads like the listed ones: "Sports medicine"

@@ -1,0 +1,193 @@
+"""Typed answers read the way people type them: the parsers, and the onboarding steps using them."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from flows.base.content import ContentError
+from flows.domain import typed
+from flows.engine.engine import Engine
+from flows.storage.profiles import Profile, load_profile
+from flows.storage.store import Store
+from tests.chat import Chat
+from tests.test_onboarding import answer_graduate, state_of
+
+
+@pytest.mark.parametrize(
+    ("text", "months", "unit"),
+    [
+        ("4 weeks", 1, "week"),
+        ("6 weeks", 1, "week"),  # 1.5 months: halves round down
+        ("7 weeks", 2, "week"),
+        ("8wks", 2, "week"),
+        ("2 weeks", 1, "week"),  # any time at all is at least a month's answer
+        ("1.5 months", 1, "month"),
+        ("two months", 2, "month"),
+        ("a year", 12, "year"),
+        ("10 days", 1, "day"),
+        ("about 3 months", 3, "month"),
+        ("3", 3, None),
+        ("4 weeks maybe", 1, "week"),
+    ],
+)
+def test_durations_become_whole_months(text: str, months: int, unit: str | None) -> None:
+    found = typed.months_answer(text)
+    assert found is not None
+    assert found[0] == months
+    assert (found[1].unit if found[1] else None) == unit
+
+
+@pytest.mark.parametrize("text", ["banana", "", "-3 months", "3 or 4", "weeks"])
+def test_what_is_not_a_length(text: str) -> None:
+    assert typed.months_answer(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "year"),
+    [("Match 2028", 2028), ("2028 match", 2028), ("match '28", 2028), ("NRMP 2029", 2029), ("2028", None),
+     ("match", None), ("match 2027 or 2028", None)],
+)
+def test_the_match_year(text: str, year: int | None) -> None:
+    assert typed.parse_match_year(text) == year
+
+
+@pytest.mark.parametrize(
+    ("text", "final"),
+    [("final year", True), ("i'm in final year of med school", True), ("im in my final year", True),
+     ("last year of med school", True), ("year 4", False), ("4", False), ("first year", False)],
+)
+def test_the_final_year_of_school(text: str, final: bool) -> None:
+    assert typed.is_final_year(text) is final
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [("yep", "yes"), ("Yeah", "yes"), ("nope", "no"), ("not really", "no"), ("not sure", "unsure"),
+     ("idk", "unsure"), ("banana", None)],
+)
+def test_yes_and_no_words(text: str, said: str | None) -> None:
+    assert typed.yes_no(text) == said
+
+
+@pytest.mark.parametrize(("text", "move"), [("skip", "skip"), ("Go back", "back"), ("keep", "keep"),
+                                            ("done", "done"), ("cancel", "cancel"), ("backpack", None)])
+def test_moves(text: str, move: str | None) -> None:
+    assert typed.move_of(text) == move
+
+
+SPECIALTIES = {
+    "Internal medicine": ["im", "internal med"],
+    "Family medicine": ["fm", "family practice"],
+    "Psychiatry": ["psych"],
+    "Pediatrics": ["peds", "paediatrics"],
+    "Neurology": ["neuro"],
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "suggestion"),
+    [
+        ("psychaitry", "Psychiatry", None),
+        ("family med", "Family medicine", None),
+        ("IM", "Internal medicine", None),
+        ("peds", "Pediatrics", None),
+        ("family medicine maybe", "Family medicine", None),
+        ("Internal Medcine", "Internal medicine", None),
+        ("dermatology", None, None),
+        ("ent", None, None),
+        ("pediatry", None, "Pediatrics"),
+    ],
+)
+def test_names_with_typos_abbreviations_and_hedges(text: str, name: str | None, suggestion: str | None) -> None:
+    found = typed.match_name(text, SPECIALTIES)
+    assert (found.name, found.suggestion) == (name, suggestion)
+
+
+def test_a_known_specialty_is_not_read_as_a_typo_of_a_listed_one() -> None:
+    assert typed.match_specialty("urology", SPECIALTIES).name == "Urology"
+    assert typed.match_specialty("neurolgy", SPECIALTIES).name == "Neurology"
+    assert typed.match_specialty("dermatolgy", SPECIALTIES).name == "Dermatology"
+
+
+def test_a_broken_vocabulary_names_its_file_and_line(tmp_path: Path) -> None:
+    broken = tmp_path / "typed.yaml"
+    source = (typed.TYPED_FILE).read_text(encoding="utf-8").replace("  week: {months: 0.25,", "  week: {months: lots,")
+    broken.write_text(source, encoding="utf-8")
+    with pytest.raises(ContentError, match=r"typed.yaml:\d+: units.week.months"):
+        typed.parse_vocabulary(broken)
+
+
+# -- at the steps ------------------------------------------------------------------------------------
+def profile_of(chat: Chat, store: Store) -> Profile:
+    found = load_profile(store, chat.user)
+    assert found is not None
+    return found
+
+
+def test_a_student_types_the_way_people_type(chat: Chat, store: Store) -> None:
+    chat.send("/plan")
+    chat.send("student")
+    chat.send("i'm in final year of med school")
+    assert "Final year" in chat.text
+    assert state_of(chat) == ("onboarding", "grad_year")
+    chat.send("2027")
+    chat.send("psychaitry")
+    chat.send("family med")
+    chat.send("done")
+    assert profile_of(chat, store).specialties == ("Psychiatry", "Family medicine")
+    chat.send("2028 match")
+    assert "Match 2028" in chat.text and "Sep 2027" in chat.text
+    assert profile_of(chat, store).application == "2027-09"
+    chat.send("4 weeks")
+    assert profile_of(chat, store).months_available == 1, "four weeks is a month, not four"
+    assert "four weeks make a month" in chat.text
+    chat.send("tight budget")
+    assert profile_of(chat, store).budget == "limited"
+    chat.send("i have b1/b2 already")
+    assert profile_of(chat, store).visa == "b1b2"
+    chat.send("nope")
+    assert profile_of(chat, store).us_months == 0
+    chat.send("nope")
+    assert profile_of(chat, store).us_letters == 0
+
+
+def test_a_close_specialty_is_confirmed_not_invented(chat: Chat, store: Store) -> None:
+    answer_graduate(chat, upto="specialties")
+    chat.send("pediatry")
+    assert "Did you mean Pediatrics?" in chat.text
+    assert profile_of(chat, store).specialties == ()
+    chat.send("dermatology maybe")
+    assert profile_of(chat, store).specialties == ("Dermatology",)
+
+
+def test_typed_moves_at_a_step(chat: Chat, store: Store) -> None:
+    answer_graduate(chat, upto="months")
+    chat.send("back")
+    assert state_of(chat) == ("onboarding", "application")
+    chat.send("keep")
+    assert state_of(chat) == ("onboarding", "months")
+    chat.send("skip")
+    assert state_of(chat) == ("onboarding", "budget")
+    assert profile_of(chat, store).months_available is None
+
+
+def test_the_terminal_takes_a_typed_number_as_the_answer(engine: Engine, store: Store, tmp_path: Path) -> None:
+    from bot.terminal import Terminal
+
+    out = io.StringIO()
+    term = Terminal(engine, "amina", tmp_path, out=out)
+    term.send("/plan")
+    term.send("b")  # the second button: Graduate
+    term.send("2019")
+    term.send("Internal medicine")
+    term.send("done")
+    term.send("Sep 2028")
+    term.send("6")  # a number is the answer, not the sixth button
+    found = load_profile(store, "term:amina")
+    assert found is not None and found.months_available == 6
+    assert "[a] " in out.getvalue()
+    term.send("a")  # a letter presses that button: the first budget answer
+    assert load_profile(store, "term:amina").budget == "limited"  # type: ignore[union-attr]
