@@ -191,3 +191,37 @@ def test_the_terminal_takes_a_typed_number_as_the_answer(engine: Engine, store: 
     assert "[a] " in out.getvalue()
     term.send("a")  # a letter presses that button: the first budget answer
     assert load_profile(store, "term:amina").budget == "limited"  # type: ignore[union-attr]
+
+
+def test_a_length_typed_at_the_end_month_of_a_rotation(chat: Chat, store: Store) -> None:
+    chat.send("/log")
+    chat.press("Externship")
+    chat.press("✓")
+    chat.send("Internal Medicine")
+    chat.send("St. Mary")
+    chat.press("Teaching hospital")
+    chat.press("Both")
+    chat.send("03/2026")
+    chat.send("4 weeks")  # one month: it ends the month it starts
+    row = store.conn.execute("SELECT start, end FROM experiences").fetchone()
+    assert tuple(row) == ("2026-03", "2026-03"), chat.text
+
+
+def test_cancel_typed_at_any_step_stops_the_flow(chat: Chat, store: Store) -> None:
+    answer_graduate(chat, upto="budget")
+    chat.send("cancel")
+    assert state_of(chat) == (None, None)
+    assert profile_of(chat, store).months_available == 3, "what was answered is kept"
+
+
+@pytest.mark.parametrize(
+    ("text", "hours"),
+    [("10pm to 6am", ((22, 0), (6, 0))), ("from 10 pm until 6 am", ((22, 0), (6, 0))),
+     ("between 11pm and 7am", ((23, 0), (7, 0))), ("12am-6am", ((0, 0), (6, 0))), ("22:00-07:00", ((22, 0), (7, 0))),
+     ("10:30pm to 6:15am", ((22, 30), (6, 15))), ("13pm-6am", None), ("late", None)],
+)
+def test_quiet_hours_as_people_type_them(text: str, hours: tuple[tuple[int, int], tuple[int, int]] | None) -> None:
+    from flows.domain.timezones import parse_quiet_hours
+
+    found = parse_quiet_hours(text)
+    assert (None if found is None else tuple((t.hour, t.minute) for t in found)) == hours

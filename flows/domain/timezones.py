@@ -33,12 +33,24 @@ def utc_offset_label(zone: str, at: datetime) -> str:
 _HHMM = re.compile(r"^(\d{1,2})(?::?(\d{2}))?$")
 
 
+_HALF_DAY = re.compile(r"\s*([ap])\.?\s*m\.?$")
+
+
 def parse_hhmm(text: str) -> time | None:
-    """ "21:00", "9", "0930" → a time; None if it is not a time of day."""
-    match = _HHMM.match(text.strip().lower().removesuffix("h"))
+    """ "21:00", "9", "0930", "10pm", "6 a.m.", "midnight" → a time; None if it is not a time of day."""
+    value = text.strip().lower()
+    value = {"midnight": "0:00", "noon": "12:00", "midday": "12:00"}.get(value, value)
+    half = _HALF_DAY.search(value)
+    if half:
+        value = value[: half.start()]
+    match = _HHMM.match(value.strip().removesuffix("h"))
     if not match:
         return None
     hour, minute = int(match[1]), int(match[2] or 0)
+    if half:  # 12 am is midnight, 12 pm noon
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if half[1] == "p" else 0)
     if hour == 24 and minute == 0:
         hour = 0
     if hour > 23 or minute > 59:
@@ -48,7 +60,8 @@ def parse_hhmm(text: str) -> time | None:
 
 def parse_quiet_hours(text: str) -> tuple[time, time] | None:
     """ "21:00-09:00", "22 to 8", "23–7" → (start, end); None when it cannot be read."""
-    parts = re.split(r"\s*(?:-|–|—|to|until|till)\s*", text.strip().lower())
+    value = re.sub(r"^(from|between)\s+", "", text.strip().lower())
+    parts = re.split(r"\s*(?:-|–|—|\bto\b|\buntil\b|\btill\b|\band\b)\s*", value)
     if len(parts) != 2:
         return None
     start, end = parse_hhmm(parts[0]), parse_hhmm(parts[1])

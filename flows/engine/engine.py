@@ -19,6 +19,7 @@ from sqlite_utils import Migrations
 from flows.base.content import Texts, texts
 from flows.base.errors import CoachError, InvalidAnswer, StaleButton, StorageUnavailable
 from flows.base.types import Button, Input, Keyboard, Kind, Reply, Session, column, merge_replies
+from flows.domain import typed
 from flows.engine import answers
 from flows.storage.outbox import Outbox, outbox_migrations
 from flows.storage.store import Store, core_migrations
@@ -357,6 +358,8 @@ class Engine:
             if owner is None:  # a flow that no longer exists (after an upgrade)
                 session.leave()
             else:
+                if typed.move_of(text) == "cancel" and "cancel" in self._commands:  # typed, not /cancel
+                    return self.run_command(turn, "cancel")
                 turn.route = f"flow:{session.flow}"
                 entry = answers.entry_before(session, inp.message_id, text)
                 aside = None if session.flow in owner.open_text_flows else self._question(turn, text)

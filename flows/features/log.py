@@ -26,6 +26,7 @@ from flows.base.text import clean, to_plain
 from flows.base.types import Attachment, Button, Keyboard, Reply, column
 from flows.domain.checks import render_warnings, run_checks
 from flows.domain.readiness import assess, benchmarks, counted_level, render
+from flows.domain.typed import months_answer
 from flows.engine.engine import CommandHandler, Feature, MenuEntry, Turn
 from flows.engine.machine import FlowMachine, FlowSpec
 from flows.storage.experiences import (
@@ -290,6 +291,9 @@ class Tracker(Feature):
         if field in MONTH_FIELDS:
             if typed:
                 parsed = parse_month(raw, self._this_month(turn))
+                length = months_answer(raw) if parsed is None and field == "end" and record.get("start") else None
+                if length is not None and length[0] >= 1:  # "4 weeks", "3 months", "3": how long it lasts
+                    parsed = month_index(record["start"]) + length[0] - 1
                 if parsed is None:
                     raise InvalidAnswer(turn.t("tracker.bad_month", text=clean(raw, 40)))
             elif _MONTH.fullmatch(raw) and 1 <= int(raw[5:]) <= 12:
