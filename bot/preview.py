@@ -109,10 +109,12 @@ def preview(persona: Persona, view: str, arg: str = "", out_dir: Path | None = N
         inp = Input.text(USER, arg)
     else:
         inp = Input.command(USER, view)
-    outcome = engine.handle(inp)
+    replies = engine.handle(inp).replies
+    if view == "plan" and any(b.data == "ob:p:full" for r in replies for row in r.buttons for b in row):
+        replies += engine.handle(Input.button(USER, "ob:p:full")).replies  # the card, then the full plan
     files: list[str] = []
-    text = _plain(outcome.replies)
-    for reply in outcome.replies:
+    text = _plain(replies)
+    for reply in replies:
         if reply.attachment is not None:
             folder = out_dir or Path.cwd()
             folder.mkdir(parents=True, exist_ok=True)

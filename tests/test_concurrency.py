@@ -63,8 +63,8 @@ async def answer_goals(emu: Emulator, store: Store, uid: int, inputs: list[Input
     await settle(emu, uid, inputs)
     for _ in range(40):
         message = last_with_buttons(emu, uid, "ob:")
-        if message is None:
-            return
+        if message is None or not any(d.startswith(("ob:a:", "ob:d:")) for d in message.callback_data):
+            return  # no question left: the plan's card (its buttons open the plan's sections)
         data = message.callback_data
         ticked = "✅" in message.plain_text or any("✅" in b.get("text", "") for row in message.buttons for b in row)
         done = [d for d in data if d.startswith("ob:d:")]

@@ -76,6 +76,8 @@ def test_a_graduate_walks_through_and_gets_the_plan(chat: Chat, store: Store) ->
     assert "All done" in chat.text
     assert "Your USCE plan" in chat.text
     assert "Graduated 2019 · Internal medicine · apply Sep 2028 → Match 2029" in chat.text
+    assert "Where you stand" in chat.text and "Next steps" in chat.text  # the summary card
+    chat.press("Full plan")
     assert "Externships for IMGs" in chat.text and "Limited budget" in chat.text
     assert "Graduation 9 years before applying" in chat.text and "rule of thumb" in chat.text
     assert "🗓 Your timeline — apply Sep 2028 → Match 2029" in chat.text
@@ -314,6 +316,7 @@ def test_skip_moves_on_and_leaves_the_answer_empty(chat: Chat) -> None:
     chat.press("Done")
     chat.press("Skip")
     assert "All done" in chat.text
+    chat.press("Full plan")
     assert "Visa unclear" in chat.text
     assert profile_of(chat).timezone is None
 
@@ -454,6 +457,7 @@ def test_changing_one_answer_updates_the_plan(chat: Chat) -> None:
     assert "Saved" in chat.text and "Budget: 💰 Flexible" in chat.text
     assert state_of(chat) == (None, None)
     chat.press("My plan")
+    chat.press("Full plan")
     assert "Paying for an externship?" in chat.text and "Limited budget" not in chat.text
     assert profile_of(chat).onboarding_step == "done"
 
@@ -482,6 +486,7 @@ def test_changing_status_to_student_asks_year_and_graduation(chat: Chat) -> None
     p = profile_of(chat)
     assert (p.status, p.student_year, p.grad_year) == ("student", 5, 2027)
     chat.send("/plan")
+    chat.press("Full plan")
     assert "US electives" in chat.text
 
 

@@ -88,13 +88,15 @@ class Reply:
 
     ``text`` uses Telegram's HTML subset with every user value escaped.
     ``replace`` asks the channel to edit the message whose button was pressed
-    instead of sending a new one.
+    instead of sending a new one. ``full`` marks a text the user asked to see whole
+    (the full plan): it may run past one phone screen, which other replies do not.
     """
 
     text: str
     buttons: Keyboard = ()
     replace: bool = False
     attachment: Attachment | None = None
+    full: bool = False
 
 
 def keyboard(*rows: list[Button] | tuple[Button, ...]) -> Keyboard:
@@ -140,7 +142,12 @@ def merge_replies(replies: list[Reply], limit: int = 4096) -> list[Reply]:
             and reply.attachment is None
             and len(last.text) + len(reply.text) + 2 <= limit
         ):
-            merged[-1] = Reply(f"{last.text}\n\n{reply.text}", reply.buttons, last.replace or reply.replace)
+            merged[-1] = Reply(
+                f"{last.text}\n\n{reply.text}",
+                reply.buttons,
+                last.replace or reply.replace,
+                full=last.full or reply.full,
+            )
         else:
             merged.append(reply)
     return merged

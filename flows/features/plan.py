@@ -34,9 +34,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from flows.base.errors import InvalidAnswer, StaleButton
 from flows.base.text import MAX_INPUT, clean
 from flows.base.types import Button, Keyboard, Reply, column
-from flows.domain import typed
+from flows.domain import plan_view, typed
 from flows.domain.plan import MONTH_ABBR, Rules, build_plan, load_rules, month_label
-from flows.domain.plan_view import render_plan
 from flows.engine.engine import CommandHandler, Feature, MenuEntry, Turn
 from flows.engine.machine import FlowMachine, FlowSpec
 from flows.storage.experiences import list_experiences
@@ -375,6 +374,11 @@ class Onboarding(Feature):
             return self.plan(turn, "")
         if action == "e":
             return self._edit(turn, rest)
+        if action == "p":  # a screen of the plan: the card, a section, the full plan
+            profile = load_profile(turn.store, turn.user_id)
+            if profile is None or not profile.complete:
+                raise StaleButton()
+            return self._plan_replies(turn, profile, rest, pressed=True)
         state, _, code = rest.partition(":")
         session = turn.session
         if session.flow not in FLOWS or session.state != state or state not in STEP:
@@ -840,15 +844,10 @@ class Onboarding(Feature):
             return Reply("\n".join(lines))  # the engine adds "Continue?"
         return Reply("\n".join(lines), ((Button(t("onboarding.button_continue"), "ob:s"),),))
 
-    def _plan_replies(self, turn: Turn, profile: Profile) -> list[Reply]:
+    def _plan_replies(self, turn: Turn, profile: Profile, screen: str = "card", pressed: bool = False) -> list[Reply]:
         experiences = list_experiences(turn.store, turn.user_id)
         plan = build_plan(profile, self._today(turn, profile), self.rules, experiences=experiences)
-        first, second = render_plan(plan, profile, turn.t, self.rules)
-        buttons = (
-            (
-                Button(turn.t("onboarding.menu_profile"), "go:profile"),
-                Button(turn.t("onboarding.button_menu"), "go:menu"),
-            ),
-            (Button(turn.t("calendar.menu"), "go:calendar"),),
-        )
-        return [Reply(first), Reply(second, buttons)]
+        replies = plan_view.plan_replies(screen, plan, profile, turn.t, self.rules, replace=pressed)
+        if replies is None:  # a screen this plan no longer has
+            raise StaleButton()
+        return replies
