@@ -24,16 +24,8 @@ def experiences(store: Store, user: str = USER) -> list[dict[str, object]]:
     return list(store.db.table("experiences").rows_where("user_id = ?", [user], order_by="id"))
 
 
-def log_one(
-    chat: Chat,
-    kind: str = "Externship",
-    institution: str = "St. Mary",
-    start: str = "03/2026",
-    end: str = "04/2026",
-    status: str = "Done",
-    letter: str = "Received",
-    writer: str | None = "Dr. Rivera",
-) -> None:
+def log_until_status(chat: Chat, kind: str, institution: str, start: str, end: str) -> None:
+    """/log from the start up to the status question."""
     chat.send("/log")
     if any("Start over" in b.label for b in chat.buttons):
         chat.press("Start over")
@@ -45,6 +37,19 @@ def log_one(
     chat.press("Both")
     chat.send(start)
     chat.send(end)
+
+
+def log_one(
+    chat: Chat,
+    kind: str = "Externship",
+    institution: str = "St. Mary",
+    start: str = "03/2026",
+    end: str = "04/2026",
+    status: str = "Done",
+    letter: str = "Received",
+    writer: str | None = "Dr. Rivera",
+) -> None:
+    log_until_status(chat, kind, institution, start, end)
     chat.press(status)
     chat.press(letter)
     if letter != "No letter":
@@ -53,15 +58,7 @@ def log_one(
 
 # -- logging ---------------------------------------------------------------------------------------
 def test_a_rotation_still_ahead_cannot_be_done_nor_bring_a_received_letter(chat: Chat, store: Store) -> None:
-    chat.send("/log")
-    chat.press("Externship")
-    chat.press("✓")
-    chat.send("Internal Medicine")
-    chat.send("St. Mary")
-    chat.press("Teaching hospital")
-    chat.press("Both")
-    chat.send("03/2027")
-    chat.send("04/2027")
+    log_until_status(chat, "Externship", "St. Mary", "03/2027", "04/2027")
     chat.press("Done")
     assert "It starts in Mar 2027, so it can't be done yet" in chat.text
     assert store.load_session(USER).state == "status"
