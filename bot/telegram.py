@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from telegram import ChatMember, LinkPreviewOptions, Update
+from telegram import ChatMember, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -41,6 +41,7 @@ from flows.engine.engine import Engine
 from flows.storage.outbox import Outbox
 
 log = logging.getLogger("usce_coach.telegram")
+GROUP_START = "group"  # the /start payload of the group reply's link: a plain welcome
 
 
 def lean(context: ContextTypes.DEFAULT_TYPE) -> CoachBot:
@@ -183,7 +184,22 @@ class TelegramChannel:
         command = text.startswith("/") and not for_another_bot(text, context.bot.username)
         addressed = command or (bot_name and bot_name in text.lower())
         if addressed:  # stay quiet in groups unless spoken to
-            await message.reply_text(self.engine.texts["errors.group_only_private"])
+            await message.reply_text(
+                self.engine.texts["errors.group_only_private"], reply_markup=private_chat_button(self.engine, context)
+            )
+
+    async def on_caption(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A photo or file with a caption: the caption is answered as if it were typed,
+        after a line saying the attachment itself is not read."""
+        message = update.effective_message
+        user = update.effective_user
+        if message is None or user is None or not message.caption or update.edited_message is not None:
+            return
+        if for_another_bot(message.caption, context.bot.username):
+            return
+        await message.reply_text(self.engine.texts["errors.caption_only"])
+        inp = Input.parse(f"tg:{user.id}", message.caption[:MAX_INPUT], message.message_id)
+        await self._answer(update, context, inp)
 
     async def on_non_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -277,8 +293,19 @@ class TelegramChannel:
         app.add_handler(MessageHandler(private & filters.TEXT, self.on_message))
         app.add_handler(CallbackQueryHandler(self.on_button))
         app.add_handler(ChatMemberHandler(self.on_member, ChatMemberHandler.MY_CHAT_MEMBER))
+        attachment = filters.PHOTO | filters.Document.ALL
+        app.add_handler(MessageHandler(private & attachment & filters.CAPTION, self.on_caption))
         app.add_handler(MessageHandler(private & ~filters.TEXT & ~filters.StatusUpdate.ALL, self.on_non_text))
         app.add_error_handler(self.on_error)
+
+
+def private_chat_button(engine: Engine, context: ContextTypes.DEFAULT_TYPE) -> InlineKeyboardMarkup | None:
+    """A button that opens the private chat with the bot (and starts it), for a group reply."""
+    username = context.bot.username
+    if not username:
+        return None
+    link = f"https://t.me/{username}?start={GROUP_START}"
+    return InlineKeyboardMarkup([[InlineKeyboardButton(engine.texts["errors.group_open_private"], url=link)]])
 
 
 def build_application(

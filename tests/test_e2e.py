@@ -65,6 +65,21 @@ async def test_group_chat_gets_one_polite_line(emulator: Emulator, bot: BotProce
     emulator.send_command(USER, "start", chat_id=-1001, chat_type="group", title="IMG study group")
     [reply] = await emulator.wait_for_messages(-1001, 1, timeout=30)
     assert "private" in reply.plain_text
+    [[button]] = reply.buttons  # one tap opens the private chat and starts it
+    assert button["url"] == f"https://t.me/{emulator.bot_user['username']}?start=group"
+
+
+async def test_a_caption_is_answered_as_if_typed(emulator: Emulator, bot: BotProcess) -> None:
+    emulator.send_media(USER, "photo", caption="how many months of USCE do I need?")
+    note, answer = await emulator.wait_for_messages(USER, 2, timeout=30)
+    assert "only what you wrote" in note.plain_text
+    assert "month" in answer.plain_text and "only read text" not in answer.plain_text
+    emulator.send_media(USER, "document", caption="/plan")
+    note, question = await emulator.wait_for_messages(USER, 2, timeout=30)
+    assert any(d.startswith("ob:a:status") for d in question.callback_data)  # the command ran
+    emulator.send_media(USER, "photo")  # no caption: nothing to read
+    [reply] = await emulator.wait_for_messages(USER, 1, timeout=30)
+    assert "only read text" in reply.plain_text
 
 
 async def test_a_restart_in_the_middle_of_a_flow_loses_nothing(emulator: Emulator, tmp_path: Path) -> None:
