@@ -15,9 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-# The guide's recency window is 1-3 years before applying; the assistant reads a graduation
-# more than this many years back as an "older year of graduation" and says so in the answer.
-OLDER_AFTER_YEARS = 3
+from flows.domain.readiness import benchmarks
+
+# The guide names an "older year of graduation" but gives no cut-off; the assistant's rule of
+# thumb is one figure for the plan, /progress and answers alike (content/benchmarks.yaml), and
+# the answer says so.
+OLDER_AFTER_YEARS = benchmarks().older_graduation_years
 
 _YEAR = r"((?:19[6-9]|20[0-4])\d)"
 _GRAD_YEAR_RES = (
