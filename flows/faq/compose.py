@@ -24,7 +24,7 @@ from flows.faq.index import FaqIndex, Match
 from flows.faq.reader import Reader
 
 PAIR_RATIO = 0.5  # in a two-part message, a runner-up this close to the best entry is the second part
-CLARIFY_RATIO = 0.97  # a runner-up this close to the best entry, in a one-part message: ask which
+CLARIFY_RATIO = 0.98  # a runner-up this close to the best entry, in a one-part message: ask which
 MIN_PART_WORDS = 3  # a half shorter than this is not a question of its own
 LONG_WORDS = 25  # from this many words on, sentences are read on their own too
 MAX_PARTS = 2

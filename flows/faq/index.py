@@ -35,9 +35,9 @@ from flows.faq.model import FaqModel, ModelError, file_sha256
 log = logging.getLogger(__name__)
 
 MODEL_PATH = CONTENT_DIR / "faq_model.npz"
-LR_WEIGHT = 0.6  # the classifier's share of a class's score; the rest is the nearest neighbour's
-THRESHOLD = 0.35  # answer from this score on
-MARGIN = 0.0  # and only when the best entry beats the decline score by more than this
+LR_WEIGHT = 0.4  # the classifier's share of a class's score; the rest is the nearest neighbour's
+THRESHOLD = 0.3  # answer from this score on
+MARGIN = -0.1  # and only when the best entry scores more than the decline score plus this
 FALLBACK_THRESHOLD = 0.6  # nearest neighbours alone (no model file): cosine similarity
 
 Array = np.ndarray[Any, Any]
@@ -181,5 +181,10 @@ def load_index(path: Path = FAQ_PATH, model_path: Path = MODEL_PATH) -> FaqIndex
 
 @functools.cache
 def default_index() -> FaqIndex:
-    """The project's FAQ index, built once per process."""
+    """The project's FAQ index, built once per process. BLAS is held to one thread: a question's
+    products are far too small to gain from more, and on a busy machine waking idle threads
+    is what makes the slow answers slow."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
     return load_index()

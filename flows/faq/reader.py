@@ -45,6 +45,10 @@ _LIMITED_RE = re.compile(
     r"financial(?:ly)? (?:constraints?|problems?|issues?|weak|tight)|money is (?:tight|a problem|an issue)|"
     r"short (?:of|on) (?:money|funds|cash))\b"
 )
+_OLDER_RE = re.compile(
+    r"\b(older\s+(?:img|imgs|grad|grads|graduate|graduates|graduation year)|old\s+(?:grad|grads|graduate|img)|"
+    r"yog\s+gap|graduation\s+gap|graduated\s+(?:long|many years|years)\s+ago|long\s+gap\s+since\s+graduation)\b"
+)
 _B1B2_RE = re.compile(r"\b(b1\s*/?\s*-?\s*b2|b1b2|b-1\s*/\s*b-2|tourist visa|visitor visa|visit visa)\b")
 
 
@@ -59,6 +63,7 @@ class Reader:
     grad_year: int | None = None
     budget: str | None = None  # "limited" | "moderate" | "flexible"
     visa: str | None = None  # "b1b2" | "visitor" | "authorized" | "unsure", or another status ("j2")
+    older: bool = False  # says they graduated long ago, without a year
     told: frozenset[str] = frozenset()  # the fields the message itself gave
 
     @classmethod
@@ -93,6 +98,9 @@ class Reader:
                 found.pop("grad_year")  # "class of 2019, now a 5th-year student" is unlikely; trust "student"
         elif _GRADUATE_RE.search(low) or "grad_year" in found:
             found["status"] = "graduate"
+        if _OLDER_RE.search(low) and "grad_year" not in found:
+            found["older"] = True
+            found.setdefault("status", "graduate")
         if _LIMITED_RE.search(low):
             found["budget"] = "limited"
         if _B1B2_RE.search(low):
@@ -103,7 +111,9 @@ class Reader:
         return replace(self, **found, told=self.told | frozenset(told)) if found else self
 
     def older_graduate(self, year: int) -> bool:
-        return self.status != "student" and self.grad_year is not None and self.grad_year < year - OLDER_AFTER_YEARS
+        if self.status == "student":
+            return False
+        return self.older or (self.grad_year is not None and self.grad_year < year - OLDER_AFTER_YEARS)
 
     def cases(self, year: int) -> tuple[str, ...]:
         """The cases of ``flows.faq.entries.CASES`` that fit, most specific first."""
