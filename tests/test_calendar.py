@@ -58,8 +58,8 @@ def events(cal: Calendar) -> dict[str, object]:
 @pytest.fixture
 def planned(engine: Engine, clock: Clock) -> Engine:
     join(engine, application="2028-09", timezone="Asia/Kolkata", status="graduate", grad_year=2024,
-         specialties='["Internal medicine"]', months_available=3, budget="moderate", visa="visitor",
-         us_months=0, us_letters=0, gaps="[]", completed_at=TODAY.isoformat())
+         specialties=["Internal medicine"], months_available=3, budget="moderate", visa="visitor",
+         us_months=0, us_letters=0, gaps=[], completed_at=TODAY.isoformat())
     insert_experience(engine.store, USER, id=7, status="planned", start="2027-02", end="2027-03",
                       type="externship", level="hands_on", specialty="Internal Medicine",
                       institution="St. <Mary> & Co")
@@ -205,3 +205,18 @@ def test_builder_escapes_text_and_keeps_it_round_trip() -> None:
     [event] = Calendar.from_ical(raw).walk("VEVENT")
     assert str(event["summary"]) == text
     assert str(event["description"]) == text + "\nline 2"
+
+
+def test_a_zone_with_summer_time_gets_both_offsets_and_the_right_instants() -> None:
+    york = ZoneInfo("America/New_York")
+    winter, summer = datetime(2027, 1, 15, 9, 30, tzinfo=york), datetime(2027, 7, 15, 9, 30, tzinfo=york)
+    raw = ics.build_calendar(
+        [ics.CalendarEvent(k, k, at, at + timedelta(minutes=15)) for k, at in (("w", winter), ("s", summer))],
+        "u", TODAY, "n", "America/New_York")
+    cal = Calendar.from_ical(raw)
+    [zone] = cal.walk("VTIMEZONE")
+    text = zone.to_ical().decode()
+    assert "TZOFFSETTO:-0500" in text and "TZOFFSETTO:-0400" in text
+    starts = {str(e["summary"]): e.decoded("dtstart") for e in cal.walk("VEVENT")}
+    assert starts["w"].astimezone(UTC) == datetime(2027, 1, 15, 14, 30, tzinfo=UTC)
+    assert starts["s"].astimezone(UTC) == datetime(2027, 7, 15, 13, 30, tzinfo=UTC)

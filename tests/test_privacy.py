@@ -131,9 +131,8 @@ def add_linked_table(store: Store) -> None:
 
 
 def export_of(replies: list[Reply]) -> dict[str, Any]:
-    [reply] = [r for r in replies if r.attachment is not None]
+    [reply] = [r for r in replies if r.attachment is not None and r.attachment.filename == EXPORT_FILENAME]
     assert reply.attachment is not None
-    assert reply.attachment.filename == EXPORT_FILENAME
     return dict(json.loads(reply.attachment.content.decode("utf-8")))
 
 
@@ -224,9 +223,9 @@ def test_export_holds_every_table_and_only_this_users_rows(engine: Engine) -> No
     fill_every_table(engine, BOB)
     chat = Chat(engine, ALICE)
     chat.send("/export")
-    reply = next(r for r in chat.replies if r.attachment)
-    raw = reply.attachment.content.decode("utf-8") if reply.attachment else ""
-    assert BOB not in raw and "2002" not in raw  # nothing of the other user
+    for reply in chat.replies:  # the JSON file and the readable summary
+        raw = reply.attachment.content.decode("utf-8") if reply.attachment else ""
+        assert BOB not in raw and "2002" not in raw  # nothing of the other user
     document = export_of(chat.replies)
     assert document["user"] == ALICE
     direct, linked = tables_about_users(engine.store)
@@ -245,7 +244,7 @@ def test_export_is_readable_by_a_person(chat: Chat, engine: Engine) -> None:
         {"user_id": chat.user, "body": "Ünïcødé مرحبا 🩺 <b>&", "tags": json.dumps(["a", "b"])}
     )
     chat.send("/export")
-    [reply] = [r for r in chat.replies if r.attachment]
+    [reply] = [r for r in chat.replies if r.attachment and r.attachment.filename == EXPORT_FILENAME]
     assert reply.attachment is not None
     raw = reply.attachment.content.decode("utf-8")
     assert "Ünïcødé مرحبا 🩺 <b>&" in raw  # written as is, not \\u-escaped
@@ -267,14 +266,14 @@ def test_export_in_the_terminal_is_saved_to_a_file_of_its_own(engine: Engine, tm
     ann, bob = Terminal(engine, "ann", folder, out=out), Terminal(engine, "bob", folder, out=StringIO())
     ann.send("/export")
     bob.send("/export")
-    [path] = user_files(folder, "term:ann")
+    [path] = [p for p in user_files(folder, "term:ann") if p.suffix == ".json"]
     assert path == user_file(folder, "term:ann", EXPORT_FILENAME)
     assert path.name.startswith("usce-coach-export-term_ann-") and path.suffix == ".json"
     assert f"saved to {path}" in out.getvalue()
     assert json.loads(path.read_text(encoding="utf-8"))["user"] == "term:ann"  # not overwritten by bob's
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
-    assert len(list(folder.iterdir())) == 2
+    assert len(list(folder.iterdir())) == 4  # each user's JSON file and summary page
 
 
 def test_names_made_alike_by_the_sanitiser_still_get_their_own_files(tmp_path: Path) -> None:
@@ -288,7 +287,7 @@ def test_delete_in_the_terminal_removes_that_users_files_only(engine: Engine, tm
     for term in (ann, bob):
         term.send("/export")
         term.send("/timeline")
-    assert len(user_files(folder, "term:ann")) == 2
+    assert len(user_files(folder, "term:ann")) == 3  # JSON, summary page, timeline picture
     old = user_file(folder, "term:ann", "old.json")
     old.write_bytes(b"{}")
     old.chmod(0o644)
@@ -297,7 +296,7 @@ def test_delete_in_the_terminal_removes_that_users_files_only(engine: Engine, tm
     ann.send("/delete")
     ann.send(next(choice_key(i) for i, b in enumerate(ann.choices) if b.data == "pv:erase"))
     assert user_files(folder, "term:ann") == []
-    assert len(user_files(folder, "term:bob")) == 2
+    assert len(user_files(folder, "term:bob")) == 3
 
 
 # -- /privacy --------------------------------------------------------------------------------

@@ -62,11 +62,11 @@ def plan_events(turn: Turn, zone: tzinfo) -> list[CalendarEvent]:
 
     today = local_today(turn.now, zone)
     events: list[CalendarEvent] = []
-    profile = load_profile(turn.store, turn.user_id)
     try:
+        profile = load_profile(turn.store, turn.user_id)
         application = profile.application_date if profile else None
-    except ValueError:  # a month that cannot be read: no stages rather than a crash
-        application = None
+    except (ValueError, TypeError):  # a damaged row: no stages rather than a crash
+        profile, application = None, None
     names = t("tracker.months")
     if profile is not None and application is not None:
         for milestone, first, last in milestone_dates(application):
@@ -82,10 +82,13 @@ def plan_events(turn: Turn, zone: tzinfo) -> list[CalendarEvent]:
                                   application, description=plain("calendar.application_description")))
     this_month = month_index(today)
     for exp in list_experiences(turn.store, turn.user_id):
-        if exp.status == "done" or month_index(exp.end) < this_month:
+        try:
+            if exp.status == "done" or month_index(exp.end) < this_month:
+                continue
+            first = date.fromisoformat(f"{exp.start}-01")
+            last = date.fromisoformat(f"{exp.end}-01")
+        except ValueError:  # a month that cannot be read
             continue
-        first = date.fromisoformat(f"{exp.start}-01")
-        last = date.fromisoformat(f"{exp.end}-01")
         last = (last.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)  # month's end
         title = plain("calendar.rotation", kind=plain(f"tracker.type.{exp.type}"), specialty=exp.specialty,
                       place=exp.institution, status=_words(plain(f"tracker.status.{exp.status}")))

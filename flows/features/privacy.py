@@ -1,5 +1,6 @@
 """The user's data rights: /privacy (what is kept and why), /export (all of it as a
-readable JSON file) and /delete (erase every row about the user, after a confirmation).
+readable JSON file, and a one-page HTML summary beside it) and /delete (erase every row
+about the user, after a confirmation).
 
 Which tables hold a user's rows is read from the schema (``Store.user_tables``), so a
 table added by a new feature is exported and erased without anyone listing it here.
@@ -10,15 +11,28 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flows.base.errors import StaleButton
 from flows.base.text import to_plain
 from flows.base.types import Attachment, Button, Reply
+from flows.domain import summary_html
+from flows.domain.plan import build_plan, load_rules
+from flows.domain.plan import month_label as day_label
 from flows.engine.engine import CommandHandler, Feature, MenuEntry, Turn
+from flows.storage.experiences import list_experiences, month_label, months_of
+from flows.storage.profiles import Profile, load_profile
 from flows.storage.store import Store
 
 DELETE_FLOW = "privacy.delete"
 EXPORT_FILENAME = "usce-coach-export.json"
+SUMMARY_FILENAME = "usce-coach-summary.html"
+UNREADABLE = (ValueError, TypeError, KeyError, IndexError, AttributeError)  # a stored value not as expected
+# Profile fields shown in the summary, with the text key of their label.
+PROFILE_FIELDS = (("status", "status"), ("student_year", "student_year"), ("grad_year", "grad_year"),
+                  ("specialties", "specialties"), ("application", "application"), ("months_available", "months"),
+                  ("budget", "budget"), ("visa", "visa"), ("us_months", "us_months"), ("us_letters", "letters"),
+                  ("gaps", "gaps"), ("timezone", "timezone"))
 FIRST_SECTIONS = ("users", "profiles")  # the rest follow in alphabetical order
 
 
@@ -52,11 +66,10 @@ class Privacy(Feature):
         document = build_export(turn, turn.user_id)
         count = sum(len(s["records"]) for s in document["sections"].values())
         content = json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8") + b"\n"
+        page = summary_html.render(build_summary(turn), page_words(turn)).encode("utf-8")
         return [
-            Reply(
-                turn.t("privacy.export_caption", count=count),
-                attachment=Attachment(EXPORT_FILENAME, content),
-            )
+            Reply(turn.t("export.caption"), attachment=Attachment(SUMMARY_FILENAME, page)),
+            Reply(turn.t("export.json_caption", count=count), attachment=Attachment(EXPORT_FILENAME, content)),
         ]
 
     # -- /delete --------------------------------------------------------------------------
@@ -159,3 +172,116 @@ def _decode(value: Any) -> Any:
 
 def iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
+
+
+# -- the one-page summary ------------------------------------------------------------------
+def page_words(turn: Turn) -> dict[str, str]:
+    return {word: to_plain(turn.t(f"export.page.{word}")) for word in summary_html.WORDS}
+
+
+def build_summary(turn: Turn) -> summary_html.Summary:
+    """What the readable export shows, as plain strings (the page escapes them)."""
+    store, user = turn.store, turn.user_id
+
+    def plain(key: str, **values: object) -> str:
+        return to_plain(turn.t(key, **values))
+
+    try:
+        profile = load_profile(store, user)
+    except UNREADABLE:  # a damaged row: the JSON file still has it as stored
+        profile = None
+    names = turn.t("tracker.months")
+    experiences, letters = [], []
+    for exp in list_experiences(store, user):
+        try:
+            months = months_of(exp)
+        except UNREADABLE:
+            continue
+        first, last = month_label(months.start, names), month_label(months.stop - 1, names)
+        when = first if first == last else plain("export.page.months", first=first, last=last)
+        kind, level = _label(turn, "tracker.type", exp.type), _label(turn, "tracker.level", exp.level)
+        status = _label(turn, "tracker.status", exp.status)
+        experiences.append(summary_html.Item(f"{kind} · {exp.specialty} — {exp.institution}",
+                                             f"{when} · {level} · {status}"))
+        if exp.letter not in (None, "", "none"):
+            said = _label(turn, "tracker.letter", exp.letter)
+            detail = plain("export.page.letter_from", status=said, writer=exp.letter_writer) if exp.letter_writer \
+                else said
+            letters.append(summary_html.Item(exp.institution, detail))
+    programs = []
+    for row in store.export_user(user).get("programs", []):
+        verdict = row.get("verdict")
+        key = f"vetting.level_{verdict}"
+        label = plain(key) if row.get("finished") and verdict and key in turn.texts \
+            else plain("export.page.unfinished")
+        programs.append(summary_html.Item(str(row.get("name") or ""), label))
+    day = turn.now.astimezone(_zone(profile)).date()
+    try:
+        plan_head, plan = _plan(turn, profile, day)
+    except UNREADABLE:
+        plan_head, plan = "", []
+    return summary_html.Summary(
+        generated=plain("export.page.generated", day=f"{day:%d %b %Y}"),
+        profile=_profile_rows(turn, profile),
+        plan_head=plan_head,
+        plan=plan,
+        experiences=experiences,
+        letters=letters,
+        programs=programs,
+    )
+
+
+def _label(turn: Turn, group: str, code: object) -> str:
+    """The catalogue's word for a stored code, or the code itself if it has none."""
+    key = f"{group}.{code}"
+    return to_plain(turn.t(key)) if key in turn.texts else str(code)
+
+
+def _zone(profile: Profile | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(profile.timezone) if profile and profile.timezone else ZoneInfo("UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _profile_rows(turn: Turn, profile: Profile | None) -> list[tuple[str, str]]:
+    """(label, value) for every answer the profile holds, in the words of the questions."""
+    if profile is None:
+        return []
+    rows = []
+    for attr, field in PROFILE_FIELDS:
+        value = getattr(profile, attr)
+        if value in (None, "", ()):
+            continue
+        if attr == "application" and profile.application_date:
+            shown = day_label(profile.application_date)
+        elif isinstance(value, tuple):
+            shown = ", ".join(str(v) for v in value)
+        else:
+            option = f"onboarding.opt_{field}_{value}"
+            shown = to_plain(turn.t(option)) if option in turn.texts else str(value)
+        label_key = f"onboarding.field_{field}"
+        label = to_plain(turn.t(label_key)) if label_key in turn.texts else field.replace("_", " ").capitalize()
+        rows.append((label, shown))
+    return rows
+
+
+def _plan(turn: Turn, profile: Profile | None, day: Any) -> tuple[str, list[summary_html.Item]]:
+    """The plan in short: the application and Match, then each stage of the timeline with its
+    dates and where it stands, and the tasks of the stage under way or next (none without a
+    finished profile)."""
+    if profile is None or not profile.complete or profile.application_date is None:
+        return "", []
+    rules = load_rules()
+    plan = build_plan(profile, day, rules, experiences=list_experiences(turn.store, turn.user_id))
+    head = to_plain(turn.t("export.page.plan_head", month=day_label(profile.application_date),
+                           year=plan.match_year or ""))
+    focus = next((w for w in plan.windows if w.status == "now"), plan.next_window)
+    items = []
+    for window in plan.windows:
+        when = to_plain(turn.t("export.page.months", first=day_label(window.start), last=day_label(window.end)))
+        status = to_plain(turn.t(f"export.page.stage_{window.status}"))
+        tasks = window.milestone.tasks_for(plan.student) if window is focus else ()
+        items.append(summary_html.Item(window.milestone.title,
+                                       "\n".join([f"{when} · {status}", *(f"• {task}" for task in tasks)])))
+    return head, items
