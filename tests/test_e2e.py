@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import AsyncIterator
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+from icalendar import Calendar
 
+from flows.domain.plan import milestone_dates
 from tests.botprocess import DUMMY_TOKEN, BotProcess
 from tests.emulator import Emulator, SentMessage
 
@@ -127,11 +131,35 @@ async def test_files_reach_the_user_through_the_wire(emulator: Emulator, bot: Bo
     [picture] = await emulator.wait_for_messages(USER, 1, timeout=30)
     assert picture.kind == "photo" and picture.file is not None
     assert picture.file.content.startswith(b"\x89PNG\r\n\x1a\n")
+    assert picture.callback_data == ["go:log", "go:progress", "go:menu"]  # buttons under the photo
     emulator.send_command(USER, "export")
-    [export] = await emulator.wait_for_messages(USER, 1, timeout=30)
+    summary, export = await emulator.wait_for_messages(USER, 2, timeout=30)
+    assert summary.kind == "document" and summary.file is not None
+    assert summary.file.name == "usce-coach-summary.html"
+    assert summary.file.content.startswith(b"<!doctype html>")
     assert export.kind == "document" and export.file is not None
     data = json.loads(export.file.content)
     assert f"tg:{USER}" in json.dumps(data)
+
+
+async def test_the_calendar_file_through_the_wire_matches_the_plan(
+    emulator: Emulator, bot: BotProcess, tmp_path: Path
+) -> None:
+    emulator.send_command(USER, "start")
+    await emulator.wait_for_messages(USER, 1, timeout=30)
+    with sqlite3.connect(tmp_path / "coach.db") as db:  # a profile as the goal questions leave it
+        db.execute("INSERT INTO profiles (user_id, application, timezone, updated_at) VALUES (?, ?, ?, ?)",
+                   (f"tg:{USER}", "2029-09", "America/Sao_Paulo", "2026-01-01T00:00:00+00:00"))
+    emulator.send_command(USER, "calendar")
+    [sent] = await emulator.wait_for_messages(USER, 1, timeout=30)
+    assert sent.kind == "document" and sent.file is not None and sent.file.name == "usce-plan.ics"
+    calendar = Calendar.from_ical(bytes(sent.file.content))
+    assert calendar["x-wr-timezone"] == "America/Sao_Paulo"
+    starts = {str(e["uid"]).split(".", 1)[0]: e.decoded("dtstart") for e in calendar.walk("VEVENT")}
+    today = datetime.now(ZoneInfo("America/Sao_Paulo")).date()
+    expected = {f"ms-{m.id}": first for m, first, last in milestone_dates(date(2029, 9, 1)) if last >= today}
+    assert expected and {k: v for k, v in starts.items() if k.startswith("ms-")} == expected
+    assert starts["application"] == date(2029, 9, 1)
 
 
 async def test_a_wrong_answer_and_a_question_mid_step_then_a_restart(emulator: Emulator, tmp_path: Path) -> None:
