@@ -159,14 +159,17 @@ def arrays(trained: Trained, faq_sha256: str, coef_dtype: Any = COEF_DTYPE) -> d
 
 
 def write(path: Path, data: dict[str, np.ndarray[Any, Any]]) -> None:
-    """An ``.npz`` with fixed timestamps, so the same arrays give the same bytes."""
+    """An ``.npz`` with fixed timestamps, so the same arrays give the same bytes. Float arrays
+    are stored, not compressed (deflate barely shrinks them, and inflating them was a third of
+    the model's load time); the vocabularies are compressed."""
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    with zipfile.ZipFile(buf, "w") as zf:
         for name in sorted(data):
+            array = np.asarray(data[name])
             npy = io.BytesIO()
-            np.lib.format.write_array(npy, np.asarray(data[name]), allow_pickle=False)
+            np.lib.format.write_array(npy, array, allow_pickle=False)
             info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
+            info.compress_type = zipfile.ZIP_STORED if array.dtype.kind == "f" else zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             zf.writestr(info, npy.getvalue(), compresslevel=9)
     path.write_bytes(buf.getvalue())

@@ -28,6 +28,7 @@ CLARIFY_RATIO = 0.98  # a runner-up this close to the best entry, in a one-part 
 MIN_PART_WORDS = 3  # a half shorter than this is not a question of its own
 LONG_WORDS = 25  # from this many words on, sentences are read on their own too
 MAX_PARTS = 2
+MAX_READINGS = 12  # readings of a long message's sentences (bounds the time on a wall of text)
 MAX_CASES = 2
 
 _SENTENCE_RE = re.compile(r"[^.!?\n]+[.!?\n]*")
@@ -147,34 +148,32 @@ def respond(
     year = (today or datetime.date.today()).year
     if entry is not None:
         return Response((_part(entry, text, reader, year),), (), Match(entry, 1.0, ((entry, 1.0),)), reader)
-    whole = index.match(text)
-    best, best_text = whole, text
     sentences = _sentences(text)
+    readings: list[str] = []  # the long message's sentences that ask something, alone and with the one before
     if len(text.split()) >= LONG_WORDS and len(sentences) > 1:
         for i, sentence in enumerate(sentences):
-            if not _ASKS_RE.search(sentence.lower()) and i != len(sentences) - 1:
-                continue
-            for reading in (sentence, f"{sentences[i - 1]} {sentence}" if i else None):
-                if reading is None:
-                    continue
-                m = index.match(reading)
-                if m.matched and _margin(index, m) > _margin(index, best):
-                    best, best_text = m, reading
-    # two parts: each half of a two-part sentence answered by a different entry
+            if _ASKS_RE.search(sentence.lower()) or i == len(sentences) - 1:
+                readings += [sentence, f"{sentences[i - 1]} {sentence}"] if i else [sentence]
     asked = [s for s in sentences if _ASKS_RE.search(s.lower())] or sentences
     halves = [h for s in asked for h in _halves(s)]
-    if len(halves) >= 2:
+    if len(halves) < 2:
+        halves = []
+    matches = index.match_many([text, *readings[:MAX_READINGS], *halves])
+    best, best_text = matches[text], text
+    for reading in readings[:MAX_READINGS]:
+        m = matches[reading]
+        if m.matched and _margin(index, m) > _margin(index, best):
+            best, best_text = m, reading
+    # two parts: each half of a two-part sentence answered by a different entry
+    if halves:
         found: list[tuple[FaqEntry, str]] = []
         for half in halves:
-            m = index.match(half)
+            m = matches[half]
             if m.entry is not None and all(m.entry.id != e.id for e, _ in found):
                 found.append((m.entry, half))
-        if len(found) >= 2:
-            if best.entry is not None and best.entry.id not in {e.id for e, _ in found[:MAX_PARTS]}:
-                pass  # the whole message names one entry better than its halves: keep it
-            else:
-                parts = tuple(_part(e, h, reader, year) for e, h in found[:MAX_PARTS])
-                return Response(parts, (), best, reader)
+        if len(found) >= 2 and (best.entry is None or best.entry.id in {e.id for e, _ in found[:MAX_PARTS]}):
+            parts = tuple(_part(e, h, reader, year) for e, h in found[:MAX_PARTS])
+            return Response(parts, (), best, reader)
     if best.entry is None:
         return Response((), (), best, reader)
     second = best.candidates[1] if len(best.candidates) > 1 else None

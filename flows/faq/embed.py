@@ -61,16 +61,19 @@ class Embedder:
             raise ModelError(f"cannot read the wordllama files in {folder}: {e}") from None
         self._tokenizer.no_truncation()
         self._tokenizer.no_padding()
-        self._weights = np.ascontiguousarray(weights, dtype=np.float32)
+        self._weights = weights  # float16 as shipped: a message's rows are widened when read
 
     def embed(self, texts: list[str]) -> Array:
         out = np.zeros((len(texts), DIM), dtype=np.float32)
         if not texts:
             return out
-        for i, enc in enumerate(self._tokenizer.encode_batch(texts, add_special_tokens=False)):
+        # one message: encode() (encode_batch hands work to a thread pool, which costs more)
+        encoded = (self._tokenizer.encode_batch(texts, add_special_tokens=False) if len(texts) > 8
+                   else [self._tokenizer.encode(t, add_special_tokens=False) for t in texts])
+        for i, enc in enumerate(encoded):
             ids = enc.ids[:MAX_TOKENS]
             if ids:
-                out[i] = self._weights[np.clip(ids, 0, len(self._weights) - 1)].mean(axis=0)
+                out[i] = self._weights[np.clip(ids, 0, len(self._weights) - 1)].astype(np.float32).mean(axis=0)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.where(norms > 0, norms, 1.0)
 

@@ -63,7 +63,7 @@ class Match:
 
 
 def content_speller(
-    entries: Sequence[FaqEntry], out_of_scope: Sequence[OutOfScope], english: dict[str, int] | None = None
+    entries: Sequence[FaqEntry], out_of_scope: Sequence[OutOfScope], english: Sequence[str] | None = None
 ) -> words.Speller:
     """Typo repair towards the content's own words (the model's vocabulary)."""
     vocab: set[str] = set()
@@ -86,7 +86,7 @@ class FaqIndex:
         *,
         model: FaqModel | None = None,
         embedder: Embedder | None = None,
-        english: dict[str, int] | None = None,
+        english: Sequence[str] | None = None,
         lr_weight: float = LR_WEIGHT,
         threshold: float | None = None,
         margin: float = MARGIN,
@@ -125,12 +125,18 @@ class FaqIndex:
         return " ".join(self.speller.fix(words.tokens(words.normalise(text))))
 
     def query(self, text: str) -> Query:
-        norm = words.normalise(text[:MAX_INPUT] if isinstance(text, str) else "")
-        fixed = tuple(self.speller.fix(words.tokens(norm)))
-        return Query(norm, fixed, self.embedder.embed([" ".join(fixed)])[0])
+        return self.queries([text])[0]
 
-    def scores(self, query: Query) -> tuple[Array, float]:
-        """Every entry's score (entry order) and the decline score."""
+    def queries(self, texts: Sequence[str]) -> list[Query]:
+        """Each text normalised, repaired and embedded (the embeddings in one call)."""
+        norms = [words.normalise(t[:MAX_INPUT] if isinstance(t, str) else "") for t in texts]
+        fixed = [tuple(self.speller.fix(words.tokens(n))) for n in norms]
+        vectors = self.embedder.embed([" ".join(f) for f in fixed])
+        return [Query(n, f, v) for n, f, v in zip(norms, fixed, vectors, strict=True)]
+
+    def scores(self, query: Query, nn: Array | None = None) -> tuple[Array, float]:
+        """Every entry's score (entry order) and the decline score; ``nn``: the query's
+        neighbour scores, when already worked out."""
         if not query.words:
             return np.zeros(len(self.entries)), 1.0
         if self.model is None:
@@ -139,7 +145,8 @@ class FaqIndex:
             np.maximum.at(best, owners, vectors @ query.vector)
             return best[:-1], float(best[-1])
         p = self.model.probabilities(query.text, query.words, query.vector)
-        nn = self.model.neighbours(query.vector)
+        if nn is None:
+            nn = self.model.neighbours(query.vector)
         w = self.lr_weight
         both = w * p + (1 - w) * nn
         return both[self._cols], float(both[self._decline])
@@ -148,8 +155,18 @@ class FaqIndex:
         return top >= self.threshold and top - decline > self.margin
 
     def match(self, text: str | Query) -> Match:
-        query = text if isinstance(text, Query) else self.query(text)
-        scores, decline = self.scores(query)
+        return self._decide(*self.scores(text if isinstance(text, Query) else self.query(text)))
+
+    def match_many(self, texts: Sequence[str]) -> dict[str, Match]:
+        """``match`` for several readings of one message, embedded and compared at once."""
+        unique = list(dict.fromkeys(texts))
+        queries = self.queries(unique)
+        nns: list[Array | None] = [None] * len(queries)
+        if self.model is not None and queries:
+            nns = list(self.model.neighbours_many(np.stack([q.vector for q in queries])))
+        return {t: self._decide(*self.scores(q, nn)) for t, q, nn in zip(unique, queries, nns, strict=True)}
+
+    def _decide(self, scores: Array, decline: float) -> Match:
         order = np.argsort(-scores, kind="stable")[:3].tolist()
         cands = tuple((self.entries[i], float(min(1.0, max(0.0, scores[i])))) for i in order)
         top = cands[0][1]

@@ -88,7 +88,7 @@ class FaqModel:
             self._knn = np.ascontiguousarray(knn, dtype=np.float32)
             self._knn_labels = np.asarray(arrays["knn_labels"], dtype=np.intp)
             coef = arrays["coef"]
-            self._coef = np.ascontiguousarray(coef, dtype=np.promote_types(coef.dtype, np.float32))
+            self._coef = np.ascontiguousarray(coef)  # as stored; a question's few rows are widened when read
             self._intercept = np.asarray(arrays["intercept"], dtype=np.float64)
         except ModelError:
             raise
@@ -227,7 +227,8 @@ class FaqModel:
         typed (already cut to the input limit), ``tokens`` its repaired words, ``vector``
         its embedding."""
         cols, values = self.features(text, tokens)
-        logits = values @ self._coef[cols] + self._intercept + self.dense_weight * (vector @ self._dense)
+        rows = self._coef[cols].astype(np.float64)
+        logits = values @ rows + self._intercept + self.dense_weight * (vector @ self._dense)
         logits -= logits.max()
         np.exp(logits, out=logits)
         return logits / logits.sum()
@@ -235,7 +236,11 @@ class FaqModel:
     def neighbours(self, vector: Array) -> Array:
         """Each class's best cosine similarity between ``vector`` and its training messages
         (0 for a class without one, or when nothing is similar)."""
-        best = np.zeros(len(self.classes), dtype=np.float64)
-        if len(self._knn):
-            best[self._knn_present] = np.maximum.reduceat(self._knn @ vector, self._knn_starts)
+        return self.neighbours_many(vector[None, :])[0]
+
+    def neighbours_many(self, vectors: Array) -> Array:
+        """``neighbours`` for each row of ``vectors``, in one product."""
+        best = np.zeros((len(vectors), len(self.classes)), dtype=np.float64)
+        if len(self._knn) and len(vectors):
+            best[:, self._knn_present] = np.maximum.reduceat(vectors @ self._knn.T, self._knn_starts, axis=1)
         return np.maximum(best, 0.0)

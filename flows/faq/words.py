@@ -41,11 +41,10 @@ def tokens(text: str) -> list[str]:
     return _TOKEN_RE.findall(text.replace("'", ""))
 
 
-def load_english(path: Path = WORDS_PATH) -> dict[str, int]:
-    """English words -> their frequency rank (0: the most frequent)."""
+def load_english(path: Path = WORDS_PATH) -> list[str]:
+    """English words, the most frequent first."""
     try:
-        listed = gzip.decompress(path.read_bytes()).decode().split()
-        return dict(zip(listed, range(len(listed)), strict=True))
+        return gzip.decompress(path.read_bytes()).decode().split()
     except (OSError, EOFError, UnicodeDecodeError) as e:
         raise ContentError(path, None, f"cannot read the word list: {e}") from None
 
@@ -53,11 +52,13 @@ def load_english(path: Path = WORDS_PATH) -> dict[str, int]:
 class Speller:
     """Repairs words that are neither English nor known to the model; see the module docstring."""
 
-    def __init__(self, english: dict[str, int], vocabulary: Iterable[str]) -> None:
-        self._english = english
+    def __init__(self, english: Sequence[str], vocabulary: Iterable[str]) -> None:
+        self._english = frozenset(english)
         known = sorted({w for w in vocabulary if w.isalpha()})
         self._known = frozenset(known)
         self._targets = tuple(w for w in known if len(w) >= MIN_FIX_LENGTH - 1)
+        # frequency rank of each repair target that is English (the rest rank after them)
+        self._rank = {w: i for i, w in enumerate(english) if w in self._known}
         self._cache: dict[str, str] = {}
 
     def known(self, word: str) -> bool:
@@ -82,7 +83,7 @@ class Speller:
         near = process.extract(word, self._targets, scorer=DamerauLevenshtein.distance,
                                score_cutoff=limit, limit=8)
         best = min((d for _, d, _ in near), default=None)
-        rank = self._english
+        rank = self._rank
         closest = sorted((w for w, d, _ in near if d == best), key=lambda w: (rank.get(w, len(rank)), w))
         result = closest[0] if closest else word
         if len(self._cache) < 20_000:
