@@ -22,6 +22,7 @@ import logging
 import time
 import weakref
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from enum import Enum
 
@@ -79,14 +80,24 @@ class Courier:
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._tasks: set[asyncio.Task[str]] = set()
 
-    async def deliver(self, bot: CoachBot, user_id: str) -> str:
+    async def deliver(self, bot: CoachBot, user_id: str, ready: list[Parcel] | None = None) -> str:
         """Send the user's waiting replies in order, up to the first that fails (it and the rest
-        wait for their retry). Returns "" or " failed=<error>" for the update's log line."""
+        wait for their retry). ``ready``: the rows an input has just queued, first in line (they
+        need not be read back). Returns "" or " failed=<error>" for the update's log line."""
         lock = self._locks.get(user_id)
         if lock is None:
             lock = self._locks[user_id] = asyncio.Lock()
         async with lock:
             try:
+                ready = ready or []
+                for index, fresh in enumerate(ready):
+                    if index:  # crossing off the one before marked this one as leaving
+                        fresh = replace(fresh, state="sending")
+                    failure = await self._send(bot, fresh, more=index < len(ready) - 1)
+                    if failure:
+                        return failure
+                if ready and not self.outbox.waiting(user_id):
+                    return ""
                 while True:
                     parcel = self.outbox.first(user_id)
                     if parcel is None or parcel.due > self.clock():
@@ -118,14 +129,14 @@ class Courier:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     # -- one reply ------------------------------------------------------------------------
-    async def _send(self, bot: CoachBot, parcel: Parcel) -> str:
+    async def _send(self, bot: CoachBot, parcel: Parcel, more: bool = True) -> str:
         if parcel.state != "sending":  # a retry, or what a restart found: mark it before it leaves
             self.outbox.sending(parcel.id)
         try:
             await self._post(bot, parcel)
         except Exception as exc:  # noqa: BLE001 - every failure is sorted by fate_of; none may lose the reply
             return self._failed(parcel, exc)
-        self.outbox.delivered(parcel)
+        self.outbox.delivered(parcel, more)
         return ""
 
     async def _post(self, bot: CoachBot, parcel: Parcel) -> None:

@@ -236,7 +236,7 @@ class TelegramChannel:
                 self.stop_spinner(context, query.id)
                 query = None
             if outcome.queued:
-                failed = await self.courier.deliver(lean(context), inp.user_id)
+                failed = await self.courier.deliver(lean(context), inp.user_id, outcome.parcels)
             elif outcome.replies and chat is not None:  # nothing could be stored (the disk): say so directly
                 failed = await post_replies(lean(context), chat.id, outcome.replies)
         except Exception as exc:  # a bug: logged in full by on_error, nothing was stored

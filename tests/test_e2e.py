@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import AsyncIterator
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -199,3 +200,92 @@ async def test_a_wrong_answer_and_a_question_mid_step_then_a_restart(emulator: E
 def _last_text(emulator: Emulator) -> str:
     message = emulator.last_message(USER)
     return message.plain_text if message else ""
+
+
+class EmulatorProcess:
+    """The emulator in a process of its own (``python -m tests.emulator``), so the bot's process
+    does only the bot's work, as against Telegram; enough of :class:`Emulator` for BotProcess."""
+
+    def __init__(self) -> None:
+        import subprocess
+        import sys
+
+        from tests.emulator.client import AsyncEmulatorClient, EmulatorClient
+
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.emulator", "--port", "0"], stdout=subprocess.PIPE, text=True
+        )
+        assert self.proc.stdout is not None
+        url = self.proc.stdout.readline().split()[-1]
+        self.sync = EmulatorClient(url)
+        self.client = AsyncEmulatorClient(url)
+        self.base_url = self.sync.bot_base_url
+
+    @property
+    def calls(self) -> dict[str, int]:
+        return dict(self.sync.stats()["calls"])
+
+    async def wait_for(self, predicate: Any, timeout: float = 5.0) -> None:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not predicate():
+            if loop.time() > deadline:
+                raise TimeoutError("condition not met in time")
+            await asyncio.sleep(0.05)
+
+    async def close(self) -> None:
+        await self.client.aclose()
+        self.sync.close()
+        self.proc.terminate()
+        self.proc.wait(10)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+async def test_one_users_flood_through_the_real_process(tmp_path: Path) -> None:
+    """The flood of tests/test_concurrency.py against ``usce-coach run`` and an emulator process
+    (figures with ``-s``); asserted: everyone else is answered, the flooder is told to slow down."""
+    import asyncio
+    from statistics import median
+    from typing import cast
+
+    others, flooder, rounds = range(6301, 6309), 6399, 5
+    emu = EmulatorProcess()
+    bot = BotProcess(cast(Emulator, emu), tmp_path / "coach.db", tmp_path / "bot.log", LOG_LEVEL="WARNING")
+    calm: list[float] = []
+    flood: list[float] = []
+
+    async def ask_all(latencies: list[float]) -> None:
+        loop = asyncio.get_running_loop()
+
+        async def one(uid: int) -> None:
+            started = loop.time()
+            await emu.client.send_command(uid, "help")
+            await emu.client.wait_for_messages(uid, 1, timeout=60)
+            latencies.append(loop.time() - started)
+
+        await asyncio.gather(*(one(uid) for uid in others))
+
+    try:
+        await bot.start(timeout=30)
+        await ask_all([])  # warm up
+        for _ in range(rounds):
+            await asyncio.sleep(1.2)  # Telegram's limit of 30 messages a second starts afresh
+            await ask_all(calm)
+            await asyncio.sleep(1.2)
+            await emu.client.send_command(flooder, "help", repeat=300)  # 300 messages at once
+            await ask_all(flood)
+            await asyncio.sleep(1.0)
+        notices = sum("faster than I can answer" in m["plain_text"] for m in await emu.client.messages(flooder))
+    finally:
+        await bot.stop()
+        await emu.close()
+    print(
+        f"\nflood, real process: other users' p50 calm {median(calm) * 1000:.0f} ms, during one user's"
+        f" 300-message flood {median(flood) * 1000:.0f} ms (x{median(flood) / median(calm):.2f}),"
+        f" {len(flood)} answers each; {notices} slow-down notices"
+    )
+    assert len(calm) == len(flood) == rounds * len(others)
+    assert notices >= 1

@@ -82,6 +82,7 @@ async def answer_student(emu: Emulator, engine: Engine) -> None:
     data = next(d for d in emu.find_message(USER, question).callback_data if d.startswith("ob:a:status"))  # type: ignore[union-attr]
     emu.press_button(USER, question, data)
     await until(lambda: bool(profile_of(engine.store, USER)))
+    await until(lambda: "Which year" in last_text(emu))  # its reply sent too (it leaves after the commit)
 
 
 def last_text(emu: Emulator) -> str:

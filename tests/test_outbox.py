@@ -310,3 +310,25 @@ async def test_after_a_kill_every_user_who_was_mid_flow_is_shown_the_current_ste
             assert shown == len(players)
         finally:
             await bot.stop()
+
+
+def test_replies_are_stored_with_their_input_in_order_and_a_restart_marks_the_leaving_one() -> None:
+    from flows.base.types import Input
+    from flows.storage.outbox import Outbox
+
+    engine = make_engine()
+    outbox = engine.outbox = Outbox(engine.store)
+    first = engine.handle(Input.parse("tg:7", "/help"), chat_id=7, update_id=1)
+    second = engine.handle(Input.parse("tg:7", "/privacy"), chat_id=7, update_id=2)
+    assert first.queued and first.parcels and first.repeatable
+    assert second.queued and second.parcels == []  # behind the first: it waits its turn
+    waiting = outbox.first("tg:7")
+    assert waiting is not None and waiting.id == first.parcels[0].id and waiting.state == "sending"
+    assert outbox.recover() == 1  # the process stopped while it was leaving
+    assert outbox.first("tg:7").state == "doubt"  # type: ignore[union-attr]
+    outbox.delivered(first.parcels[0])
+    after = outbox.first("tg:7")
+    assert after is not None and "/menu" not in after.reply.text and after.state == "sending"
+    assert engine.handle(Input.parse("tg:8", "/help")).queued is False  # no chat: nothing to send to
+    engine.store.delete_user("tg:7")
+    assert outbox.count() == 0  # /delete takes what was still waiting

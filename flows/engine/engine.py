@@ -21,7 +21,7 @@ from flows.base.errors import CoachError, InvalidAnswer, StaleButton, StorageUna
 from flows.base.types import Button, Input, Keyboard, Kind, Reply, Session, column, merge_replies
 from flows.domain import typed
 from flows.engine import answers
-from flows.storage.outbox import Outbox, outbox_migrations
+from flows.storage.outbox import Outbox, Parcel, outbox_migrations
 from flows.storage.store import Store, core_migrations
 
 log = logging.getLogger(__name__)
@@ -136,6 +136,7 @@ class Outcome:
     route: str
     session: Session | None = field(default=None, repr=False)
     queued: bool = False  # the replies wait in the outbox (sent by the channel after the commit)
+    parcels: list[Parcel] = field(default_factory=list, repr=False)  # those rows, when first in line
     repeatable: bool = True  # the input wrote no records: showing its replies twice changes nothing
 
 
@@ -225,8 +226,8 @@ class Engine:
                 if self._already_applied(session, update_id, turn.now):
                     turn.route = "duplicate"
                     replies = self.resume(turn) if session.flow else []
-                    queued = self._queue(turn, inp, update_id, replies, repeatable=True)
-                    return Outcome(replies, turn.route, session, queued)
+                    parcels = self._queue(turn, inp, update_id, replies, repeatable=True)
+                    return Outcome(replies, turn.route, session, parcels is not None, parcels=parcels or [])
                 session.last_update = update_id
             changes = self.store.conn.total_changes
             try:
@@ -251,14 +252,16 @@ class Engine:
             wrote = self.store.conn.total_changes != changes
             if not session.erased:
                 self.store.save_session(session, turn.now, chat_id)
-            queued = self._queue(turn, inp, update_id, replies, repeatable=not wrote)
-        return Outcome(replies, turn.route, session, queued, repeatable=not wrote)
+            parcels = self._queue(turn, inp, update_id, replies, repeatable=not wrote)
+        return Outcome(replies, turn.route, session, parcels is not None, parcels or [], repeatable=not wrote)
 
-    def _queue(self, turn: Turn, inp: Input, update_id: int | None, replies: list[Reply], *, repeatable: bool) -> bool:
-        """Store the replies in the outbox, inside the input's transaction."""
+    def _queue(
+        self, turn: Turn, inp: Input, update_id: int | None, replies: list[Reply], *, repeatable: bool
+    ) -> list[Parcel] | None:
+        """Store the replies in the outbox, inside the input's transaction; None if they are not."""
         if self.outbox is None or turn.chat_id is None or not replies or turn.session.erased:
-            return False  # after /delete nothing about the user is stored, not even the goodbye
-        self.outbox.put(
+            return None  # after /delete nothing about the user is stored, not even the goodbye
+        return self.outbox.put(
             turn.user_id,
             turn.chat_id,
             update_id,
@@ -268,7 +271,6 @@ class Engine:
             created_at=turn.now.isoformat(timespec="seconds"),
             sending=True,
         )
-        return True
 
     @staticmethod
     def _already_applied(session: Session, update_id: int, now: datetime) -> bool:

@@ -98,6 +98,7 @@ class Outbox:
         "INSERT INTO outbox (user_id, chat_id, update_id, body, file, repeatable, state, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
     )
+    _HAS = "SELECT 1 FROM outbox WHERE user_id = ? LIMIT 1"
     _FIRST = (
         "SELECT id, user_id, chat_id, body, file, repeatable, state, part, attempts, due FROM outbox"
         " WHERE user_id = ? ORDER BY id LIMIT 1"
@@ -117,20 +118,30 @@ class Outbox:
         edit_id: int | None,
         created_at: str,
         sending: bool,
-    ) -> None:
+    ) -> list[Parcel]:
         """Queue ``replies`` (already merged) in the caller's transaction. The first reply that
         asks to replace the pressed message edits ``edit_id``. With ``sending`` the first row is
-        marked as leaving at once (the channel sends it right after the commit)."""
+        marked as leaving at once (the channel sends it right after the commit).
+
+        Returns the rows as parcels when they are the user's first (nothing older waits), so
+        the channel can send them without reading them back; else []."""
         conn = self.store.conn
-        first = sending and self.first(user_id) is None  # behind older rows, it waits its turn
+        first = sending and not self.waiting(user_id)  # behind older rows, it waits its turn
+        parcels: list[Parcel] = []
         for reply in replies:
             target = edit_id if reply.replace and reply.attachment is None and len(reply.text) <= 4096 else None
             if target is not None:
                 edit_id = None  # one edit per input at most
             body, file = _encode(reply, target)
-            state = "sending" if first else "pending"
-            conn.execute(self._PUT, (user_id, chat_id, update_id, body, file, int(repeatable), state, created_at))
-            first = False
+            state = "sending" if first and not parcels else "pending"
+            row = (user_id, chat_id, update_id, body, file, int(repeatable), state, created_at)
+            row_id = conn.execute(self._PUT, row).lastrowid
+            parcels.append(Parcel(row_id or 0, user_id, chat_id, reply, target, repeatable, state, 0, 0, 0.0))
+        return parcels if first else []
+
+    def waiting(self, user_id: str) -> bool:
+        """Whether any reply waits for the user."""
+        return self.store.conn.execute(self._HAS, (user_id,)).fetchone() is not None
 
     def first(self, user_id: str) -> Parcel | None:
         """The user's oldest waiting reply: nothing later may go before it."""
@@ -154,17 +165,18 @@ class Outbox:
         with self.store.atomic():
             self.store.conn.execute("UPDATE outbox SET part = part + 1 WHERE id = ?", (parcel_id,))
 
-    def delivered(self, parcel: Parcel) -> None:
-        """Telegram has the whole reply: forget it, and mark the user's next one as leaving
-        (it is sent right away) in the same commit."""
+    def delivered(self, parcel: Parcel, more: bool = True) -> None:
+        """Telegram has the whole reply: forget it, and (unless the caller knows there is no
+        ``more``) mark the user's next one as leaving (it is sent right away), in one commit."""
         with self.store.atomic():
             conn = self.store.conn
             conn.execute("DELETE FROM outbox WHERE id = ?", (parcel.id,))
-            conn.execute(
-                "UPDATE outbox SET state = 'sending' WHERE id ="
-                " (SELECT min(id) FROM outbox WHERE user_id = ?) AND state = 'pending' AND due <= 0",
-                (parcel.user_id,),
-            )
+            if more:
+                conn.execute(
+                    "UPDATE outbox SET state = 'sending' WHERE id ="
+                    " (SELECT min(id) FROM outbox WHERE user_id = ?) AND state = 'pending' AND due <= 0",
+                    (parcel.user_id,),
+                )
 
     def later(self, parcel_id: int, due: float, *, doubt: bool) -> None:
         """Try again at ``due``; ``doubt``: the failed request may have reached Telegram."""

@@ -52,6 +52,7 @@ class _Base:
         return self._call("edit", {"user_id": user_id, "message_id": message_id, "text": text})
 
     def send_command(self, user_id: int, command: str, args: str = "", **kw: Any) -> Any:
+        """kw as for :meth:`send_text`, and ``repeat``: send it that many times at once."""
         return self._call_kw("command", user_id=user_id, command=command, args=args, **kw)
 
     def send_media(self, user_id: int, kind: str, content: bytes | None = None, **kw: Any) -> Any:

@@ -793,7 +793,9 @@ class Emulator:
             "block": self.block, "unblock": self.unblock, "stats": self.stats,
             "unanswered_callbacks": self.unanswered_callbacks, "bot_profile": self.bot_profile}
         if action in simple:
-            return simple[action](**b)
+            repeat = int(b.pop("repeat", 1))  # a user sending the same thing many times at once
+            results = [simple[action](**b) for _ in range(repeat)]
+            return results[-1] if results else None
         if action == "updates":
             return self.updates
         if action == "history":
