@@ -226,14 +226,9 @@ class EmulatorProcess:
         return dict(self.sync.stats()["calls"])
 
     async def wait_for(self, predicate: Any, timeout: float = 5.0) -> None:
-        import asyncio
+        from tests.test_failures import until
 
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not predicate():
-            if loop.time() > deadline:
-                raise TimeoutError("condition not met in time")
-            await asyncio.sleep(0.05)
+        await until(predicate, timeout)
 
     async def close(self) -> None:
         await self.client.aclose()
