@@ -23,6 +23,7 @@ run: $(STAMP)  ## run the Telegram bot (needs TELEGRAM_BOT_TOKEN)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: $(STAMP) lint  ## lint, type-check and run every test
 	$(BIN)/python -m pytest -q

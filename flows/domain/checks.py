@@ -29,8 +29,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from flows.domain.readiness import DONE, PLANNED, Benchmarks, Readiness, benchmarks, letter_candidate, letter_is_late
-from flows.storage.experiences import month_index, month_label
-from flows.storage.profiles import Profile
+from flows.domain.records import Profile, month_index, month_label
 
 HANDS_ON_STUDENT_TYPES = ("elective", "subi")
 

@@ -28,8 +28,7 @@ from flows.domain.readiness import (
     school_stage,
 )
 from flows.domain.readiness import is_older_graduate as readiness_older
-from flows.storage.experiences import Experience
-from flows.storage.profiles import Profile
+from flows.domain.records import Experience, Profile
 
 PLAN_FILE = CONTENT_DIR / "plan.yaml"
 MILESTONES_FILE = CONTENT_DIR / "milestones.yaml"

@@ -20,7 +20,7 @@ from flows.base.types import Button, Keyboard, Reply
 from flows.domain.checks import render_warnings
 from flows.domain.plan import Plan, Rules, month_label
 from flows.domain.readiness import benchmarks, months_text, render_lines, render_notes, render_window
-from flows.storage.profiles import Profile
+from flows.domain.records import Profile
 
 Translate = Callable[..., str]  # turn.t: a text key and values to escape into it
 

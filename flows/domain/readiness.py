@@ -29,8 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from flows.base.content import CONTENT_DIR, ContentError, line_of, load_yaml, require
-from flows.storage.experiences import LEVELS, TYPES, Experience, month_index, month_label, months_of
-from flows.storage.profiles import Profile
+from flows.domain.records import LEVELS, TYPES, Experience, Profile, month_index, month_label, months_of
 
 BENCHMARKS_PATH = CONTENT_DIR / "benchmarks.yaml"
 SPECIALTIES_PATH = CONTENT_DIR / "plan.yaml"

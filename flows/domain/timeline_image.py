@@ -28,7 +28,7 @@ from datetime import date
 from PIL import Image, ImageDraw, ImageFont
 
 from flows.base.content import CONTENT_DIR
-from flows.storage.experiences import Experience, month_index, month_label, months_of
+from flows.domain.records import Experience, month_index, month_label, months_of
 
 # label("today") -> "Today", label("title_application", month=...), label("tracker.type.elective")
 Label = Callable[..., str]

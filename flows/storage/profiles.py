@@ -7,12 +7,11 @@ flow and /profile write it (through :func:`save_answer`).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from sqlite_utils import Database, Migrations
 
+from flows.domain.records import Profile
 from flows.storage.store import Store
 
 migrations = Migrations("usce-coach.profile")
@@ -51,41 +50,6 @@ def m002_onboarding_step(db: Database) -> None:
 
 
 JSON_FIELDS = frozenset({"specialties", "gaps"})
-
-
-@dataclass(frozen=True, slots=True)
-class Profile:
-    user_id: str
-    status: str | None = None
-    student_year: int | None = None
-    grad_year: int | None = None
-    specialties: tuple[str, ...] = ()
-    application: str | None = None
-    months_available: int | None = None
-    budget: str | None = None
-    visa: str | None = None
-    us_months: int | None = None
-    us_letters: int | None = None
-    gaps: tuple[str, ...] = ()
-    timezone: str | None = None
-    completed_at: str | None = None
-    onboarding_step: str | None = None
-
-    @property
-    def application_date(self) -> date | None:
-        """The first day of the application month, if known."""
-        if not self.application:
-            return None
-        year, month = self.application.split("-")
-        return date(int(year), int(month), 1)
-
-    @property
-    def is_student(self) -> bool:
-        return self.status == "student"
-
-    @property
-    def complete(self) -> bool:
-        return self.completed_at is not None
 
 
 def load_profile(store: Store, user_id: str) -> Profile | None:
