@@ -41,7 +41,7 @@ CAPTION_LIMIT = 1024
 
 log = logging.getLogger("usce_coach.outbox")
 
-MAX_ATTEMPTS = 10  # then the reply is given up (logged): about 8 minutes of trying
+MAX_ATTEMPTS = 10  # then the reply is given up (logged): about four minutes of trying
 MAX_PAUSE = 60.0
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
