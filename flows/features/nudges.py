@@ -885,7 +885,7 @@ class Nudges(Feature):
 
     def _zone_question(self, turn: Turn) -> Reply:
         buttons = [Button(b.label, f"n:zc:{i}") for i, b in enumerate(load_rules().zone_buttons)]
-        rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
+        rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]  # a flag and a country fit two to a row
         return Reply(turn.t("settings.ask_zone"), keyboard(*rows, [Button(turn.t("settings.button_back"), "n:b")]))
 
     def _quiet_question(self, turn: Turn) -> Reply:
