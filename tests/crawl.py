@@ -1,5 +1,6 @@
-"""Walk every screen the engine can show: every command, then every button of every reply
-and a few typed answers at every open step, breadth first, each path replayed for a new user.
+"""Walk every screen the engine can show: every command and every FAQ question, then every
+button of every reply and a few typed answers at every open step, breadth first, each path
+replayed for a new user.
 
 A path is a list of inputs from a fresh user. Expanding one replays it, then tries each
 button of the last replies and, while a flow waits for an answer, each sample answer. An
@@ -16,7 +17,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from flows.base.types import Input, Keyboard, Reply
+from flows.base.content import CONTENT_DIR, load_yaml
+from flows.base.types import Input, Keyboard, Reply, merge_replies
 from flows.engine.engine import Engine
 from flows.features import all_features
 from flows.storage.store import Store
@@ -51,6 +53,12 @@ class Seen:
         return list(unique.values())
 
 
+def faq_questions() -> list[str]:
+    """The question of every FAQ entry, as a user might type it."""
+    entries = load_yaml(CONTENT_DIR / "faq.yaml")["entries"]
+    return [str(entry["question"]) for entry in entries]
+
+
 def _shape(data: str) -> str:
     return re.sub(r"\d+", "#", data)
 
@@ -64,9 +72,8 @@ def crawl(max_paths: int = 4000, max_depth: int = 30) -> Seen:
     ids = iter(range(1, 10**9))
     tried: set[tuple[str | None, str | None, str]] = set()
     listed = sorted(engine.command_names)
-    queue: deque[tuple[Input, ...]] = deque(
-        (Input.command("tg:0", name),) for name in listed
-    )
+    queue: deque[tuple[Input, ...]] = deque((Input.command("tg:0", name),) for name in listed)
+    queue.extend((Input.text("tg:0", question),) for question in faq_questions())  # answers as well
     for name in listed:
         tried.add((None, None, f"/{name}"))
     while queue and seen.paths < max_paths:
@@ -77,7 +84,7 @@ def crawl(max_paths: int = 4000, max_depth: int = 30) -> Seen:
             outcome = engine.handle(Input(user, inp.kind, inp.value, inp.args))
         seen.paths += 1
         assert outcome is not None and outcome.session is not None
-        for reply in outcome.replies:
+        for reply in merge_replies(outcome.replies):  # as the channels send them: one message each
             seen.replies.append((path, reply))
         if len(path) >= max_depth:
             continue

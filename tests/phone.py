@@ -3,8 +3,9 @@
 Button labels are measured with the font Telegram's Android app draws them in: Roboto
 Medium (weight 500, from the ``fontpkg-roboto`` package) at 15 dp. Pillow's
 ``ImageFont.getlength`` measures at 150 px and the result is divided by 10, so a width is
-in dp with sub-pixel precision. Roboto has no emoji; an emoji (a flag's two letters together) is counted as 20 dp (the app draws it
-about 1.3 times the text size), a variation selector or joiner as nothing.
+in dp with sub-pixel precision. Roboto has no emoji; an emoji (a flag's two letters
+together) is counted as 20 dp (the app draws it about 1.3 times the text size), a variation
+selector or joiner as nothing.
 
 The row budget: on a 360-dp screen a private chat's message bubble, and the inline keyboard
 under it, are at most 360 - 80 = 280 dp wide (the app keeps 80 dp for margins). Buttons in a
@@ -35,7 +36,7 @@ REPLY_CHARACTERS = 1000  # about one phone screen of text
 
 @functools.cache
 def _font() -> ImageFont.FreeTypeFont:
-    import fontpkg_roboto  # type: ignore[import-untyped]
+    import fontpkg_roboto
 
     path = next(fontpkg_roboto.ROOT.glob("files/Roboto[[]*.ttf"))
     font = ImageFont.truetype(str(path), TEXT_DP * SCALE)
@@ -45,12 +46,15 @@ def _font() -> ImageFont.FreeTypeFont:
 
 # Symbols below U+1F000 that are drawn as emoji even without a variation selector
 # (Unicode's Emoji_Presentation); others are text unless U+FE0F follows them.
+_ZODIAC = range(0x2648, 0x2654)
 DEFAULT_EMOJI = frozenset(
-    [0x231A, 0x231B, 0x23E9, 0x23EA, 0x23EB, 0x23EC, 0x23F0, 0x23F3, 0x25FD, 0x25FE, 0x2614, 0x2615]
-    + list(range(0x2648, 0x2654))
-    + [0x267F, 0x2693, 0x26A1, 0x26AA, 0x26AB, 0x26BD, 0x26BE, 0x26C4, 0x26C5, 0x26CE, 0x26D4, 0x26EA]
-    + [0x26F2, 0x26F3, 0x26F5, 0x26FA, 0x26FD, 0x2705, 0x270A, 0x270B, 0x2728, 0x274C, 0x274E, 0x2753]
-    + [0x2754, 0x2755, 0x2757, 0x2795, 0x2796, 0x2797, 0x27B0, 0x27BF, 0x2B1B, 0x2B1C, 0x2B50, 0x2B55]
+    (
+        *_ZODIAC,
+        *(0x231A, 0x231B, 0x23E9, 0x23EA, 0x23EB, 0x23EC, 0x23F0, 0x23F3, 0x25FD, 0x25FE, 0x2614, 0x2615),
+        *(0x267F, 0x2693, 0x26A1, 0x26AA, 0x26AB, 0x26BD, 0x26BE, 0x26C4, 0x26C5, 0x26CE, 0x26D4, 0x26EA),
+        *(0x26F2, 0x26F3, 0x26F5, 0x26FA, 0x26FD, 0x2705, 0x270A, 0x270B, 0x2728, 0x274C, 0x274E, 0x2753),
+        *(0x2754, 0x2755, 0x2757, 0x2795, 0x2796, 0x2797, 0x27B0, 0x27BF, 0x2B1B, 0x2B1C, 0x2B50, 0x2B55),
+    )
 )
 
 

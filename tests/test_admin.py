@@ -146,8 +146,8 @@ def test_broadcast_previews_then_queues_one_message_per_reachable_user(engine: E
     assert "New <b>checklist</b> & timeline 🩺" in chat.text  # shown as typed...
     assert "New &lt;b&gt;checklist&lt;/b&gt; &amp; timeline" in chat.replies[-1].text  # ...and escaped
     assert queued_messages(engine.store) == []  # nothing before the confirmation
-    send = chat.button("Send to everyone").data
-    chat.press("Send to everyone")
+    send = chat.button("Send to all").data
+    chat.press("Send to all")
     assert "Queued for 3 people" in chat.text
     queued = queued_messages(engine.store)
     assert sorted(m["user_id"] for m in queued) == sorted([ADMIN, users[0], users[1]])
@@ -167,7 +167,7 @@ def test_broadcast_asks_for_the_text_and_a_new_text_replaces_the_draft(engine: E
     assert "first draft" in chat.text
     chat.send("second draft")
     assert "second draft" in chat.text
-    chat.press("Send to everyone")
+    chat.press("Send to all")
     assert [m["text"] for m in queued_messages(engine.store)] == ["second draft"]
 
 
@@ -182,7 +182,7 @@ def test_broadcast_can_be_cancelled(engine: Engine) -> None:
 def test_a_non_admin_cannot_confirm_a_broadcast(engine: Engine) -> None:
     admin = admin_chat(engine)
     admin.send("/broadcast hello")
-    send = admin.button("Send to everyone").data
+    send = admin.button("Send to all").data
     intruder = Chat(engine, "tg:1001")
     intruder.press_data(send)
     assert intruder.route == "stale"
@@ -202,7 +202,7 @@ async def test_queued_copies_go_out_through_the_nudges_dispatcher_once_each(
     users = add_users(engine, clock, 0, 1, 2, 3)
     chat = admin_chat(engine)
     chat.send("/broadcast Fresh <i>checklist</i> is out")
-    chat.press("Send to everyone")
+    chat.press("Send to all")
     store = engine.store
     # A crash had interrupted one copy mid-send: it may have arrived, so it is never resent.
     store.conn.execute("UPDATE broadcast_messages SET status = 'sending' WHERE user_id = ?", (users[3],))
@@ -237,7 +237,7 @@ async def test_a_copy_waiting_for_its_turn_is_still_queued_and_goes_out_after_a_
     add_users(engine, clock, 0)
     chat = admin_chat(engine)
     chat.send("/broadcast Office hours moved")
-    chat.press("Send to everyone")
+    chat.press("Send to all")
     store = engine.store
     seen: list[str] = []
 

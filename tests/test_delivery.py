@@ -863,7 +863,7 @@ async def test_a_broadcast_is_limited_by_its_length_as_sent_and_every_copy_is_on
     assert "3505 characters as sent" in admin.text
     admin.send("&" * 700)  # 3,500 as sent: fits
     assert "Preview" in admin.text and len(admin.replies[-1].text) == BROADCAST_LIMIT
-    admin.press("Send to everyone")
+    admin.press("Send to all")
     [copy] = queued_messages(engine.store)
     assert len(copy["text"]) == BROADCAST_LIMIT
     assert await send_queued(engine.store, dispatcher, bot) == Counter({"sent": 1})

@@ -201,12 +201,12 @@ def test_how_much_to_receive(chat: Chat, engine: Engine) -> None:
     reschedule(engine.store, USER, engine.clock())
     assert {r["kind"] for r in rows(engine).values()} == {"milestone", "letter", "reflection"}
     chat.send("/settings")
-    chat.press("Stages only")
+    chat.press("Stages")
     assert {r["kind"] for r in rows(engine).values()} == {"milestone"}
-    assert "✓ Stages only" in [b.label for b in chat.buttons]
+    assert "✓ Stages" in [b.label for b in chat.buttons]
     chat.press("Nothing")
     assert rows(engine) == {}
-    chat.press("Everything")
+    chat.press("All")
     assert len(rows(engine)) == 5
 
 
@@ -304,7 +304,7 @@ def test_stop_these_mutes_that_kind_until_settings_say_otherwise(chat: Chat, eng
     assert not [k for k in rows(engine) if k.startswith("lt:") and rows(engine)[k]["status"] == "scheduled"]
     chat.send("/settings")
     assert "Stopped: letter reminders" in chat.text
-    chat.press("Everything")
+    chat.press("All")
     assert rows(engine)["lt:18"]["status"] == "scheduled"
 
 

@@ -149,7 +149,7 @@ def test_every_state_is_reachable_and_the_diagrams_render() -> None:
 # -- conversations -----------------------------------------------------------------------------
 def test_apply_menu_lists_every_helper(chat: Chat) -> None:
     chat.send("/menu")
-    chat.press("Application help")
+    chat.press("Applications")
     labels = [b.label for b in chat.buttons]
     for name in ("Cold email", "Outreach log", "Letters", "Reflections", "ERAS", "Interview"):
         assert any(name in label for label in labels), name

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from bot.terminal import Terminal, choice_key, user_file, user_files
+from flows.base.text import to_plain
 from flows.base.types import Input, Reply
 from flows.engine.engine import Engine
 from flows.features.privacy import EXPORT_FILENAME
@@ -301,8 +302,11 @@ def test_delete_in_the_terminal_removes_that_users_files_only(engine: Engine, tm
 
 # -- /privacy --------------------------------------------------------------------------------
 def test_privacy_says_what_is_stored_and_how_to_export_or_delete(chat: Chat, engine: Engine) -> None:
-    chat.send("/privacy")
+    [short] = chat.send("/privacy")
+    assert len(to_plain(short.text)) <= 300 and "• " not in short.text  # short and plain
+    chat.press("What I keep")  # the details, one tap away, in place of the short answer
     text = chat.text
+    assert chat.replies[0].replace
     assert "/export" in text and "/delete" in text
     assert text.count("• ") == len(set(engine.store.user_tables()) | {t for t, *_ in engine.store.linked_tables()})
     chat.press("Export my data")
@@ -315,3 +319,16 @@ def test_privacy_says_what_is_stored_and_how_to_export_or_delete(chat: Chat, eng
 def test_privacy_commands_are_listed_in_help(chat: Chat) -> None:
     chat.send("/help")
     assert "/privacy" in chat.text
+
+
+def test_the_delete_question_is_short_and_what_would_go_is_one_tap_away(chat: Chat) -> None:
+    chat.send("/start")
+    [confirm] = chat.send("/delete")
+    assert len(to_plain(confirm.text)) <= 200 and "cannot be undone" in chat.text
+    chat.press("What would go")
+    assert chat.replies[0].replace and "• your account" in chat.text
+    assert chat.button("Yes, erase") and chat.button("keep my data")  # the choice is still there
+    chat.press("keep my data")
+    assert "Nothing was erased" in chat.text
+    chat.press_data("pv:w")  # outside the question: an old button changes nothing
+    assert chat.route == "stale"

@@ -281,8 +281,8 @@ def test_list_edit_a_choice_and_a_text_field(chat: Chat, store: Store) -> None:
     chat.press("1. ")
     chat.press("Status")
     assert chat.button("✓").data.endswith(":status:done")
-    chat.press("Ongoing")
-    assert "Saved" in chat.text and "⏳ Ongoing" in chat.text
+    chat.press("Current")
+    assert "Saved" in chat.text and "⏳ Current" in chat.text
     chat.press("Institution")
     chat.send("Mercy <General>")
     assert "Mercy &lt;General&gt;" in chat.replies[0].text
@@ -496,7 +496,7 @@ def test_button_data_stays_short(chat: Chat) -> None:
 def test_menu_has_the_tracker_entries(chat: Chat) -> None:
     chat.send("/menu")
     chat.press("My USCE")
-    for label, data in (("Log experience", "go:log"), ("My experiences", "go:experiences"),
+    for label, data in (("Log experience", "go:log"), ("Experiences", "go:experiences"),
                         ("Progress", "go:progress"), ("Timeline", "go:timeline")):
         assert chat.button(label).data == data
 

@@ -135,7 +135,7 @@ def test_buttons_under_the_questions_list_leave_it_in_the_chat(chat: Chat) -> No
 def test_the_check_is_on_the_menu_and_behind_a_deep_link(chat: Chat) -> None:
     chat.send("/menu")
     chat.press("Externships")
-    assert chat.button("Vet an externship").data == "go:vet"
+    assert chat.button("Vet a program").data == "go:vet"
     assert chat.button("My programs").data == "go:programs"
     chat.send("/start vet")
     assert "What's the program called?" in chat.text

@@ -227,7 +227,7 @@ def year_words(texts: Texts, year: int | None) -> str:
 
 def pre(text: str) -> Reply:
     """A ready-to-copy message: ``text`` must already be escaped."""
-    return Reply(f"<pre>{text}</pre>")
+    return Reply(f"<pre>{text}</pre>", full=True)  # a text to copy whole: never cut to a screen
 
 
 # -- storage --------------------------------------------------------------------------------

@@ -51,6 +51,14 @@ class Privacy(Feature):
 
     # -- /privacy -------------------------------------------------------------------------
     def privacy(self, turn: Turn, args: str) -> list[Reply]:
+        """A short answer; what is kept, table by table, is one tap away (``pv:i``)."""
+        buttons = (
+            (Button(turn.t("privacy.button_details"), "pv:i"),),
+            (Button(turn.t("privacy.button_export"), "pv:x"), Button(turn.t("privacy.button_delete"), "pv:d")),
+        )
+        return [Reply(turn.t("privacy.short"), buttons)]
+
+    def details(self, turn: Turn) -> list[Reply]:
         lines = [turn.t("privacy.intro"), turn.t("privacy.stored_heading")]
         lines += [turn.t("privacy.stored_line", what=describe(turn, t)) for t in sections(turn.store)]
         if turn.store.db.table("unanswered").exists():
@@ -59,7 +67,7 @@ class Privacy(Feature):
         buttons = (
             (Button(turn.t("privacy.button_export"), "pv:x"), Button(turn.t("privacy.button_delete"), "pv:d")),
         )
-        return [Reply("\n".join(lines), buttons)]
+        return [Reply("\n".join(lines), buttons, replace=True, full=True)]  # asked for in full
 
     # -- /export --------------------------------------------------------------------------
     def export(self, turn: Turn, args: str) -> list[Reply]:
@@ -81,16 +89,21 @@ class Privacy(Feature):
             session.enter(DELETE_FLOW, "confirm", {"back": back} if back else {})
         return self.prompt(turn)
 
-    def prompt(self, turn: Turn) -> list[Reply]:
+    def prompt(self, turn: Turn, listed: bool = False) -> list[Reply]:
+        """ "Erase everything?" in two lines; ``listed`` adds what would go, table by table."""
+        buttons: list[tuple[Button, ...]] = [
+            (Button(turn.t("privacy.button_erase"), "pv:erase"),),
+            (Button(turn.t("privacy.button_keep"), "pv:keep"),),
+        ]
+        if not listed:
+            buttons.append((Button(turn.t("privacy.button_what_goes"), "pv:w"),))
+            return [Reply(turn.t("privacy.delete_confirm"), tuple(buttons))]
         stored = turn.store.export_user(turn.user_id)
         # A first-time user has no row yet: their users row is written when this turn ends.
         kept = [t for t in sections(turn.store) if stored.get(t)] or ["users"]
-        names = "; ".join(describe(turn, t, short=True) for t in kept)
-        buttons = (
-            (Button(turn.t("privacy.button_erase"), "pv:erase"),),
-            (Button(turn.t("privacy.button_keep"), "pv:keep"),),
-        )
-        return [Reply(turn.t("privacy.delete_confirm", sections=names), buttons)]
+        lines = [turn.t("privacy.delete_confirm"), turn.t("privacy.delete_list_heading")]
+        lines += [turn.t("privacy.stored_line", what=describe(turn, t, short=True)) for t in kept]
+        return [Reply("\n".join(lines), tuple(buttons), replace=True)]
 
     def on_text(self, turn: Turn, text: str) -> list[Reply]:
         return [Reply(turn.t("privacy.delete_use_buttons")), *self.prompt(turn)]
@@ -102,6 +115,10 @@ class Privacy(Feature):
         if payload == "d":
             turn.route = "button:delete"
             return turn.engine.run_command(turn, "delete")
+        if payload == "i":
+            return self.details(turn)
+        if payload == "w" and turn.session.flow == DELETE_FLOW:
+            return self.prompt(turn, listed=True)
         if turn.session.flow != DELETE_FLOW or payload not in ("erase", "keep"):
             raise StaleButton()  # a confirmation from an old message never erases anything
         if payload == "erase":
