@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -284,3 +284,64 @@ async def test_one_users_flood_through_the_real_process(tmp_path: Path) -> None:
     )
     assert len(calm) == len(flood) == rounds * len(others)
     assert notices >= 1
+
+
+def moved(emulator: Emulator, message_id: int, text: str) -> Callable[[], bool]:
+    """True once the message ``message_id`` reads otherwise, or a newer message came."""
+
+    def check() -> bool:
+        message, last = emulator.find_message(USER, message_id), emulator.last_message(USER)
+        return (message is not None and message.plain_text != text) or (
+            last is not None and last.message_id != message_id
+        )
+
+    return check
+
+
+async def test_onboarding_by_buttons_edits_one_message_and_an_edit_replaces_an_answer(
+    emulator: Emulator, bot: BotProcess, tmp_path: Path
+) -> None:
+    emulator.send_command(USER, "start")
+    [welcome] = await emulator.wait_for_messages(USER, 1, timeout=30)
+    emulator.press_button(USER, welcome.message_id, "ob:s")
+    await emulator.wait_for(lambda: "Step 1 of" in (emulator.last_message(USER) or welcome).plain_text, timeout=30)
+    dialog = emulator.last_message(USER)
+    assert dialog is not None
+    sends = emulator.calls["sendMessage"]
+
+    # a double tap on the first answer: applied once, the next step shown once, in the same message
+    first = dialog.button("Graduate")["callback_data"]
+    emulator.press_button(USER, dialog.message_id, first)
+    emulator.press_button(USER, dialog.message_id, first, forge=True)
+    await emulator.wait_for(lambda: not emulator.unanswered_callbacks(), timeout=30)
+    await emulator.wait_for(
+        lambda: "Step 2 of" in (emulator.find_message(USER, dialog.message_id) or dialog).plain_text, timeout=30
+    )
+    typed = emulator.send_text(USER, "2019")  # a typed answer: the only new message of the dialog so far
+    await emulator.wait_for(lambda: "Step 3 of" in (emulator.last_message(USER) or dialog).plain_text, timeout=30)
+    emulator.edit_text(USER, typed["message_id"], "2018")  # fixing the typed answer
+    await emulator.wait_for(lambda: "Changed your answer" in (emulator.last_message(USER) or dialog).plain_text,
+                            timeout=30)
+    step = emulator.last_message(USER)
+    assert step is not None and "Step 3 of" in step.plain_text
+
+    for _ in range(30):  # tap the first answer of every step to the end
+        text = step.plain_text
+        if "Step" not in text:
+            break
+        data = [d for d in step.callback_data if not d.startswith(("ob:b:", "ob:k:"))]
+        done = next((d for d in data if d.startswith("ob:d:")), None)
+        ticked = "✅" in "".join(b.get("text", "") for row in step.buttons for b in row)
+        choice = done if done and (ticked or "gaps" in done) else data[0]
+        emulator.press_button(USER, step.message_id, choice)
+        await emulator.wait_for(moved(emulator, step.message_id, text), timeout=30)
+        step = emulator.last_message(USER) or step
+    await emulator.wait_for(lambda: not emulator.unanswered_callbacks(), timeout=30)
+    new_messages = emulator.calls["sendMessage"] - sends
+    print(f"dialog: {new_messages} new messages, {emulator.calls['editMessageText']} edits")
+    assert new_messages <= 4, f"{new_messages} new messages for one dialog"  # the typed year, the edit note, the plan
+    assert emulator.calls["editMessageText"] >= 8
+    row = sqlite3.connect(bot.database).execute(
+        "SELECT status, grad_year, completed_at IS NOT NULL FROM profiles WHERE user_id = ?", (f"tg:{USER}",)
+    ).fetchone()
+    assert tuple(row) == ("graduate", 2018, 1), "finished, with the edited year"

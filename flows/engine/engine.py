@@ -230,6 +230,7 @@ class Engine:
                     return Outcome(replies, turn.route, session, parcels is not None, parcels=parcels or [])
                 session.last_update = update_id
             changes = self.store.conn.total_changes
+            flow_before = session.flow
             try:
                 with self.store.atomic():  # a failed step rolls back its own writes only
                     replies = self._route(turn, inp)
@@ -245,6 +246,8 @@ class Engine:
                 turn.route = f"error:{type(exc).__name__}"
             if turn.route == "edit:ignored":  # nothing happened: nothing to save either
                 return Outcome(replies, turn.route, session)
+            if inp.kind is Kind.BUTTON and flow_before and session.flow:
+                replies = self._in_place(replies)
             answers.put_log(session, turn.log, taken)
             if turn.changed:
                 for feature in self.features:
@@ -254,6 +257,16 @@ class Engine:
                 self.store.save_session(session, turn.now, chat_id)
             parcels = self._queue(turn, inp, update_id, replies, repeatable=not wrote)
         return Outcome(replies, turn.route, session, parcels is not None, parcels or [], repeatable=not wrote)
+
+    @staticmethod
+    def _in_place(replies: list[Reply]) -> list[Reply]:
+        """A press inside an open flow that leads to one message (the next step, the same step
+        again, a stale tap's note with the current step) edits the pressed message instead of
+        adding one, so a dialog answered by buttons stays one message in the chat."""
+        merged = merge_replies(replies)
+        if len(merged) != 1 or merged[0].attachment is not None:
+            return replies
+        return [replace(merged[0], replace=True)]
 
     def _queue(
         self, turn: Turn, inp: Input, update_id: int | None, replies: list[Reply], *, repeatable: bool
