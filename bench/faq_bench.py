@@ -3,6 +3,7 @@
     python -m bench.faq_bench                 # score the tuning split (dev)
     python -m bench.faq_bench --split test    # the clean split: score it once, after every choice is made
     python -m bench.faq_bench --select        # choose the retrieval settings on dev
+    python -m bench.faq_bench --compare       # each learned score alone vs the blend, on dev
 
 Questions were written by an author who never saw the entries, their phrasings or the entry
 list: only the guide and who the users are (``bench/faq_eval/``: ``dev.yaml`` for tuning,
@@ -204,14 +205,37 @@ def select(items: Sequence[Item]) -> None:
               f" declined {s['oos_declined']:.1%} wrongly declined {s['wrongly_declined']:.1%}")
 
 
+def compare(items: Sequence[Item]) -> None:
+    """Each learned score alone and the blend, each with its own best threshold and margin."""
+    idx = index.default_index()
+    texts = load_texts()
+    _memoise(idx)
+    for w in (0.0, 1.0, index.LR_WEIGHT):
+        best: tuple[float, float, float, dict[str, Any]] | None = None
+        for t, m in itertools.product((0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7), (-0.2, -0.1, 0.0)):
+            idx.lr_weight, idx.threshold, idx.margin = w, t, m
+            s = summary(run_items(idx, items, texts))
+            value = (s["facts_correct"] + s["oos_declined"]) / 2 - s["wrongly_declined"]
+            if best is None or value > best[0]:
+                best = (value, t, m, s)
+        assert best is not None
+        _, t, m, s = best
+        print(f"weight {w}: threshold {t} margin {m}: facts {s['facts_correct']:.1%} declined {s['oos_declined']:.1%}"
+              f" wrongly declined {s['wrongly_declined']:.1%}", flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--split", choices=SPLITS, default=TUNING)
     ap.add_argument("--select", action="store_true", help="grid over the decision settings (dev only)")
     ap.add_argument("--misses", action="store_true", help="print the misses (dev only)")
+    ap.add_argument("--compare", action="store_true", help="each learned score alone vs the blend (dev only)")
     args = ap.parse_args(argv)
     if args.select:
         select(load_split(TUNING))
+        return
+    if args.compare:
+        compare(load_split(TUNING))
         return
     r = run(args.split, repeats=1)
     print("\n".join(report_lines(r)))

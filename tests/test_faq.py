@@ -302,3 +302,27 @@ def test_out_of_scope_is_declined(index: FaqIndex) -> None:
 @pytest.mark.parametrize("question", ["", "   ", "😂🙏🔥", "x" * 5000, "usce " * 900, "\ud800 lone surrogate"])
 def test_odd_input_never_raises(index: FaqIndex, question: str) -> None:
     respond(index, question, None, TODAY)
+
+
+def test_the_message_says_who_is_asking() -> None:
+    assert Reader().with_message("I graduated in 2016 from Cairo").grad_year == 2016
+    assert Reader().with_message("passed out 2017, can i...").status == "graduate"
+    assert Reader().with_message("im a final year med student").status == "student"
+    assert Reader().with_message("older IMG here").older_graduate(2026)
+    assert Reader().with_message("on b1/b2 right now").visa == "b1b2"
+    assert Reader().with_message("no money for paid rotations").budget == "limited"
+    stored = Reader.from_profile({"status": "student", "budget": "flexible"})
+    assert stored.with_message("i'm broke, what now").budget == "limited"  # the message wins
+    assert stored.with_message("what is vslo").status == "student"  # the profile fills the rest
+
+
+def test_two_equally_likely_entries_get_a_choice() -> None:
+    base = dict(phrasings=("letter timing", "when to ask", "ask for a letter", "letters"), related=("a", "b"))
+    a = FaqEntry(id="a", topic="Asking for letters", question="When do I ask?", answer="Near the end.", **base)
+    b = FaqEntry(id="b", topic="Letters in general", question="What about letters?", answer="At least one.", **base)
+    c = FaqEntry(id="c", topic="Emails", question="Who do I email?", answer="Program directors.",
+                 phrasings=("who to email", "email recipients", "cold email", "outreach"), related=("a", "b"))
+    tie = FaqIndex([a, b, c])
+    response = respond(tie, "letter timing", None, TODAY)
+    assert not response.parts and {e.id for e in response.choice} == {"a", "b"}
+    assert respond(tie, "who to email", None, TODAY).parts[0].entry.id == "c"

@@ -179,3 +179,10 @@ def test_topic_buttons_never_repeat_the_answer(engine: Engine) -> None:
         topic_data = [b.data for b in chat.buttons if b.data.startswith("q:a:")]
         assert len(topic_data) == len(set(topic_data)) <= 4
         assert chat.text.splitlines()[0].endswith("?"), chat.text  # the heading
+
+
+def test_distress_with_a_question_gets_warmth_then_the_answer(chat: Chat) -> None:
+    chat.send("so stressed about all this. how many months of usce do i need?")
+    assert chat.route == "faq:smalltalk:distress"
+    texts = [r.text for r in chat.replies]
+    assert "sorry" in texts[0].lower() and any("2-4 months" in t for t in texts)

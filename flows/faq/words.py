@@ -11,6 +11,7 @@ order), then the first in alphabetical order.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import re
 import unicodedata
@@ -53,13 +54,18 @@ class Speller:
     """Repairs words that are neither English nor known to the model; see the module docstring."""
 
     def __init__(self, english: Sequence[str], vocabulary: Iterable[str]) -> None:
+        self._listed = english
         self._english = frozenset(english)
         known = sorted({w for w in vocabulary if w.isalpha()})
         self._known = frozenset(known)
         self._targets = tuple(w for w in known if len(w) >= MIN_FIX_LENGTH - 1)
-        # frequency rank of each repair target that is English (the rest rank after them)
-        self._rank = {w: i for i, w in enumerate(english) if w in self._known}
         self._cache: dict[str, str] = {}
+
+    @functools.cached_property
+    def _rank(self) -> dict[str, int]:
+        """Frequency rank of each repair target that is English (the rest rank after them):
+        worked out at the first repair, not at start."""
+        return {w: i for i, w in enumerate(self._listed) if w in self._known}
 
     def known(self, word: str) -> bool:
         return word in self._known or word in self._english or not word.isalpha()
