@@ -317,9 +317,11 @@ def test_the_message_says_who_is_asking() -> None:
 
 
 def test_two_equally_likely_entries_get_a_choice() -> None:
-    base = dict(phrasings=("letter timing", "when to ask", "ask for a letter", "letters"), related=("a", "b"))
-    a = FaqEntry(id="a", topic="Asking for letters", question="When do I ask?", answer="Near the end.", **base)
-    b = FaqEntry(id="b", topic="Letters in general", question="What about letters?", answer="At least one.", **base)
+    same = ("letter timing", "when to ask", "ask for a letter", "letters")
+    a = FaqEntry(id="a", topic="Asking for letters", question="When do I ask?", answer="Near the end.",
+                 phrasings=same, related=("b", "c"))
+    b = FaqEntry(id="b", topic="Letters in general", question="What about letters?", answer="At least one.",
+                 phrasings=same, related=("a", "c"))
     c = FaqEntry(id="c", topic="Emails", question="Who do I email?", answer="Program directors.",
                  phrasings=("who to email", "email recipients", "cold email", "outreach"), related=("a", "b"))
     tie = FaqIndex([a, b, c])
