@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from bot.logs import setup_logging
+from bot.logs import install_hooks, setup_logging
 from bot.settings import Mode, Settings, SettingsError, load_settings
 from bot.wiring import build_engine, log_salt, open_store
 from flows.base.content import ContentError
@@ -25,39 +25,34 @@ def _settings(mode: Mode, **overrides: object) -> Settings:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from telegram import Update
+    import asyncio
 
+    from bot import runner
     from bot.telegram import build_application
 
     settings = _settings("run")
-    setup_logging(settings.log_level, [settings.token])
+    setup_logging(settings.log_level)  # every secret of the settings is already protected
+    if args.webhook_url and not settings.webhook_secret:
+        print("WEBHOOK_SECRET must be set in webhook mode.", file=sys.stderr)
+        return 2
     store = open_store(settings, background_checkpoints=True)
     engine = build_engine(settings, store)
-    app = build_application(engine, settings, log_salt(settings, store), rate_limited=settings.telegram_rate_limit)
-    if args.webhook_url:
-        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-        if not secret:
-            print("WEBHOOK_SECRET must be set in webhook mode.", file=sys.stderr)
-            return 2
-        setup_logging(settings.log_level, [settings.token, secret])
-        app.run_webhook(
-            listen=settings.webhook_listen,
-            port=settings.webhook_port,
-            url_path="telegram",
-            webhook_url=args.webhook_url,
-            secret_token=secret,
-            allowed_updates=Update.ALL_TYPES,
-        )
-    else:
-        app.run_polling(allowed_updates=Update.ALL_TYPES)
-    return 0
+    connection = runner.Connection()
+    app = build_application(
+        engine,
+        settings,
+        log_salt(settings, store),
+        rate_limited=settings.telegram_rate_limit,
+        requests=runner.requests(connection),
+    )
+    return asyncio.run(runner.serve(app, settings, store, connection, args.webhook_url))
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
     from bot.terminal import Terminal
 
     settings = _settings("chat")
-    setup_logging("WARNING", [settings.token])
+    setup_logging("WARNING")
     store = open_store(settings)
     engine = build_engine(settings, store)
     Terminal(engine, args.user, settings.export_dir).loop()
@@ -216,6 +211,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    install_hooks()  # an uncaught exception is logged (secrets removed), never printed raw
     args = parser().parse_args(argv)
     try:
         return int(args.func(args))

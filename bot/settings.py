@@ -14,7 +14,10 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.logs import protect
+
 _TOKEN_SHAPE = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{1,100}")
+_SECRET_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what Telegram accepts as a webhook's secret_token
 
 Mode = Literal["run", "chat", "ask", "check", "nudges", "backup", "other"]
 
@@ -58,10 +61,19 @@ class Settings(BaseSettings):
             return tuple(int(p) for p in parts)
         return value
 
+    @field_validator("webhook_secret", "telegram_bot_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value  # "WEBHOOK_SECRET=" in .env means not set
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    def model_post_init(self, context: object) -> None:
+        # Whatever reads these settings, the secrets in them never reach a log line.
+        protect(self.token, self.webhook_secret.get_secret_value() if self.webhook_secret else None)
 
     @property
     def token(self) -> str:
@@ -78,6 +90,10 @@ class Settings(BaseSettings):
             found.append("TELEGRAM_BOT_TOKEN is not set: get a token from @BotFather and export it.")
         elif self.token and not _TOKEN_SHAPE.fullmatch(self.token):
             found.append("TELEGRAM_BOT_TOKEN does not look like a bot token (digits, a colon, then letters).")
+        if self.webhook_secret is not None and not _SECRET_SHAPE.fullmatch(self.webhook_secret.get_secret_value()):
+            found.append(
+                "WEBHOOK_SECRET may only use letters, digits, _ and - (1 to 256 of them), as Telegram requires."
+            )
         if not self.telegram_api_base_url.startswith(("https://", "http://")):
             found.append("TELEGRAM_API_BASE_URL must start with https:// (or http:// for a local server).")
         try:

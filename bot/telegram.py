@@ -32,7 +32,7 @@ from telegram.request import BaseRequest, HTTPXRequest
 from bot import bot_profile, broadcast
 from bot.coachbot import CoachBot
 from bot.delivery import Dispatcher, GuardedRequest
-from bot.logs import hash_user
+from bot.logs import begin_update, hash_user
 from bot.outbox import Courier, post_replies
 from bot.settings import Settings
 from flows.base.text import MAX_INPUT
@@ -228,9 +228,11 @@ class TelegramChannel:
         chat = update.effective_chat
         query = update.callback_query
         route, replies, failed = "unhandled", 0, ""
+        scope = begin_update(update.update_id, inp.user_id, self.salt)  # error lines name update, user, route
         try:
             outcome = self.engine.handle(inp, chat_id=chat.id if chat else None, update_id=update.update_id)
             route, replies = outcome.route, len(outcome.replies)
+            scope.route = route
             # From here on the input is stored, and so are its replies: they leave from the outbox.
             if query is not None:
                 self.stop_spinner(context, query.id)
@@ -314,10 +316,12 @@ def build_application(
     salt: str,
     request: BaseRequest | None = None,
     rate_limited: bool = True,
+    requests: tuple[BaseRequest, BaseRequest] | None = None,
 ) -> Application:
     """Build the python-telegram-bot Application. Only wiring happens here.
 
-    ``request`` replaces the HTTP layer (tests pass a recording fake). The benchmark
+    ``request`` replaces the HTTP layer (tests pass a recording fake); ``requests`` are the
+    layers for sends and for getUpdates (``bot.runner``'s, which watch the connection). The benchmark
     turns the rate limiter off: it caps sends at Telegram's ~30 messages a second,
     which would measure the limiter instead of the bot.
     """
@@ -352,8 +356,8 @@ def build_application(
         base_file_url=settings.telegram_api_base_url.replace("/bot", "/file/bot"),
         # the pool sizes ApplicationBuilder would choose: many concurrent sends, one long poll
         # guarded: a reminder or broadcast copy is marked as being sent only as its request leaves
-        request=GuardedRequest(request or HTTPXRequest(connection_pool_size=256)),
-        get_updates_request=request or HTTPXRequest(connection_pool_size=1),
+        request=GuardedRequest(request or (requests[0] if requests else HTTPXRequest(connection_pool_size=256))),
+        get_updates_request=request or (requests[1] if requests else HTTPXRequest(connection_pool_size=1)),
         defaults=Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)),
         rate_limiter=AIORateLimiter(max_retries=2) if rate_limited else None,
     )

@@ -50,6 +50,24 @@ class BotProcess:
             tail = self.log.read_text(errors="replace")[-2000:]
             raise RuntimeError(f"the bot did not start polling within {timeout}s; its log ends:\n{tail}") from None
 
+    async def run_to_exit(self, timeout: float = 30.0) -> int:
+        """Start the process and wait for it to end by itself (a start-up that fails); its exit code."""
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "bot", "run"], cwd=ROOT, env=self._environment(), stdout=out, stderr=out
+            )
+        return await self.wait_exit(timeout)
+
+    async def wait_exit(self, timeout: float = 30.0) -> int:
+        assert self.proc is not None
+        try:
+            code = await asyncio.to_thread(self.proc.wait, timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
+        self.proc = None
+        return code
+
     def kill(self) -> None:
         """SIGKILL: no shutdown hooks, no flushing — the harshest crash there is."""
         if self.proc is not None and self.proc.poll() is None:

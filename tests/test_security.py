@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 import random
 import socket
@@ -11,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -173,34 +175,65 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+WEBHOOK_SECRET = "right-secret_123"
+WEBHOOK_PATH = "/hooks/coach-7f3"  # not PTB's default path: the listener must take it from --webhook-url
+
+
+@dataclass
+class WebhookBot:
+    emu: Emulator
+    url: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def base(self) -> str:
+        return self.url.removesuffix(WEBHOOK_PATH)
+
+    def rss_kb(self) -> int:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise AssertionError("no VmRSS")
+
+
 @pytest.fixture
-async def webhook_bot(tmp_path: Path) -> AsyncIterator[tuple[Emulator, str]]:
+async def webhook_bot(tmp_path: Path) -> AsyncIterator[WebhookBot]:
     port = free_port()
     async with Emulator() as emu:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "ADMIN_", "WEBHOOK_"))}
         env.update(
             TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=emu.base_url, DATABASE_PATH=str(tmp_path / "db.sqlite"),
-            WEBHOOK_LISTEN="127.0.0.1", WEBHOOK_PORT=str(port), WEBHOOK_SECRET="right-secret_123",
+            WEBHOOK_LISTEN="127.0.0.1", WEBHOOK_PORT=str(port), WEBHOOK_SECRET=WEBHOOK_SECRET,
         )
-        url = f"http://127.0.0.1:{port}/telegram"
-        with (tmp_path / "bot.log").open("wb") as log:
+        url = f"http://127.0.0.1:{port}{WEBHOOK_PATH}"
+        log = tmp_path / "bot.log"
+        with log.open("wb") as out:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "bot", "run", "--webhook-url", url], cwd=tmp_path, env=env,
-                stdout=log, stderr=log,
+                stdout=out, stderr=out,
             )
         try:
             await emu.wait_for(lambda: emu.calls.get("setWebhook", 0) > 0, timeout=20)
-            yield emu, url
+            await until_listening(port)
+            yield WebhookBot(emu, url, proc, log)
         finally:
             proc.terminate()
             await asyncio.to_thread(proc.wait, 10)
 
 
+async def until_listening(port: int) -> None:
+    for _ in range(200):
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the webhook listener never opened its port")
+
+
 @pytest.mark.parametrize("header", [None, "wrong-secret", ""])
-async def test_the_webhook_rejects_requests_without_the_secret(
-    webhook_bot: tuple[Emulator, str], header: str | None
-) -> None:
-    emu, url = webhook_bot
+async def test_the_webhook_rejects_requests_without_the_secret(webhook_bot: WebhookBot, header: str | None) -> None:
+    emu, url = webhook_bot.emu, webhook_bot.url
     body = {"update_id": 1, **message(USER_ID, USER_ID, "/start")}
     headers = {} if header is None else {"X-Telegram-Bot-Api-Secret-Token": header}
     async with httpx.AsyncClient(trust_env=False) as http:
@@ -210,18 +243,103 @@ async def test_the_webhook_rejects_requests_without_the_secret(
         assert emu.sent_messages(USER_ID) == []  # nothing was processed
 
         ok = await http.post(url, json={**body, "update_id": 2},
-                             headers={"X-Telegram-Bot-Api-Secret-Token": "right-secret_123"}, timeout=10)
+                             headers={"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}, timeout=10)
         assert ok.status_code == 200
     welcome = await emu.wait_for_messages(USER_ID, 1, timeout=10)
     assert "Welcome to USCE Coach" in welcome[0].plain_text
 
 
-def test_webhook_mode_refuses_to_start_without_a_secret(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+async def test_the_webhook_listens_on_the_path_of_its_url_and_answers_health(webhook_bot: WebhookBot) -> None:
+    right = {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}
+    body = {"update_id": 5, **message(USER_ID, USER_ID, "/start")}
+    async with httpx.AsyncClient(trust_env=False) as http:
+        wrong_path = await http.post(f"{webhook_bot.base}/telegram", json=body, headers=right, timeout=10)
+        assert wrong_path.status_code == 404
+        health = await http.get(f"{webhook_bot.base}/healthz", timeout=10)
+        assert health.status_code == 200 and health.json()["ok"] is True
+        assert (await http.post(webhook_bot.url, json=body, headers=right, timeout=10)).status_code == 200
+    await webhook_bot.emu.wait_for_messages(USER_ID, 1, timeout=10)
+    assert [r.params["url"] for r in webhook_bot.emu.requests if r.method == "setWebhook"] == [webhook_bot.url]
+
+
+async def _post_raw(port_url: str, headers: dict[str, str], body_size: int) -> int | None:
+    """POST ``body_size`` bytes, sent in pieces; the status, or None when the server closed first."""
+    async def pieces() -> AsyncIterator[bytes]:
+        chunk = b"x" * 65536
+        for _ in range(body_size // len(chunk)):
+            yield chunk
+
+    try:
+        async with httpx.AsyncClient(trust_env=False) as http:
+            headers = {**headers, "Content-Length": str(body_size), "Content-Type": "application/json"}
+            return (await http.post(port_url, content=pieces(), headers=headers, timeout=20)).status_code
+    except httpx.TransportError:
+        return None
+
+
+async def test_large_bodies_are_refused_before_they_are_read(webhook_bot: WebhookBot) -> None:
+    before = webhook_bot.rss_kb()
+    for _ in range(3):  # 60 MB each without the secret: refused on the headers, never buffered
+        assert await _post_raw(webhook_bot.url, {"X-Telegram-Bot-Api-Secret-Token": "nope"}, 60 * 2**20) in (
+            403, 400, None)
+    status = await _post_raw(webhook_bot.url, {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}, 8 * 2**20)
+    assert status in (413, 400, None)  # too big even with the secret
+    grown_mb = (webhook_bot.rss_kb() - before) / 1024
+    assert grown_mb < 20, f"the listener's memory grew by {grown_mb:.0f} MB"
+    async with httpx.AsyncClient(trust_env=False) as http:  # and it still answers
+        body = {"update_id": 9, **message(USER_ID, USER_ID, "/start")}
+        ok = await http.post(webhook_bot.url, json=body, headers={"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET})
+        assert ok.status_code == 200
+
+
+async def test_an_unreadable_body_gets_400_and_its_content_is_not_logged(webhook_bot: WebhookBot) -> None:
+    right = {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET, "Content-Type": "application/json"}
+    private = "my passport is K1234567 and my name is Zed Quorum"
+    async with httpx.AsyncClient(trust_env=False) as http:
+        for body in ('{"update_id": "' + private, '{"update_id": 3, "message": {"text": "' + private + '"}}',
+                     "[1, 2, 3]", json.dumps(private)):
+            response = await http.post(webhook_bot.url, content=body.encode(), headers=right, timeout=10)
+            assert response.status_code == 400, body
+    for _ in range(100):
+        if webhook_bot.log.read_text().count("answered 400") >= 4:
+            break
+        await asyncio.sleep(0.05)
+    logged = webhook_bot.log.read_text()
+    assert "K1234567" not in logged and "Zed Quorum" not in logged and "passport" not in logged
+
+
+@pytest.mark.parametrize("unset", [None, ""])
+def test_webhook_mode_refuses_to_start_without_a_secret(tmp_path: Path, unset: str | None) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "ADMIN_", "WEBHOOK_"))}
     env.update(TELEGRAM_BOT_TOKEN=TOKEN, DATABASE_PATH=str(tmp_path / "db.sqlite"))
+    if unset is not None:
+        env["WEBHOOK_SECRET"] = unset  # "WEBHOOK_SECRET=" as in .env.example
     done = subprocess.run(
         [sys.executable, "-m", "bot", "run", "--webhook-url", "https://example.org/telegram"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
     )
     assert done.returncode == 2
     assert "WEBHOOK_SECRET" in done.stderr
+
+
+@pytest.mark.parametrize("secret", ["has space", "semi;colon", "ünï", "x" * 257])
+def test_a_webhook_secret_telegram_would_refuse_is_reported_by_settings_and_check(
+    tmp_path: Path, secret: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "ADMIN_", "WEBHOOK_"))}
+    env.update(DATABASE_PATH=str(tmp_path / "db.sqlite"), WEBHOOK_SECRET=secret)
+    for command in (["check"], ["run", "--webhook-url", "https://example.org/hook"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", *command], cwd=tmp_path, env={**env, "TELEGRAM_BOT_TOKEN": TOKEN},
+            capture_output=True, text=True, timeout=60,
+        )
+        assert done.returncode == 2, done.stderr
+        assert "WEBHOOK_SECRET may only use letters, digits, _ and -" in done.stderr
+        assert secret not in done.stderr.replace("WEBHOOK_SECRET", "")
+
+
+def test_a_webhook_secret_of_allowed_characters_passes(tmp_path: Path) -> None:
+    from bot.settings import load_settings
+
+    settings = load_settings("check", _env_file=None, webhook_secret="Abc-123_" * 32, database_path=tmp_path / "x.db")
+    assert settings.webhook_secret is not None

@@ -4,7 +4,8 @@ Any text no flow is waiting for comes here (``on_free_text``); ``/ask <question>
 works inside a flow without leaving it. The answer is written for the asker's case (their
 profile and what the message says, ``flows.faq.reader``); a two-part question gets both
 parts, and two equally likely entries a choice. Questions the knowledge base cannot answer
-are kept (text and time only, no user id) so content authors can add entries. Small talk
+are kept so content authors can add entries: with obvious personal details taken out, and
+linked to the user so /export shows them and /delete erases them (``flows/storage/unanswered``). Small talk
 (greetings, thanks, "are you a bot", someone who is struggling) gets a kind reply instead.
 """
 
@@ -26,6 +27,7 @@ from flows.engine.engine import CommandHandler, Feature, MenuEntry, Turn
 from flows.faq import FaqEntry, FaqIndex, Reader, Response, default_index, respond
 from flows.faq.render import response_html
 from flows.storage.profiles import load_profile
+from flows.storage import unanswered
 
 migrations = Migrations("usce-coach.faq")
 
@@ -90,11 +92,13 @@ def _load_smalltalk(path: Path) -> tuple[dict[str, str], re.Pattern[str]]:
     return found, distress
 
 
+@migrations()
+def m002_unanswered_owner(db: Database) -> None:
+    unanswered.link_to_users(db)  # so /export and /delete find them; personal details taken out
+
+
 def record_unanswered(turn: Turn, question: str) -> None:
-    turn.store.conn.execute(
-        "INSERT INTO unanswered (text, asked_at) VALUES (?, ?)",
-        (question[:MAX_QUESTION], turn.now.isoformat(timespec="seconds")),
-    )
+    unanswered.record(turn.store, turn.user_id, question, turn.now, MAX_QUESTION)
 
 
 class Questions(Feature):

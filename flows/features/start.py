@@ -19,7 +19,12 @@ class Core(Feature):
         link = args.strip().lower()
         if link and link in turn.engine.deep_links:
             return turn.engine.run_command(turn, link)
-        key = "core.welcome" if turn.session.created else "core.welcome_back"
+        # "Everything you told me is still here" only when something is (not after /delete; a
+        # question the FAQ could not answer tells nothing about the user).
+        known = not turn.session.created and (
+            turn.session.flow or turn.store.holds_anything_about(turn.user_id, besides=("unanswered",))
+        )
+        key = "core.welcome_back" if known else "core.welcome"
         if turn.session.flow:
             return [Reply(turn.t(key)), turn.engine.resume_hint(turn)]  # folded into one message
         # One message: the welcome, the features' offers (the goal button on top), the menu below.

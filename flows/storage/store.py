@@ -161,7 +161,8 @@ class Store:
             )
         for migrations in sets:
             migrations.apply(self.db)
-        self.installation_id = self.meta("installation_id", lambda: secrets.token_hex(8))
+        if "meta" in self.db.table_names():
+            self.installation_id = self.meta("installation_id", lambda: secrets.token_hex(8))
 
     @contextmanager
     def atomic(self) -> Iterator[Store]:
@@ -209,6 +210,11 @@ class Store:
             raise
         else:
             conn.execute("RELEASE SAVEPOINT step")
+
+    @property
+    def unwritable(self) -> bool:
+        """The last write failed on a read-only or full disk (and none has succeeded since)."""
+        return self._unwritable_since is not None
 
     def _report_unwritable(self, exc: sqlite3.OperationalError) -> None:
         """One line for the operator when writes start failing (not one per input)."""
@@ -330,6 +336,15 @@ class Store:
             t.name
             for t in self.db.tables
             if "user_id" in t.columns_dict and not t.name.startswith("_")
+        )
+
+    def holds_anything_about(self, user_id: str, besides: Iterable[str] = ()) -> bool:
+        """Whether any table but ``users`` (and ``besides``) has a row of the user (after /delete: none)."""
+        skip = {"users", *besides}
+        return any(
+            self.conn.execute(f"SELECT 1 FROM [{name}] WHERE user_id = ? LIMIT 1", (user_id,)).fetchone()
+            for name in self.user_tables()
+            if name not in skip
         )
 
     def linked_tables(self) -> list[tuple[str, str, str, str]]:
