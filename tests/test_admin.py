@@ -110,6 +110,7 @@ def test_stats_counts_nudges_sent_and_failed(engine: Engine, clock: Clock) -> No
 
 def test_stats_lists_the_most_frequent_unanswered_questions(engine: Engine, clock: Clock) -> None:
     ensure_table(engine.store, "unanswered", {"text": str, "asked_at": str})
+    Chat(engine, "tg:500").send("/start")  # the asker: each question points at its user
     recent = clock.now.isoformat(timespec="seconds")
     old = (clock.now - timedelta(days=40)).isoformat(timespec="seconds")
     asked = [("How much does a sub-I cost?", recent)] * 2 + [("how much does a sub-i cost? ", recent)]

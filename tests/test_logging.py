@@ -204,13 +204,13 @@ async def test_error_lines_carry_the_update_the_user_and_the_route(log_stream: i
         emu.fail_next("sendMessage", "Bad Request: message is too long", times=1)
         emu.send_command(USER, "help")
         sent = emu.updates[-1]
-        await until(lambda: "reply not delivered" in log_stream.getvalue())
+        await until(lambda: "reply refused by Telegram" in log_stream.getvalue())
         engine.handle = lambda *a, **k: 1 / 0  # type: ignore[assignment,method-assign]  # a bug in the engine
         emu.send_text(USER, "hello")
         crashed = emu.updates[-1]
         await until(lambda: "unhandled error" in log_stream.getvalue())
     user = hash_user(f"tg:{USER}", "test-salt")
-    [warning] = [line for line in log_stream.getvalue().splitlines() if "reply not delivered" in line]
+    [warning] = [line for line in log_stream.getvalue().splitlines() if "reply refused by Telegram" in line]
     assert warning.endswith(f"[update={sent['update_id']} user={user} route=command:help]")
     [error] = [line for line in log_stream.getvalue().splitlines() if "unhandled error" in line]
     assert error.endswith(f"[update={crashed['update_id']} user={user} route=-]")

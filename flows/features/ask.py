@@ -26,8 +26,8 @@ from flows.base.types import Button, Reply, column
 from flows.engine.engine import CommandHandler, Feature, MenuEntry, Turn
 from flows.faq import FaqEntry, FaqIndex, Reader, Response, default_index, respond
 from flows.faq.render import response_html
-from flows.storage.profiles import load_profile
 from flows.storage import unanswered
+from flows.storage.profiles import load_profile
 
 migrations = Migrations("usce-coach.faq")
 
