@@ -9,6 +9,8 @@ here because an operator needs more from it:
   so a supervisor restarts it (PTB would print the token, or poll on forever doing nothing);
 - a transient network error is one WARNING line, and its end a "connection restored" line,
   instead of an ERROR traceback per failed poll;
+- a database file replaced or deleted under the running bot stops it with exit code 1 (the open
+  connection would go on writing to the old file), so the next start checks the new one;
 - one start-up line: bot username, polling or webhook, database, version, content checksum;
 - the webhook listener serves the path of ``--webhook-url``, checks the secret before it reads
   a body, refuses bodies over :data:`MAX_BODY` before reading them, answers an unreadable body
@@ -45,6 +47,8 @@ log = logging.getLogger("usce_coach.run")
 
 REJECTED = "Telegram rejected the token, or TELEGRAM_API_BASE_URL is wrong"
 EXIT_REJECTED = 1
+EXIT_REPLACED = 1
+WATCH_FILE = 5.0  # seconds between checks that the database file is still the one opened
 MAX_BODY = 1024 * 1024  # an update is a few kilobytes; Telegram never sends a megabyte
 RETRY_START = 5.0  # seconds between attempts to reach Telegram at start
 
@@ -288,14 +292,22 @@ async def serve(
             store.path or ":memory:",
             content_checksum(),
         )
-        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(connection.rejected.wait())]
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        waiters = [
+            asyncio.ensure_future(stop.wait()),
+            asyncio.ensure_future(connection.rejected.wait()),
+            asyncio.ensure_future(_watch_file(store)),
+        ]
+        done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         for waiter in waiters:
             waiter.cancel()
-        if connection.rejected.is_set() and not stop.is_set():
+        if stop.is_set():
+            return 0
+        if connection.rejected.is_set():
             log.critical("%s: the bot stops (exit code %d) so a supervisor can restart it", REJECTED, EXIT_REJECTED)
             return EXIT_REJECTED
-        return 0
+        why = next(iter(done)).result()
+        log.critical("%s: the bot stops (exit code %d); at the next start the file is checked", why, EXIT_REPLACED)
+        return EXIT_REPLACED
     finally:
         if server is not None:
             server.stop()
@@ -308,6 +320,15 @@ async def serve(
         await app.shutdown()
         if app.post_shutdown:
             await app.post_shutdown(app)
+
+
+async def _watch_file(store: Store, every: float = WATCH_FILE) -> str:
+    """Return (why) once the database file is not the one opened: replaced under the bot."""
+    while True:
+        await asyncio.sleep(every)
+        why = store.replaced()
+        if why:
+            return why
 
 
 def _polling_error(exc: TelegramError) -> None:

@@ -23,7 +23,9 @@ from flows.base.types import Input
 from flows.engine.engine import Engine
 from flows.features import all_features
 from flows.storage.store import DatabaseRefused, Store
+from tests.botprocess import BotProcess
 from tests.chat import Chat, Clock
+from tests.emulator import Emulator
 
 
 class Boom(Exception):
@@ -414,3 +416,17 @@ def test_the_backup_command_copies_the_database(operator: Path, capsys: pytest.C
     assert "already exists" in capsys.readouterr().err
     copy = sqlite3.connect(operator.with_name("copy.db"))
     assert copy.execute("SELECT count(*) FROM users").fetchone()[0] == 20
+
+
+async def test_a_database_replaced_under_the_running_bot_stops_it(tmp_path: Path) -> None:
+    path = tmp_path / "coach.db"
+    other = tmp_path / "elsewhere" / "coach.db"
+    _populated(other, users=3)
+    async with Emulator() as emu:
+        bot = BotProcess(emu, path, tmp_path / "bot.log", LOG_LEVEL="INFO")
+        await bot.start(timeout=60)
+        os.replace(other, path)  # a restore copied over the live file, the bot still running
+        code = await bot.wait_exit(timeout=30)
+    assert code == 1
+    [line] = [x for x in (tmp_path / "bot.log").read_text().splitlines() if " CRITICAL " in x]
+    assert f"{path} was replaced by another file while the bot ran" in line

@@ -100,6 +100,7 @@ class Store:
         self.installation_id = ""
         self._checkpointer: sqlite3.Connection | None = None
         self._unwritable_since: sqlite3.OperationalError | None = None
+        self._identity: tuple[int, int] | None = None
 
     # -- opening ---------------------------------------------------------------------------
     @classmethod
@@ -137,6 +138,7 @@ class Store:
             raise DatabaseRefused(f"{path} is damaged (SQLite's check says: {first_finding(damage)}); {_RESTORE}")
         store = cls(db)
         store.path = path
+        store._identity = _identity(path)
         return store
 
     @classmethod
@@ -242,6 +244,18 @@ class Store:
         finally:
             copy.close()
         return target.stat().st_size
+
+    def replaced(self) -> str | None:
+        """Why the file at ``path`` is no longer the one this store opened (moved, deleted, another
+        copied in its place), or None. The open connection would go on writing to the old one."""
+        if self.path is None or self._identity is None:
+            return None
+        now = _identity(self.path)
+        if now is None:
+            return f"{self.path} was deleted or moved away while the bot ran"
+        if now != self._identity:
+            return f"{self.path} was replaced by another file while the bot ran"
+        return None
 
     def checkpoint(self) -> None:
         """Copy committed WAL pages into the database file, from a connection of its own
@@ -392,6 +406,14 @@ class Store:
 
 # -- checking a file before opening it ------------------------------------------------------------
 _RESTORE = "restore it from a backup (see README, 'Operating it') or point DATABASE_PATH at a new file"
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    return info.st_dev, info.st_ino
 
 
 def first_finding(report: list[str]) -> str:
