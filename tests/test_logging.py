@@ -153,7 +153,7 @@ async def test_a_rejected_token_ends_start_up_with_one_clear_line(tmp_path: Path
 async def test_a_token_rejected_while_running_stops_the_process_with_an_error_code(tmp_path: Path) -> None:
     async with Emulator() as emu:
         bot = BotProcess(emu, tmp_path / "coach.db", tmp_path / "bot.log", LOG_LEVEL="INFO")
-        await bot.start()
+        await bot.start(timeout=60)
         emu.valid_token = "1:another-bots-token"  # revoked at @BotFather
         emu.send_command(USER, "start")  # ends the long poll: the next one is refused
         code = await bot.wait_exit(timeout=30)
@@ -165,7 +165,7 @@ async def test_a_token_rejected_while_running_stops_the_process_with_an_error_co
 async def test_start_up_is_one_line_and_an_idle_bot_is_quiet(tmp_path: Path) -> None:
     async with Emulator() as emu:
         bot = BotProcess(emu, tmp_path / "coach.db", tmp_path / "bot.log", LOG_LEVEL="INFO")
-        await bot.start()
+        await bot.start(timeout=60)
         await until(lambda: any("USCE Coach" in line for line in _lines(tmp_path / "bot.log")))
         started = len(_lines(tmp_path / "bot.log"))
         await asyncio.sleep(12)  # six rounds of the 2-second jobs, a long poll ending
@@ -181,7 +181,7 @@ async def test_start_up_is_one_line_and_an_idle_bot_is_quiet(tmp_path: Path) -> 
 async def test_a_network_outage_is_one_warning_and_a_restored_line(tmp_path: Path) -> None:
     async with Emulator() as emu:
         bot = BotProcess(emu, tmp_path / "coach.db", tmp_path / "bot.log", LOG_LEVEL="INFO")
-        await bot.start()
+        await bot.start(timeout=60)
         emu.inject("getUpdates", times=2, status=502)
         emu.inject("getUpdates", times=1, status=500)
         emu.send_command(USER, "start")  # ends the long poll under way; the next three fail

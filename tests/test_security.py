@@ -214,7 +214,7 @@ async def webhook_bot(tmp_path: Path) -> AsyncIterator[WebhookBot]:
                 stdout=out, stderr=out,
             )
         try:
-            await emu.wait_for(lambda: emu.calls.get("setWebhook", 0) > 0, timeout=20)
+            await emu.wait_for(lambda: emu.calls.get("setWebhook", 0) > 0, timeout=60)
             await until_listening(port)
             yield WebhookBot(emu, url, proc, log)
         finally:
