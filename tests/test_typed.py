@@ -225,3 +225,10 @@ def test_quiet_hours_as_people_type_them(text: str, hours: tuple[tuple[int, int]
 
     found = parse_quiet_hours(text)
     assert (None if found is None else tuple((t.hour, t.minute) for t in found)) == hours
+
+
+def test_skip_at_a_pick_several_step_is_done_with_what_is_picked(chat: Chat, store: Store) -> None:
+    answer_graduate(chat, upto="gaps")
+    chat.send("skip")
+    assert state_of(chat) == ("onboarding", "timezone")
+    assert profile_of(chat, store).gaps == ()

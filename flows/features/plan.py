@@ -362,7 +362,7 @@ class Onboarding(Feature):
         movable = self._has_answer(profile, state) or MACHINE.can_fire("skip", state)
         if move in ("skip", "keep") and turn.session.flow == FLOW and state not in MULTI and movable:
             return self._keep(turn, profile, state)
-        if move == "done" and state in MULTI:
+        if move in ("done", "skip") and state in MULTI:  # "skip" at a pick-several step: done with what is picked
             return self._done(turn, profile, state)
         return self._answer(turn, profile, state, value, pressed=False)
 
