@@ -11,6 +11,7 @@ from typing import Any
 
 from telegram.ext import Application
 
+from flows.base.content import texts
 from flows.base.types import Input
 from flows.storage.store import Store
 from tests.emulator import Emulator, SentMessage
@@ -66,7 +67,8 @@ async def answer_goals(emu: Emulator, store: Store, uid: int, inputs: list[Input
         if message is None or not any(d.startswith(("ob:a:", "ob:d:")) for d in message.callback_data):
             return  # no question left: the plan's card (its buttons open the plan's sections)
         data = message.callback_data
-        ticked = "✅" in message.plain_text or any("✅" in b.get("text", "") for row in message.buttons for b in row)
+        mark = texts()["onboarding.mark_on"]  # the tick beside a chosen answer
+        ticked = any(b.get("text", "").startswith(mark) for row in message.buttons for b in row)
         done = [d for d in data if d.startswith("ob:d:")]
         choice = done[0] if done and ticked else next((d for d in data if d.startswith(("ob:a:", "ob:s"))), data[0])
         emu.press_button(uid, message.message_id, choice)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from icalendar import Calendar
 
+from flows.base.content import texts
 from flows.domain.plan import milestone_dates
 from tests.botprocess import DUMMY_TOKEN, BotProcess
 from tests.emulator import Emulator, SentMessage
@@ -106,9 +107,11 @@ async def test_a_restart_in_the_middle_of_a_flow_loses_nothing(emulator: Emulato
 
         emulator.send_text(USER, "Internal medicine")
 
+        mark = texts()["onboarding.mark_on"]  # the tick beside a chosen specialty
+
         def ticked() -> SentMessage | None:
             for message in reversed(emulator.sent_messages(USER)):
-                if any("✅ Internal medicine" in b.get("text", "") for row in message.buttons for b in row):
+                if any(f"{mark} Internal medicine" in b.get("text", "") for row in message.buttons for b in row):
                     return message
             return None
 
