@@ -20,7 +20,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from bot.delivery import AGAIN, Dispatcher, Flight, Outgoing, Result, Sender
+from bot.delivery import AGAIN, Dispatcher, Outgoing, Result, Sender
 from flows.base.types import Reply
 from flows.engine.engine import utcnow
 from flows.features.admin import queued_messages
@@ -65,8 +65,8 @@ async def send_queued(store: Store, dispatcher: Dispatcher, bot: Sender, now: An
 
     async def one(row: dict[str, Any]) -> bool:
         copy_id = int(row["id"])
-        flight = Flight(lambda: _move(store, copy_id, "queued", "sending"),
-                        lambda: _move(store, copy_id, "sending", "queued"))
+        flight = dispatcher.flight(lambda: _move(store, copy_id, "queued", "sending"),
+                                   lambda: _move(store, copy_id, "sending", "queued"))
         try:
             result = await dispatcher.send(bot, Outgoing(row["chat_id"], Reply(row["text"]), row["user_id"]), flight)
         except asyncio.CancelledError:  # shutting down mid-send: in doubt if its request had left

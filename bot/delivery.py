@@ -65,7 +65,7 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
-from telegram.request import BaseRequest, RequestData
+from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
 from bot.render import keyboard_json, split_text
 from flows.base.content import Texts
@@ -109,13 +109,41 @@ class ClaimLost(TelegramError):
 
 class Flight:
     """One message on its way. ``take`` marks it as being sent (False: another claimer has it);
-    ``give_back`` undoes that when its request certainly did not reach Telegram."""
+    ``give_back`` undoes that when its request certainly did not reach Telegram.
 
-    def __init__(self, take: Callable[[], bool], give_back: Callable[[], object]) -> None:
+    Over PTB's HTTPX transport (:meth:`GuardedRequest.over_httpx`) the mark is made when the
+    request's body is about to be written — the headers already out, the connection made — and
+    ``gate`` (one per dispatcher) is held until that write is done, so no other send's database
+    work runs between a mark and its bytes: a crash finds almost nothing marked that never left.
+    """
+
+    def __init__(self, take: Callable[[], bool], give_back: Callable[[], object],
+                 gate: asyncio.Lock | None = None) -> None:
         self._take = take
         self._give_back = give_back
+        self._gate = gate
+        self._holding = False
         self.marked = False  # recorded as being sent: a crash now leaves it in doubt
         self.delivered = 0  # pieces Telegram accepted
+
+    async def trace(self, event: str, info: dict[str, Any]) -> None:
+        """httpcore's trace hook (the request's ``trace`` extension)."""
+        if event == "http11.send_request_body.started":
+            if self._gate is not None:
+                await self._gate.acquire()
+                self._holding = True
+            try:
+                self.leaving()
+            except BaseException:
+                self._let_go()
+                raise
+        elif event in ("http11.send_request_body.complete", "http11.send_request_body.failed"):
+            self._let_go()
+
+    def _let_go(self) -> None:
+        if self._holding and self._gate is not None:
+            self._holding = False
+            self._gate.release()
 
     def leaving(self) -> None:
         """Its HTTP request is about to go (called by :class:`GuardedRequest`)."""
@@ -159,13 +187,35 @@ def certainly_not_sent(exc: BaseException) -> bool:
     return isinstance(exc, TimedOut) and "not* sent" in str(exc)  # PTB's pool timeout
 
 
+class _TracedTransport(httpx.AsyncHTTPTransport):
+    """httpx's own transport, asking httpcore to tell the message in flight (if any) each step
+    of its request (the ``trace`` extension)."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        flight = _FLIGHT.get()
+        if flight is not None:
+            request.extensions["trace"] = flight.trace
+        return await super().handle_async_request(request)
+
+
 class GuardedRequest(BaseRequest):
     """The bot's HTTP layer (wrapping PTB's ``HTTPXRequest``, or a test's fake): marks the
     message in flight the moment its request leaves, and gives the mark back when Telegram
-    refused it or the request was never written. Everything else passes through unchanged."""
+    refused it or the request was never written. Everything else passes through unchanged.
 
-    def __init__(self, inner: BaseRequest) -> None:
+    ``traced``: the inner request's transport marks the message itself, right before the body
+    is written (:meth:`over_httpx`); otherwise it is marked just before the inner request."""
+
+    def __init__(self, inner: BaseRequest, traced: bool = False) -> None:
         self.inner = inner
+        self.traced = traced
+
+    @classmethod
+    def over_httpx(cls, connection_pool_size: int) -> GuardedRequest:
+        """PTB's ``HTTPXRequest`` with the pool it would have, over the traced transport."""
+        transport = _TracedTransport(limits=httpx.Limits(max_connections=connection_pool_size))
+        inner = HTTPXRequest(connection_pool_size=connection_pool_size, httpx_kwargs={"transport": transport})
+        return cls(inner, traced=True)
 
     @property
     def read_timeout(self) -> float | None:
@@ -188,7 +238,7 @@ class GuardedRequest(BaseRequest):
         pool_timeout: ODVInput[float] = DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         flight = _FLIGHT.get()
-        if flight is not None:
+        if flight is not None and not self.traced:
             flight.leaving()
         try:
             code, payload = await self.inner.do_request(
@@ -305,6 +355,7 @@ class Dispatcher:
         d = self.cfg.delivery
         self.limiter = RateLimiter(d.rate_per_second, d.per_chat_seconds, monotonic, sleep)
         self._lock = asyncio.Lock()
+        self._gate = asyncio.Lock()  # held from a mark until its request's bytes are out (Flight)
         self._app: Any = None
         self._stopping = False
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -350,7 +401,7 @@ class Dispatcher:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def stop(self, grace: float = 1.0) -> None:
+    async def stop(self, grace: float = 0.5) -> None:
         """At shutdown: claim nothing more, give requests already on their way ``grace``
         seconds, then cancel them (a cancelled one whose request had left is in doubt)."""
         self._stopping = True
@@ -443,8 +494,8 @@ class Dispatcher:
             mark_failed(store, nudge, now, decision.reason or "not sendable", status="skipped")
             report.skipped += 1
             return False
-        flight = Flight(lambda: mark_sending(store, nudge, self.clock()),
-                        lambda: unmark_sending(store, nudge, self.clock()))
+        flight = self.flight(lambda: mark_sending(store, nudge, self.clock()),
+                             lambda: unmark_sending(store, nudge, self.clock()))
         try:
             result = await self.send(bot, Outgoing(decision.chat_id, decision.reply, nudge.user_id), flight)
         except asyncio.CancelledError:  # shutting down mid-send
@@ -483,6 +534,10 @@ class Dispatcher:
         return False
 
     # -- sending -----------------------------------------------------------------------------
+    def flight(self, take: Callable[[], bool], give_back: Callable[[], object]) -> Flight:
+        """A :class:`Flight` for one message sent through this dispatcher (sharing its gate)."""
+        return Flight(take, give_back, self._gate)
+
     async def deliver(self, bot: Sender, messages: Iterable[Outgoing]) -> list[Result]:
         """Send each message in turn at the shared pace; one :class:`Result` per message."""
         return [await self.send(bot, message) for message in messages]

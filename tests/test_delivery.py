@@ -868,3 +868,19 @@ async def test_a_broadcast_is_limited_by_its_length_as_sent_and_every_copy_is_on
     assert len(copy["text"]) == BROADCAST_LIMIT
     assert await send_queued(engine.store, dispatcher, bot) == Counter({"sent": 1})
     assert len(bot.sent) == 1 and bot.sent[0][2] == "&amp;" * 700  # one message, as typed
+
+
+async def test_over_httpx_a_nudge_is_marked_as_its_request_body_goes_and_sent_when_answered(
+    engine: Engine, dispatcher: Dispatcher
+) -> None:
+    """The bot's real HTTP layer against the emulator: while Telegram has the message but has
+    not answered yet, the nudge is "sending" (a crash now: in doubt, never resent)."""
+    add_users(engine.store, 1)
+    async with Emulator() as emu, CoachBot(TOKEN, base_url=emu.base_url,
+                                           request=GuardedRequest.over_httpx(connection_pool_size=8)) as real:
+        emu.delay_next("sendMessage", 0.5, chat_id=1)  # the message is taken, its answer is late
+        tick = asyncio.create_task(dispatcher.tick(real))
+        await emu.wait_for(lambda: bool(emu.sent_messages(1)), timeout=10)
+        assert status(engine.store)["ms:0"]["status"] == "sending"
+        assert (await tick).sent == 1
+    assert status(engine.store)["ms:0"]["status"] == "sent"

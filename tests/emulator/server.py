@@ -319,6 +319,9 @@ class Emulator:
         self._webhook = ""
         self._commands: dict[str, list[JSON]] = {}
         self._descriptions: dict[tuple[str, str], str] = {}  # (kind, language_code) -> text
+        # True (set before start): a request that arrived whole is processed even if its client
+        # is gone by then, as Telegram's servers do; by default a vanished client cancels it.
+        self.finish_abandoned = False
         self.reset()
 
     # ------------------------------------------------------------------ lifecycle
@@ -340,7 +343,7 @@ class Emulator:
         app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
         app.router.add_route("*", "/_emu/{action}", self._handle_emu)
-        self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=2.0,
+        self._runner = web.AppRunner(app, handler_cancellation=not self.finish_abandoned, shutdown_timeout=2.0,
                                      access_log=None)
         await self._runner.setup()
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
