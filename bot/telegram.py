@@ -356,7 +356,7 @@ def build_application(
         base_file_url=settings.telegram_api_base_url.replace("/bot", "/file/bot"),
         # the pool sizes ApplicationBuilder would choose: many concurrent sends, one long poll
         # guarded: a reminder or broadcast copy is marked as being sent only as its request leaves
-        request=(GuardedRequest(request or requests[0]) if request or requests
+        request=(GuardedRequest(request) if request else GuardedRequest(requests[0]) if requests
                  else GuardedRequest.over_httpx(connection_pool_size=256)),
         get_updates_request=request or (requests[1] if requests else HTTPXRequest(connection_pool_size=1)),
         defaults=Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)),

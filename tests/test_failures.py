@@ -9,12 +9,14 @@ import asyncio
 import io
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from telegram.ext import Application
 
 from flows.engine.engine import Engine
 from flows.storage.store import Store
+from tests.chat import Clock
 from tests.emulator import Emulator
 from tests.test_security import make_engine, running_bot
 
@@ -81,8 +83,14 @@ async def answer_student(emu: Emulator, engine: Engine) -> None:
     question = await start_goals(emu)
     data = next(d for d in emu.find_message(USER, question).callback_data if d.startswith("ob:a:status"))  # type: ignore[union-attr]
     emu.press_button(USER, question, data)
-    await until(lambda: bool(profile_of(engine.store, USER)))
-    await until(lambda: "Which year" in last_text(emu))  # its reply sent too (it leaves after the commit)
+    # stored, and all its replies out (they leave after the commit): the next step's buttons last
+    await until(lambda: bool(profile_of(engine.store, USER))
+                and any(d.startswith("ob:a:student_year") for d in last_buttons(emu)))
+
+
+def last_buttons(emu: Emulator) -> list[str]:
+    message = emu.last_message(USER)
+    return message.callback_data if message else []
 
 
 def last_text(emu: Emulator) -> str:
@@ -180,3 +188,61 @@ async def test_a_broadcast_through_blocks_and_floods_reaches_everyone_else_once(
         assert sum("Webinar on Friday" in m.plain_text for m in emu.sent_messages(uid)) == 1
     assert not any("Webinar" in m.plain_text for m in emu.sent_messages(72))
     assert engine.store.user("tg:72")["active"] == 0  # type: ignore[index]
+
+
+async def test_a_broadcast_copy_whose_answer_was_lost_is_not_sent_again(
+    world: tuple[Emulator, Engine, Application],
+) -> None:
+    """Telegram took the copy, then the connection dropped (or it answered 500): in doubt, so it
+    is never sent a second time; a 429 before processing is waited out and sent once."""
+    emu, engine, _ = world
+    people = [81, 82, 83, 84]
+    for uid in [*people, ADMIN]:
+        emu.send_command(uid, "start")
+    await emu.wait_for(lambda: all(emu.sent_messages(u) for u in [*people, ADMIN]), timeout=10)
+    emu.inject("sendMessage", chat_id=81, when="after", reset=True)
+    emu.inject("sendMessage", chat_id=82, when="after", status=500)
+    emu.flood_next("sendMessage", retry_after=1, chat_id=83)
+    emu.send_command(ADMIN, "broadcast", "Office hours on Monday")
+    await emu.wait_for(lambda: any("ad:send" in m.callback_data for m in emu.sent_messages(ADMIN)), timeout=10)
+    preview = next(m for m in emu.sent_messages(ADMIN) if "ad:send" in m.callback_data)
+    emu.press_button(ADMIN, preview.message_id, "ad:send")
+    await until(
+        lambda: engine.store.conn.execute(
+            "SELECT count(*) FROM broadcast_messages WHERE status IN ('queued', 'sending')"
+        ).fetchone()[0] == 0 and engine.store.conn.execute("SELECT count(*) FROM broadcast_messages").fetchone()[0],
+        timeout=20,
+    )
+    for uid in [*people, ADMIN]:
+        assert sum("Office hours on Monday" in m.plain_text for m in emu.sent_messages(uid)) == 1, uid
+    statuses = dict(engine.store.conn.execute("SELECT chat_id, status FROM broadcast_messages").fetchall())
+    assert statuses == {81: "failed", 82: "failed", 83: "sent", 84: "sent", ADMIN: "sent"}
+
+
+async def test_a_reminder_whose_answer_was_lost_is_not_sent_again(
+    world: tuple[Emulator, Engine, Application],
+) -> None:
+    """The same for a reminder, through the application's own dispatcher and bot."""
+    from bot.delivery import Dispatcher
+    from tests.test_delivery import add_users, status
+
+    emu, engine, app = world
+    clock: Clock = engine.clock  # type: ignore[assignment]
+    clock.now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)  # the users' (UTC) morning
+    add_users(engine.store, 3, first=91, due=clock.now - timedelta(minutes=30), zone=None)
+    emu.inject("sendMessage", chat_id=91, when="after", reset=True)
+    emu.inject("sendMessage", chat_id=92, when="after", status=502)
+    dispatcher: Dispatcher = app.bot_data["dispatcher"]
+
+    def settled() -> bool:
+        return not any(status(engine.store, f"tg:{u}")["ms:0"]["status"] in ("scheduled", "claimed", "sending")
+                       for u in (91, 92, 93))
+
+    for _ in range(2):  # the second pass a day later: nothing in doubt goes again
+        await dispatcher.tick(app.bot)
+        await dispatcher.idle()
+        await until(settled)
+        clock.advance(days=1)
+    for uid in (91, 92, 93):
+        assert sum(any(d.startswith("n:d:") for d in m.callback_data) for m in emu.sent_messages(uid)) == 1, uid
+    assert [status(engine.store, f"tg:{u}")["ms:0"]["status"] for u in (91, 92, 93)] == ["failed", "failed", "sent"]
