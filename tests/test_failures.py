@@ -164,17 +164,16 @@ async def test_a_timeout_keeps_the_answer_and_never_asks_to_send_it_again(
     await until(lambda: engine.store.user(f"tg:{USER}")["updates"] == updates + 1)  # type: ignore[index]
 
 
-async def test_a_broadcast_through_blocks_and_floods_reaches_everyone_else_once(
-    world: tuple[Emulator, Engine, Application],
-) -> None:
-    emu, engine, _ = world
-    people = [71, 72, 73, 74]
+async def meet(emu: Emulator, people: list[int]) -> None:
+    """``people`` and the admin start the bot (so they are on Telegram and reachable)."""
     for uid in [*people, ADMIN]:
         emu.send_command(uid, "start")
     await emu.wait_for(lambda: all(emu.sent_messages(u) for u in [*people, ADMIN]), timeout=10)
-    emu.block(72)
-    emu.flood_next("sendMessage", retry_after=1)
-    emu.send_command(ADMIN, "broadcast", "Webinar on Friday")
+
+
+async def broadcast(emu: Emulator, engine: Engine, text: str) -> None:
+    """The admin broadcasts ``text`` (preview, Send); returns once every copy is settled."""
+    emu.send_command(ADMIN, "broadcast", text)
     await emu.wait_for(lambda: any("ad:send" in m.callback_data for m in emu.sent_messages(ADMIN)), timeout=10)
     preview = next(m for m in emu.sent_messages(ADMIN) if "ad:send" in m.callback_data)
     emu.press_button(ADMIN, preview.message_id, "ad:send")
@@ -184,6 +183,17 @@ async def test_a_broadcast_through_blocks_and_floods_reaches_everyone_else_once(
         ).fetchone()[0] == 0 and engine.store.conn.execute("SELECT count(*) FROM broadcast_messages").fetchone()[0],
         timeout=20,
     )
+
+
+async def test_a_broadcast_through_blocks_and_floods_reaches_everyone_else_once(
+    world: tuple[Emulator, Engine, Application],
+) -> None:
+    emu, engine, _ = world
+    people = [71, 72, 73, 74]
+    await meet(emu, people)
+    emu.block(72)
+    emu.flood_next("sendMessage", retry_after=1)
+    await broadcast(emu, engine, "Webinar on Friday")
     for uid in [71, 73, 74, ADMIN]:
         assert sum("Webinar on Friday" in m.plain_text for m in emu.sent_messages(uid)) == 1
     assert not any("Webinar" in m.plain_text for m in emu.sent_messages(72))
@@ -197,22 +207,11 @@ async def test_a_broadcast_copy_whose_answer_was_lost_is_not_sent_again(
     is never sent a second time; a 429 before processing is waited out and sent once."""
     emu, engine, _ = world
     people = [81, 82, 83, 84]
-    for uid in [*people, ADMIN]:
-        emu.send_command(uid, "start")
-    await emu.wait_for(lambda: all(emu.sent_messages(u) for u in [*people, ADMIN]), timeout=10)
+    await meet(emu, people)
     emu.inject("sendMessage", chat_id=81, when="after", reset=True)
     emu.inject("sendMessage", chat_id=82, when="after", status=500)
     emu.flood_next("sendMessage", retry_after=1, chat_id=83)
-    emu.send_command(ADMIN, "broadcast", "Office hours on Monday")
-    await emu.wait_for(lambda: any("ad:send" in m.callback_data for m in emu.sent_messages(ADMIN)), timeout=10)
-    preview = next(m for m in emu.sent_messages(ADMIN) if "ad:send" in m.callback_data)
-    emu.press_button(ADMIN, preview.message_id, "ad:send")
-    await until(
-        lambda: engine.store.conn.execute(
-            "SELECT count(*) FROM broadcast_messages WHERE status IN ('queued', 'sending')"
-        ).fetchone()[0] == 0 and engine.store.conn.execute("SELECT count(*) FROM broadcast_messages").fetchone()[0],
-        timeout=20,
-    )
+    await broadcast(emu, engine, "Office hours on Monday")
     for uid in [*people, ADMIN]:
         assert sum("Office hours on Monday" in m.plain_text for m in emu.sent_messages(uid)) == 1, uid
     statuses = dict(engine.store.conn.execute("SELECT chat_id, status FROM broadcast_messages").fetchall())
