@@ -102,7 +102,8 @@ def test_flow_machine_fires_on_a_shared_machine() -> None:
     assert machine.fire("next", "a", False) == "a"
     assert machine.fire("next", "a", True) == "b"
     assert machine.fire("next", "c", True) == "c"  # not allowed from c: stays
-    assert machine.fire("nope", "a") == "a"
+    with pytest.raises(ValueError, match="no trigger 'nope'"):  # a misspelt trigger is a bug
+        machine.fire("nope", "a")
     assert "a --> b: next [ready]" in machine.mermaid()
 
 

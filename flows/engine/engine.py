@@ -21,6 +21,7 @@ from flows.base.errors import CoachError, InvalidAnswer, StaleButton, StorageUna
 from flows.base.types import Button, Input, Keyboard, Kind, Reply, Session, column, merge_replies
 from flows.domain import typed
 from flows.engine import answers
+from flows.engine.dialog import MARK, Dialog
 from flows.storage.outbox import Outbox, Parcel, outbox_migrations
 from flows.storage.store import Store, core_migrations
 
@@ -88,6 +89,7 @@ class Feature:
     ephemeral_flows: tuple[str, ...] = ()  # one-step flows that any new command simply ends
     admin_commands: frozenset[str] = frozenset()  # others get the unknown-command answer
     open_text_flows: tuple[str, ...] = ()  # flows whose answer may itself be a question ("type your question")
+    dialogs: tuple[Dialog, ...] = ()  # multi-step flows declared as steps (dialog.py); the engine runs them
 
     def commands(self) -> dict[str, CommandHandler]:
         return {}
@@ -158,6 +160,7 @@ class Engine:
         self._commands: dict[str, tuple[Feature, CommandHandler]] = {}
         self._prefixes: dict[str, Feature] = {}
         self._flows: dict[str, Feature] = {}
+        self._dialogs: dict[str, Dialog] = {}
         for feature in self.features:
             for name, handler in feature.commands().items():
                 if name in self._commands:
@@ -169,6 +172,12 @@ class Engine:
                 self._prefixes[feature.prefix] = feature
             for flow in feature.flows:
                 self._flows[flow] = feature
+            for dialog in feature.dialogs:
+                if dialog.name in self._dialogs:
+                    raise ValueError(f"dialog {dialog.name!r} registered twice")
+                dialog.prefix = feature.prefix
+                self._flows[dialog.name] = feature
+                self._dialogs[dialog.name] = dialog
         self.menu_entries = sorted(
             (e for f in self.features for e in f.menu_items), key=lambda e: (e.order, e.command)
         )
@@ -310,7 +319,7 @@ class Engine:
         try:
             with self.store.atomic():
                 answers.rewind(session, entry)
-                owner.on_text(turn, inp.value)
+                self._give(turn, owner, inp.value)
         except CoachError as exc:
             session.flow, session.state, session.data = before
             session.dirty = True
@@ -325,7 +334,7 @@ class Engine:
             again = answers.entry_before(session, step.message_id, step.text)
             try:
                 with self.store.atomic():
-                    owner.on_text(turn, step.text)
+                    self._give(turn, owner, step.text)
             except CoachError:
                 break  # that step waits for a new answer: it is shown below
             turn.log.append(again)
@@ -346,8 +355,25 @@ class Engine:
             if feature is None:
                 raise StaleButton()
             turn.route = f"button:{feature.name}"
+            if payload.startswith(MARK):
+                dialog = next((d for d in feature.dialogs if d.owns(payload)), None)
+                if dialog is None:
+                    raise StaleButton()
+                return dialog.on_button(turn, payload)
             return feature.on_button(turn, payload)
         return self._text(turn, inp)
+
+    def _give(self, turn: Turn, owner: Feature, text: str) -> list[Reply]:
+        """Typed text for the open flow: to its dialog, or to the feature that runs it by hand."""
+        dialog = self._dialogs.get(turn.session.flow or "")
+        return dialog.on_text(turn, text) if dialog is not None else owner.on_text(turn, text)
+
+    def dialog(self, name: str) -> Dialog | None:
+        return self._dialogs.get(name)
+
+    @property
+    def all_dialogs(self) -> list[Dialog]:
+        return list(self._dialogs.values())
 
     def run_command(self, turn: Turn, name: str, args: str = "") -> list[Reply]:
         entry = self._commands.get(name)
@@ -382,7 +408,7 @@ class Engine:
                     turn.log.append(replace(entry, accepted=False))
                     return [*aside, *self.resume(turn)]
                 turn.pending = entry
-                answered = owner.on_text(turn, text)
+                answered = self._give(turn, owner, text)
                 turn.pending = None
                 turn.log.append(entry)
                 return answered
@@ -423,7 +449,8 @@ class Engine:
 
     def flow_title(self, turn: Turn, flow: str) -> str:
         owner = self._flows.get(flow)
-        key = owner.flow_titles.get(flow) if owner else None
+        dialog = self._dialogs.get(flow)
+        key = dialog.title if dialog is not None and dialog.title else owner.flow_titles.get(flow) if owner else None
         return turn.t(key) if key else flow
 
     def resume_hint(self, turn: Turn) -> Reply:
@@ -440,7 +467,8 @@ class Engine:
         if owner is None:
             turn.session.leave()
             return [self.main_menu(turn)]
-        return owner.prompt(turn)
+        dialog = self._dialogs.get(flow or "")
+        return dialog.show(turn) if dialog is not None else owner.prompt(turn)
 
     def _question(self, turn: Turn, text: str) -> list[Reply] | None:
         """Replies if some feature finds ``text`` plainly a question (``Feature.on_question``)."""

@@ -61,11 +61,13 @@ class FlowMachine:
 
     def fire(self, trigger: str, state: str, *args: Any) -> str:
         """Fire ``trigger`` from ``state``; return the new state (unchanged if a condition said no)."""
+        event = self.machine.events.get(trigger)
+        if event is None:  # a misspelt trigger is a bug, not a move that happens not to apply
+            raise ValueError(f"flow {self.spec.name}: no trigger {trigger!r}")
         cursor = Cursor(state)
         try:
-            self.machine.events[trigger].trigger(cursor, *args)
-        except (KeyError, MachineError):
-            # An unknown trigger, or one not allowed from this state: stay put.
+            event.trigger(cursor, *args)
+        except MachineError:  # a trigger not allowed from this state: stay put
             return state
         return cursor.state
 

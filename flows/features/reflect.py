@@ -12,11 +12,11 @@ from typing import Any
 
 from sqlite_utils import Database, Migrations
 
-from flows.base.errors import InvalidAnswer, NotFound, StaleButton
-from flows.base.text import clean, escape
+from flows.base.errors import NotFound, StaleButton
+from flows.base.text import escape
 from flows.base.types import Button, Reply, column, keyboard
+from flows.engine.dialog import Dialog, End, Step, StepKind
 from flows.engine.engine import CommandHandler, Feature, Turn
-from flows.engine.machine import FlowMachine, FlowSpec
 from flows.features.email import hub_button, short
 from flows.features.eras import experience_buttons, experience_title
 from flows.storage.experiences import Experience, get_experience, list_experiences
@@ -45,33 +45,15 @@ def m001_reflections(db: Database) -> None:
     db.table("reflections").create_index(["user_id"])
 
 
+FLOW = "reflect"
 ANSWER_LIMIT = 4000
 PREVIEW = 300  # characters of each answer shown in the overview
 MAX_LISTED = 20
 
-# The prompts, in order: state -> column. Button codes for editing are the first letters.
+# The prompts, in order: step -> column. Button codes for editing one answer from the card.
 FIELDS = {"cases": "cases", "skills": "skills", "choice": "specialty_choice", "differences": "differences"}
 CODES = {"c": "cases", "s": "skills", "h": "choice", "d": "differences"}
 
-
-def editing(edit: bool) -> bool:
-    return edit
-
-
-REFLECT = FlowSpec(
-    name="reflect",
-    states=["cases", "skills", "choice", "differences", "done"],
-    transitions=[
-        # Editing one answer ends the flow; otherwise the prompts follow one another.
-        {"trigger": "answer", "source": list(FIELDS), "dest": "done", "conditions": editing},
-        {"trigger": "answer", "source": "cases", "dest": "skills"},
-        {"trigger": "answer", "source": "skills", "dest": "choice"},
-        {"trigger": "answer", "source": "choice", "dest": "differences"},
-        {"trigger": "answer", "source": "differences", "dest": "done"},
-    ],
-    initial="cases",
-)
-MACHINE = FlowMachine(REFLECT)
 
 _COLUMNS = ("id", "experience_id", "cases", "skills", "specialty_choice", "differences", "created_at")
 
@@ -114,8 +96,29 @@ class Reflections(Feature):
     name = "reflections"
     prefix = "rf"
     migrations = migrations
-    flows = (REFLECT.name,)
-    flow_titles = {REFLECT.name: "reflections.title_flow"}
+
+    def __init__(self) -> None:
+        self.questions = Dialog(
+            FLOW,
+            "r",
+            [
+                Step(name, StepKind.TEXT, f"reflections.ask_{name}", field=column_name, limit=ANSWER_LIMIT, skip=True)
+                for name, column_name in FIELDS.items()
+            ],
+            load=self._answers,
+            save=self._save,
+            finish=self._finish,
+            title="reflections.title_flow",
+            words={
+                "current": "reflections.current",
+                "current_none": "reflections.edit_empty",
+                "button_keep": "reflections.button_keep",
+                "button_skip": "reflections.button_skip",
+                "empty": "reflections.empty_answer",
+                "trimmed": "reflections.trimmed",
+            },
+        )
+        self.dialogs = (self.questions,)
 
     def commands(self) -> dict[str, CommandHandler]:
         return {"reflect": self.overview}
@@ -198,27 +201,12 @@ class Reflections(Feature):
             "updated_at": now,
         }
         reflection_id = int(turn.store.db.table("reflections").insert(row).last_pk or 0)
-        turn.session.enter(REFLECT.name, REFLECT.initial, {"id": reflection_id})
-        return self.prompt(turn)
+        return self.questions.begin(turn, data={"id": reflection_id})
 
-    # -- answering ---------------------------------------------------------------------------
-    def prompt(self, turn: Turn) -> list[Reply]:
-        state = turn.session.state or REFLECT.initial
-        if state not in FIELDS:
-            turn.session.leave()
-            return self.overview(turn)
-        text = turn.t(f"reflections.ask_{state}")
-        if turn.session.data.get("edit"):
-            reflection = self._current(turn)
-            current = reflection[FIELDS[state]]
-            if current:
-                text += "\n\n" + turn.t("reflections.edit_hint") + "\n" + escape(short(current, PREVIEW))
-            else:
-                text += "\n\n" + turn.t("reflections.edit_empty")
-            button = Button(turn.t("reflections.button_keep"), f"rf:k:{state[0:2]}")
-        else:
-            button = Button(turn.t("reflections.button_skip"), f"rf:k:{state[0:2]}")
-        return [Reply(text, ((button,),))]
+    # -- the dialog's hooks ---------------------------------------------------------------------
+    def _answers(self, turn: Turn) -> dict[str, Any]:
+        reflection = self._current(turn)
+        return {column_name: reflection[column_name] for column_name in FIELDS.values()}
 
     def _current(self, turn: Turn) -> dict[str, Any]:
         reflection_id = turn.session.data.get("id")
@@ -231,41 +219,16 @@ class Reflections(Feature):
             turn.session.leave()
             raise
 
-    def on_text(self, turn: Turn, text: str) -> list[Reply]:
-        state = turn.session.state
-        if state not in FIELDS:
-            raise StaleButton()
-        value = clean(text, ANSWER_LIMIT + 1)
-        if not value:
-            raise InvalidAnswer(turn.t("reflections.empty_answer"))
-        notes = []
-        if len(value) > ANSWER_LIMIT:
-            value = value[:ANSWER_LIMIT]
-            notes.append(Reply(turn.t("reflections.trimmed", limit=f"{ANSWER_LIMIT:,}")))
-        reflection = self._current(turn)
+    def _save(self, turn: Turn, step: Step, value: Any) -> None:
         turn.store.conn.execute(
-            f"UPDATE reflections SET [{FIELDS[state]}] = ?, updated_at = ? WHERE id = ? AND user_id = ?",
-            (value, turn.now.isoformat(timespec="seconds"), reflection["id"], turn.user_id),
+            f"UPDATE reflections SET [{step.key}] = ?, updated_at = ? WHERE id = ? AND user_id = ?",
+            (value, turn.now.isoformat(timespec="seconds"), self._current(turn)["id"], turn.user_id),
         )
         turn.changed.add("reflections")
-        return notes + self._advance(turn)
 
-    def _skip(self, turn: Turn, code: str) -> list[Reply]:
-        state = turn.session.state
-        if turn.session.flow != REFLECT.name or state not in FIELDS or state[0:2] != code:
-            raise StaleButton()
-        self._current(turn)
-        return self._advance(turn)
-
-    def _advance(self, turn: Turn) -> list[Reply]:
-        edit = bool(turn.session.data.get("edit"))
-        turn.session.state = MACHINE.fire("answer", turn.session.state or REFLECT.initial, edit)
-        turn.session.dirty = True
-        if turn.session.state != "done":
-            return self.prompt(turn)
-        reflection_id = int(turn.session.data["id"])
-        turn.session.leave()
-        if edit:
+    def _finish(self, turn: Turn, end: End) -> list[Reply]:
+        reflection_id = int(end.data["id"])
+        if end.edited:
             return self.view(turn, reflection_id)
         turn.store.record_completion(turn.user_id, "reflection", turn.now)
         return [Reply(turn.t("reflections.done")), *self.view(turn, reflection_id)]
@@ -311,8 +274,7 @@ class Reflections(Feature):
         if code not in CODES:
             raise StaleButton()
         get_reflection(turn.store, turn.user_id, reflection_id)
-        turn.session.enter(REFLECT.name, CODES[code], {"id": reflection_id, "edit": 1})
-        return self.prompt(turn)
+        return self.questions.begin(turn, at=CODES[code], data={"id": reflection_id}, only=True)
 
     def confirm_delete(self, turn: Turn, reflection_id: int) -> list[Reply]:
         get_reflection(turn.store, turn.user_id, reflection_id)
@@ -329,7 +291,7 @@ class Reflections(Feature):
         if cursor.rowcount == 0:
             raise NotFound()
         turn.changed.add("reflections")
-        if turn.session.flow == REFLECT.name and turn.session.data.get("id") == reflection_id:
+        if turn.session.flow == FLOW and turn.session.data.get("id") == reflection_id:
             turn.session.leave()
         return [Reply(turn.t("reflections.deleted")), *self.overview(turn)]
 
@@ -340,8 +302,6 @@ class Reflections(Feature):
             return self.overview(turn)
         if action == "n":
             return self.choose(turn) if not rest else self.start(turn, _id(rest))
-        if action == "k":
-            return self._skip(turn, rest)
         if action == "e":
             reflection_id, _, code = rest.partition(":")
             return self.edit(turn, _id(reflection_id), code)

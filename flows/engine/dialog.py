@@ -1,0 +1,540 @@
+"""Dialogs: a multi-step flow declared once, as a list of typed steps.
+
+A feature declares a :class:`Dialog` — its steps, where answers are read from and written
+to, and what happens at the end — and the dialog does the rest, the same way at every step:
+
+- it compiles to one ``transitions`` machine (states = steps, plus ``done``): ``next`` goes
+  to the next step whose ``when`` holds for the answers so far, ``back`` to the previous one;
+- it shows a step (prompt from a content key, the current answer, the options as buttons,
+  Back / Skip / Keep / Done where the step allows them);
+- it encodes its own button data (``<prefix>:~<dialog>:<step>:<action>[:<value>]``) and
+  refuses a press for any step but the current one (:class:`StaleButton`);
+- it reads typed text by the step's kind (numbers and number words, durations in days,
+  weeks, months or years, months of the year, yes/no words, choice labels and their words)
+  and typed moves ("back", "skip", "keep", "done");
+- it saves each answer the moment it is given (the dialog's ``save``), so a restart,
+  /cancel or a crash loses nothing.
+
+The engine adds what every flow gets (a question typed mid-step answered and the step shown
+again, an edit of the last answer replacing it, typed "cancel"): see ``engine.py`` and
+``answers.py``. ``python -m bot.diagrams`` draws every dialog into ``docs/flows/``
+with ``transitions``' own ``GraphMachine`` (mermaid).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from flows.base.errors import InvalidAnswer, StaleButton
+from flows.base.text import MAX_INPUT, clean
+from flows.base.types import Button, Keyboard, Reply, column
+from flows.domain import records, typed
+from flows.engine.machine import FlowMachine, FlowSpec
+
+if TYPE_CHECKING:
+    from flows.engine.engine import Turn
+
+DONE = "done"
+MARK = "~"  # button payloads of a dialog start with it, so a feature's own payloads never clash
+
+
+class StepKind(enum.Enum):
+    CHOICE = "choice"  # one of the options
+    MULTI = "multi"  # several of the options, then Done
+    TEXT = "text"  # free text up to ``limit`` characters
+    NUMBER = "number"  # a whole number between ``low`` and ``high``
+    DURATION = "duration"  # a length of time, stored in whole months
+    MONTH = "month"  # a month of a year, stored as "YYYY-MM"
+    YESNO = "yesno"  # yes or no (options: their labels)
+    CONFIRM = "confirm"  # one button that confirms; anything else is not an answer
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """A button of a step: the stored ``code``, its label (a text key, or the label itself
+    when ``plain``), and more ``words`` a typed answer may use for it."""
+
+    code: str
+    label: str
+    words: tuple[str, ...] = ()
+    plain: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Heard:
+    """A typed answer and one line saying how it was understood ("4 weeks: 1 month")."""
+
+    value: Any
+    note: str
+
+
+@dataclass(slots=True)
+class Ask:
+    """What a step's hooks see: the turn, the dialog, the step and the answers so far."""
+
+    turn: Turn
+    dialog: Dialog
+    step: Step
+    answers: Mapping[str, Any]
+
+    def t(self, key: str, **values: object) -> str:
+        return str(self.turn.t(key, **values))
+
+    def say(self, name: str, **values: object) -> str:
+        """A shared dialog text (``dialog.<name>``), or the dialog's own wording of it."""
+        return self.t(self.dialog.words.get(name, f"dialog.{name}"), **values)
+
+    @property
+    def editing(self) -> bool:
+        return bool(self.turn.session.data.get(ONLY))
+
+
+Options = Sequence[Option] | Callable[[Ask], Sequence[Option]]
+Condition = Callable[[Mapping[str, Any]], bool]
+ONLY = "_only"  # session data: the one step being changed (from a card), then the dialog ends
+
+
+@dataclass(frozen=True)
+class Step:
+    """One question. ``field`` is the key of ``answers`` it fills (default: its name)."""
+
+    name: str
+    kind: StepKind
+    prompt: str  # text key
+    field: str = ""
+    options: Options = ()
+    low: int = 0
+    high: int = 0
+    limit: int = MAX_INPUT
+    when: Condition | None = None  # asked only when this holds for the answers so far
+    skip: bool = False  # may be skipped (Skip button, "skip")
+    keep: bool = True  # an answer already given may be kept (Keep button, "keep")
+    back: bool = True  # Back leads to the previous step asked
+    reason: str = ""  # text key: why a typed answer was not understood
+    read: Callable[[Ask, str], Any] | None = None  # reads typed text (raise InvalidAnswer); None: by kind
+    check: Callable[[Ask, Any], Any] | None = None  # checks (and may change) any answer, typed or pressed
+    values: Callable[[Ask], Mapping[str, object]] | None = None  # placeholders of the prompt
+    shown: Callable[[Ask, Any], str | None] | None = None  # an answer as the user reads it
+    width: int = 1  # buttons per row
+    max_picks: int = 0  # MULTI: at most this many (0: any)
+    min_picks: int = 0  # MULTI: Done needs at least this many
+    picks_reason: str = ""  # MULTI: text key when there are too many or too few
+
+    @property
+    def key(self) -> str:
+        return self.field or self.name
+
+
+@dataclass(frozen=True, slots=True)
+class End:
+    """How a dialog ended: the answers, the session data it had, and the one step changed
+    when it was opened to change a single answer (``None`` for a full run)."""
+
+    answers: Mapping[str, Any]
+    data: Mapping[str, Any]
+    edited: str | None = None
+    kept: bool = False  # that single answer was kept as it was
+
+
+@dataclass(eq=False)
+class Dialog:
+    """A flow declared as steps. ``load`` returns the answers so far, ``save`` writes one,
+    ``finish`` answers the end. ``header`` may put a line above each prompt ("Step 2 of 5")."""
+
+    name: str  # the session's flow name
+    code: str  # a short name in button data
+    steps: Sequence[Step]
+    load: Callable[[Turn], Mapping[str, Any]]
+    save: Callable[[Turn, Step, Any], None]
+    finish: Callable[[Turn, End], list[Reply]]
+    header: Callable[[Ask], str] | None = None
+    title: str = ""  # text key naming the flow ("the checklist")
+    words: Mapping[str, str] = field(default_factory=dict)  # dialog text name -> this dialog's text key
+    prefix: str = ""  # the owning feature's button prefix (set by DialogFeature)
+    by_name: dict[str, Step] = field(init=False, repr=False)
+    machine: FlowMachine = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.by_name = {s.name: s for s in self.steps}
+        if len(self.by_name) != len(self.steps) or DONE in self.by_name:
+            raise ValueError(f"dialog {self.name}: step names must be unique and not {DONE!r}")
+        self.machine = FlowMachine(self.spec())
+
+    # -- the machine --------------------------------------------------------------------------
+    def spec(self) -> FlowSpec:
+        """The steps as a ``transitions`` table: to the next (or previous) step that applies."""
+        names = [s.name for s in self.steps]
+        moves: list[dict[str, Any]] = []
+        for i, step in enumerate(self.steps):
+            for trigger, later in (("next", self.steps[i + 1 :]), ("back", list(reversed(self.steps[:i])))):
+                if trigger == "back" and not step.back:
+                    continue
+                for target in later:
+                    move: dict[str, Any] = {"trigger": trigger, "source": step.name, "dest": target.name}
+                    if target.when is not None:
+                        move["conditions"] = [target.when]
+                    moves.append(move)
+                    if target.when is None:
+                        break
+                else:
+                    if trigger == "next":
+                        moves.append({"trigger": "next", "source": step.name, "dest": DONE})
+        return FlowSpec(self.name, (*names, DONE), moves, names[0])
+
+    def first(self, answers: Mapping[str, Any]) -> str:
+        step = self.steps[0]
+        if step.when is None or step.when(answers):
+            return step.name
+        return self.machine.fire("next", step.name, answers)
+
+    def next_of(self, state: str, answers: Mapping[str, Any]) -> str:
+        return self.machine.fire("next", state, answers)
+
+    def back_of(self, state: str, answers: Mapping[str, Any]) -> str | None:
+        target = self.machine.fire("back", state, answers)
+        return None if target == state else target
+
+    def diagram(self) -> str:
+        """The dialog as a Mermaid state diagram, drawn by ``transitions``' ``GraphMachine``."""
+        from transitions.extensions import GraphMachine  # docs only: not loaded by the bot
+
+        spec = self.spec()
+        machine = GraphMachine(
+            model="self",
+            states=list(spec.states),
+            transitions=[dict(t) for t in spec.transitions],
+            initial=spec.initial,
+            auto_transitions=False,
+            graph_engine="mermaid",
+            title=f"{self.name} ({self.code})",
+            show_conditions=True,
+        )
+        text: str = machine.get_graph().draw(None)
+        lines = (line.rstrip() for line in text.splitlines() if "Class " not in line and "classDef" not in line)
+        return "\n".join(lines) + "\n"  # without the colours of a current state
+
+    # -- button data ----------------------------------------------------------------------------
+    def data(self, step: str, action: str, value: str = "") -> str:
+        tail = f":{value}" if value else ""
+        return f"{self.prefix}:{MARK}{self.code}:{step}:{action}{tail}"
+
+    def owns(self, payload: str) -> bool:
+        return payload.startswith(f"{MARK}{self.code}:")
+
+    # -- running --------------------------------------------------------------------------------
+    def ask(self, turn: Turn, step: Step | None = None) -> Ask:
+        step = step or self.by_name[turn.session.state or ""]
+        return Ask(turn, self, step, self.load(turn))
+
+    def begin(
+        self, turn: Turn, at: str | None = None, data: dict[str, Any] | None = None, only: bool = False
+    ) -> list[Reply]:
+        """Open the dialog at ``at`` (default: the first step that applies). With ``only`` the
+        dialog changes that one answer and ends."""
+        session_data = dict(data or {})
+        turn.session.enter(self.name, at or self.steps[0].name, session_data)  # load() may read the data
+        answers = self.load(turn)
+        state = at or self.first(answers)
+        if state == DONE:
+            turn.session.leave()
+            return self.finish(turn, End(answers, dict(data or {})))
+        if only:
+            session_data[ONLY] = state
+        turn.session.enter(self.name, state, session_data)
+        return self.show(turn)
+
+    def show(self, turn: Turn, replace: bool = False, lead: str | None = None) -> list[Reply]:
+        state = turn.session.state
+        step = self.by_name.get(state or "")
+        if step is None:  # a state this dialog no longer has (after an upgrade): start it again
+            turn.session.leave()
+            return self.begin(turn)
+        ask = self.ask(turn, step)
+        lines = [lead] if lead else []
+        if self.header is not None:
+            head = self.header(ask)
+            if head:
+                lines.append(head)
+        lines.append(ask.t(step.prompt, **(step.values(ask) if step.values else {})))
+        current = ask.answers.get(step.key)
+        if step.kind is StepKind.MULTI:
+            pass
+        elif present(current) and step.kind is not StepKind.CONFIRM:
+            shown = self.shown(ask, current)
+            if shown:
+                lines.append(ask.say("current", value=shown))
+        elif ask.editing and "current_none" in self.words:
+            lines.append(ask.say("current_none"))
+        return [Reply("\n".join(lines), self.keyboard(ask), replace=replace)]
+
+    def shown(self, ask: Ask, value: Any) -> str | None:
+        """An answer as the user reads it (plain text)."""
+        step = ask.step
+        if step.shown is not None:
+            return step.shown(ask, value)
+        if step.kind in (StepKind.CHOICE, StepKind.YESNO, StepKind.MULTI):
+            labels = {o.code: label(ask, o) for o in options(ask)}
+            codes = value if isinstance(value, (list, tuple)) else [value]
+            return ", ".join(labels.get(str(c), str(c)) for c in codes) or None
+        if step.kind is StepKind.DURATION:
+            return ask.say("month" if value == 1 else "months", n=value)
+        if step.kind is StepKind.TEXT:
+            text = str(value)
+            return text if len(text) <= 300 else text[:299] + "…"
+        return str(value)
+
+    def keyboard(self, ask: Ask) -> Keyboard:
+        step, name = ask.step, ask.step.name
+        current = ask.answers.get(step.key)
+        rows: list[tuple[Button, ...]] = []
+        opts = options(ask)
+        if step.kind is StepKind.MULTI:
+            picked = set(current or ())
+            mark = ask.say("mark_on")
+            rows += column(
+                [Button(f"{mark} {label(ask, o)}" if o.code in picked else label(ask, o), self.data(name, "t", o.code))
+                 for o in opts],
+                step.width,
+            )
+        else:
+            rows += column([Button(label(ask, o), self.data(name, "a", o.code)) for o in opts], step.width)
+        nav: list[Button] = []
+        if self.can_back(ask):
+            nav.append(Button(ask.say("button_back"), self.data(name, "b")))
+        if step.kind is StepKind.MULTI:
+            nav.append(Button(ask.say("button_done"), self.data(name, "d")))
+        elif step.kind is not StepKind.CONFIRM and (ask.editing or (present(current) and step.keep)):
+            nav.append(Button(ask.say("button_keep"), self.data(name, "k")))
+        elif step.skip and not ask.editing:
+            nav.append(Button(ask.say("button_skip"), self.data(name, "k")))
+        if nav:
+            rows.append(tuple(nav))
+        return tuple(rows)
+
+    def can_back(self, ask: Ask) -> bool:
+        if ask.editing:
+            return False
+        return self.back_of(ask.step.name, ask.answers) is not None
+
+    def on_button(self, turn: Turn, payload: str) -> list[Reply]:
+        _, step_name, rest = payload[len(MARK) :].split(":", 2) if payload.count(":") >= 2 else ("", "", "")
+        action, _, value = rest.partition(":")
+        session = turn.session
+        if session.flow != self.name or session.state != step_name or step_name not in self.by_name:
+            raise StaleButton()
+        ask = self.ask(turn)
+        step = ask.step
+        if action == "a" and step.kind is not StepKind.MULTI:
+            if value not in {o.code for o in options(ask)}:
+                raise StaleButton()
+            answer = self.checked(ask, value)
+            return self.answered(ask, answer, replace=True)
+        if action == "t" and step.kind is StepKind.MULTI:
+            if value not in {o.code for o in options(ask)}:
+                raise StaleButton()
+            return self.toggle(ask, value, replace=True)
+        if action == "d" and not value and step.kind is StepKind.MULTI:
+            return self.done_picking(ask, replace=True)
+        if action == "b" and not value and self.can_back(ask):
+            return self.go_back(ask, replace=True)
+        if action == "k" and not value:
+            return self.keep_or_skip(ask, replace=True)
+        raise StaleButton()
+
+    def on_text(self, turn: Turn, text: str) -> list[Reply]:
+        if turn.session.state not in self.by_name:
+            return self.show(turn)
+        ask = self.ask(turn)
+        step = ask.step
+        value = clean(text, step.limit + 1 if step.kind is StepKind.TEXT else MAX_INPUT)
+        if not value:
+            raise InvalidAnswer(ask.say("empty"))
+        move = typed.move_of(value)
+        if move == "back" and self.can_back(ask):
+            return self.go_back(ask)
+        if move in ("skip", "keep") and step.kind is not StepKind.MULTI and self.movable(ask, move):
+            return self.keep_or_skip(ask)
+        if move in ("done", "skip") and step.kind is StepKind.MULTI:
+            return self.done_picking(ask)
+        if step.kind is StepKind.MULTI:
+            if typed.yes_no(value) == "no" and step.min_picks == 0:  # "none", "nope": nothing picked
+                self.save(turn, step, ())
+                return self.advance(ask)
+            return self.toggle(ask, self.read(ask, value))
+        return self.answered(ask, self.read(ask, value))
+
+    def movable(self, ask: Ask, move: str) -> bool:
+        if ask.editing:  # changing one answer: keeping it as it is ends the dialog
+            return True
+        return (present(ask.answers.get(ask.step.key)) and ask.step.keep) or ask.step.skip
+
+    # -- reading --------------------------------------------------------------------------------
+    def read(self, ask: Ask, text: str) -> Any:
+        """A typed answer, read by the step's kind (or its own ``read``), then checked."""
+        step = ask.step
+        value = step.read(ask, text) if step.read is not None else read_by_kind(ask, text)
+        if isinstance(value, Heard):
+            return Heard(self.checked(ask, value.value), value.note)
+        return self.checked(ask, value)
+
+    def checked(self, ask: Ask, value: Any) -> Any:
+        return ask.step.check(ask, value) if ask.step.check is not None else value
+
+    # -- moving ---------------------------------------------------------------------------------
+    def answered(self, ask: Ask, answer: Any, replace: bool = False) -> list[Reply]:
+        note = None
+        if isinstance(answer, Heard):
+            answer, note = answer.value, answer.note
+        self.save(ask.turn, ask.step, answer)
+        answers = {**ask.answers, ask.step.key: answer}
+        return self.advance(Ask(ask.turn, self, ask.step, answers), replace=replace, lead=note)
+
+    def advance(self, ask: Ask, replace: bool = False, lead: str | None = None) -> list[Reply]:
+        turn, session = ask.turn, ask.turn.session
+        answers = self.load(turn) if not ask.answers else ask.answers
+        only = session.data.get(ONLY)
+        target = DONE if only else self.next_of(ask.step.name, answers)
+        if target == DONE:
+            data = {k: v for k, v in session.data.items() if k != ONLY}
+            end = End(self.load(turn), data, edited=only)
+            session.leave()
+            replies = self.finish(turn, end)
+            return [Reply(lead), *replies] if lead else replies
+        session.enter(self.name, target, dict(session.data))
+        return self.show(turn, replace=replace, lead=lead)
+
+    def go_back(self, ask: Ask, replace: bool = False) -> list[Reply]:
+        target = self.back_of(ask.step.name, ask.answers)
+        if target is None:
+            raise StaleButton()
+        ask.turn.session.enter(self.name, target, dict(ask.turn.session.data))
+        return self.show(ask.turn, replace=replace)
+
+    def keep_or_skip(self, ask: Ask, replace: bool = False) -> list[Reply]:
+        session = ask.turn.session
+        if ask.step.kind is StepKind.MULTI:
+            return self.done_picking(ask, replace)
+        if session.data.get(ONLY):
+            data = {k: v for k, v in session.data.items() if k != ONLY}
+            edited = session.data[ONLY]
+            session.leave()
+            return self.finish(ask.turn, End(ask.answers, data, edited=edited, kept=True))
+        if not self.movable(ask, "keep"):
+            raise StaleButton()
+        return self.advance(ask, replace=replace)
+
+    def toggle(self, ask: Ask, code: Any, replace: bool = False) -> list[Reply]:
+        step = ask.step
+        note = None
+        if isinstance(code, Heard):
+            code, note = code.value, code.note
+        picked = list(ask.answers.get(step.key) or ())
+        if code in picked:
+            picked.remove(code)
+        else:
+            if step.max_picks and len(picked) >= step.max_picks:
+                raise InvalidAnswer(ask.t(step.picks_reason, max=step.max_picks,
+                                          picked=", ".join(self.shown(ask, [p]) or "" for p in picked)))
+            picked.append(code)
+        self.save(ask.turn, step, tuple(picked))
+        return self.show(ask.turn, replace=replace, lead=note)
+
+    def done_picking(self, ask: Ask, replace: bool = False) -> list[Reply]:
+        step = ask.step
+        picked = ask.answers.get(step.key) or ()
+        if len(picked) < step.min_picks:
+            raise InvalidAnswer(ask.t(step.picks_reason, min=step.min_picks, max=step.max_picks, picked=""))
+        return self.advance(ask, replace=replace)
+
+
+# -- helpers ------------------------------------------------------------------------------------------
+def present(value: Any) -> bool:
+    return value is not None and value != () and value != [] and value != ""
+
+
+def options(ask: Ask) -> Sequence[Option]:
+    opts = ask.step.options
+    return opts(ask) if callable(opts) else opts
+
+
+def label(ask: Ask, option: Option) -> str:
+    return option.label if option.plain else ask.t(option.label)
+
+
+def reason(ask: Ask, fallback: str, **values: object) -> InvalidAnswer:
+    step = ask.step
+    if step.reason:
+        return InvalidAnswer(ask.t(step.reason, low=step.low, high=step.high, **values))
+    return InvalidAnswer(ask.say(fallback, low=step.low, high=step.high, **values))
+
+
+def read_choice(ask: Ask, text: str) -> str:
+    """The option a typed answer names: its code, label or words; then with hedges ("maybe")
+    dropped; then one option's words inside a longer message ("tight budget")."""
+    opts = options(ask)
+    names = {o.code: (o.code, typed.words_of(label(ask, o)), *(typed.words_of(w) for w in o.words)) for o in opts}
+    said = typed.words_of(text)
+    for candidate in (said, typed.without_hedges(text)):
+        found = [code for code, words in names.items() if candidate in words]
+        if len(found) == 1:
+            return found[0]
+    if ask.step.kind is StepKind.YESNO or {"yes", "no"} <= set(names):
+        answer = typed.yes_no(text)
+        if answer in names:
+            return answer
+    inside = typed.named_inside(text, {code: words[1:] for code, words in names.items()})
+    if inside is not None:
+        return inside
+    raise reason(ask, "bad_choice")
+
+
+def read_by_kind(ask: Ask, text: str) -> Any:
+    step = ask.step
+    kind = step.kind
+    if kind in (StepKind.CHOICE, StepKind.YESNO, StepKind.MULTI):
+        return read_choice(ask, text)
+    if kind is StepKind.TEXT:
+        value = clean(text, step.limit + 1)
+        if len(value) > step.limit:
+            return Heard(value[: step.limit], ask.say("trimmed", limit=f"{step.limit:,}"))
+        return value
+    if kind is StepKind.NUMBER:
+        number = typed.parse_whole(text)
+        if number is None and step.low == 0 and typed.yes_no(text) == "no":  # "nope": none
+            number = 0
+        if number is None:
+            raise reason(ask, "bad_number")
+        if not step.low <= number <= step.high:
+            raise InvalidAnswer(ask.say("bad_range", low=step.low, high=step.high, value=number))
+        return number
+    if kind is StepKind.DURATION:
+        found = typed.months_answer(text)
+        if found is None and typed.yes_no(text) == "no" and step.low == 0:
+            found = (0, None)
+        if found is None:
+            raise reason(ask, "bad_duration")
+        months, duration = found
+        if not step.low <= months <= step.high:
+            raise InvalidAnswer(ask.say("bad_range", low=step.low, high=step.high, value=months))
+        if duration is not None and duration.unit != "month":
+            unit = ask.say("month" if months == 1 else "months", n=months)
+            return Heard(months, ask.say("heard_length", typed=clean(text, 40), months=unit))
+        return months
+    if kind is StepKind.CONFIRM:
+        if typed.yes_no(text) == "yes":
+            return options(ask)[0].code if options(ask) else "yes"
+        raise reason(ask, "bad_confirm")
+    if kind is StepKind.MONTH:
+        today = records.month_index(ask.turn.now.date())
+        index = records.parse_month(text, today)
+        if index is None:
+            raise reason(ask, "bad_month")
+        # limits in months from now (low=-24, high=36); none when both are 0
+        if (step.low or step.high) and not today + step.low <= index <= today + step.high:
+            raise reason(ask, "bad_month")
+        return records.month_str(index)
+    raise reason(ask, "bad_choice")
+

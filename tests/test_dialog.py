@@ -1,0 +1,235 @@
+"""The Dialog declaration: one small dialog of every step kind, driven through the real engine.
+What holds here holds at every step of every declared dialog (test_every_step.py walks them)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from bot import diagrams
+from flows.base.content import Texts, texts
+from flows.base.types import Input, Reply
+from flows.engine.dialog import Dialog, End, Option, Step, StepKind
+from flows.engine.engine import CommandHandler, Engine, Feature, Turn
+from flows.engine.machine import FlowMachine, FlowSpec
+from flows.storage.store import Store
+from tests.chat import Chat, Clock
+
+ANSWERS = "answers"
+
+
+def has_rotation(answers: Mapping[str, Any]) -> bool:
+    return answers.get("went") == "yes"
+
+
+def load(turn: Turn) -> Mapping[str, Any]:
+    return dict(turn.session.data.get(ANSWERS, {}))
+
+
+def save(turn: Turn, step: Step, value: Any) -> None:
+    turn.session.data.setdefault(ANSWERS, {})[step.key] = list(value) if isinstance(value, tuple) else value
+    turn.session.dirty = True
+
+
+FINISHED: list[End] = []
+
+
+def finish(turn: Turn, end: End) -> list[Reply]:
+    FINISHED.append(end)
+    return [Reply("finished")]
+
+
+TRIP = Dialog(
+    "trip",
+    "t",
+    [
+        Step("went", StepKind.YESNO, "dialog.test_went",
+             options=(Option("yes", "Yes", plain=True), Option("no", "No", plain=True)), width=2),
+        Step("length", StepKind.DURATION, "dialog.test_length", low=0, high=24, when=has_rotation),
+        Step("letters", StepKind.NUMBER, "dialog.test_letters", low=0, high=5, skip=True),
+        Step("start", StepKind.MONTH, "dialog.test_start", low=-60, high=60),
+        Step("kinds", StepKind.MULTI, "dialog.test_kinds", max_picks=2, min_picks=1, picks_reason="dialog.test_picks",
+             options=(Option("a", "Alpha", plain=True), Option("b", "Beta", ("second",), plain=True),
+                      Option("c", "Gamma", plain=True))),
+        Step("note", StepKind.TEXT, "dialog.test_note", limit=20),
+    ],
+    load=load,
+    save=save,
+    finish=finish,
+)
+
+
+class Trip(Feature):
+    name = "trip"
+    prefix = "tp"
+    dialogs = (TRIP,)
+
+    def commands(self) -> dict[str, CommandHandler]:
+        return {"trip": lambda turn, args: TRIP.begin(turn, data={ANSWERS: {}})}
+
+
+class Questions(Feature):
+    """Answers anything ending in "?" (as the FAQ does for questions it covers)."""
+
+    name = "questions"
+
+    def on_question(self, turn: Turn, text: str) -> list[Reply] | None:
+        return [Reply("an answer")] if text.endswith("?") else None
+
+
+class Cancel(Feature):
+    name = "cancel"
+
+    def commands(self) -> dict[str, CommandHandler]:
+        def cancel(turn: Turn, args: str) -> list[Reply]:
+            turn.session.leave()
+            return [Reply("stopped")]
+
+        return {"cancel": cancel}
+
+
+@pytest.fixture
+def trip(store: Store) -> Chat:
+    engine = Engine(store, [Trip(), Questions(), Cancel()], clock=Clock(), text_catalogue=TEXTS)
+    engine.migrate()
+    FINISHED.clear()
+    chat = Chat(engine)
+    chat.send("/trip")
+    return chat
+
+
+TEXTS = Texts({
+    **texts().entries,
+        "dialog.test_went": "Did you go?", "dialog.test_length": "How long?", "dialog.test_letters": "Letters?",
+        "dialog.test_start": "When did it start?", "dialog.test_kinds": "Which kinds?",
+    "dialog.test_note": "A note?", "dialog.test_picks": "At most {max}, at least one.",
+})
+
+
+def answers(chat: Chat) -> dict[str, Any]:
+    return dict(chat.engine.store.load_session(chat.user).data.get(ANSWERS, {}))
+
+
+def state(chat: Chat) -> str | None:
+    return chat.engine.store.load_session(chat.user).state
+
+
+def test_machine_skips_steps_whose_condition_fails_both_ways() -> None:
+    assert TRIP.next_of("went", {"went": "no"}) == "letters"
+    assert TRIP.next_of("went", {"went": "yes"}) == "length"
+    assert TRIP.back_of("letters", {"went": "no"}) == "went"
+    assert TRIP.back_of("letters", {"went": "yes"}) == "length"
+    assert TRIP.back_of("went", {}) is None
+    assert TRIP.next_of("note", {}) == "done"
+
+
+def test_typed_answers_by_kind(trip: Chat) -> None:
+    trip.send("yep")
+    assert answers(trip)["went"] == "yes" and state(trip) == "length"
+    trip.send("4 weeks")
+    assert answers(trip)["length"] == 1 and "counted that as 1 month" in trip.text
+    trip.send("two")
+    assert answers(trip)["letters"] == 2
+    trip.send("Mar 2026")
+    assert answers(trip)["start"] == "2026-03"
+    trip.send("second")  # a listed word of Beta
+    trip.send("done")
+    assert answers(trip)["kinds"] == ["b"] and state(trip) == "note"
+    trip.send("short note")
+    assert FINISHED and FINISHED[-1].answers["note"] == "short note"
+
+
+def test_six_weeks_count_as_one_month_and_next_month_is_read(trip: Chat) -> None:
+    trip.send("yes")
+    trip.send("6 weeks")
+    assert answers(trip)["length"] == 1
+    trip.send("skip")
+    assert "letters" not in answers(trip) and state(trip) == "start"
+    trip.send("next month")
+    assert answers(trip)["start"] == "2026-12"
+
+
+def test_nonsense_gets_the_reason_and_the_buttons_and_nothing_is_saved(trip: Chat) -> None:
+    trip.send("purple")
+    assert state(trip) == "went" and "went" not in answers(trip)
+    assert "couldn't match" in trip.text and [b.label for b in trip.buttons][:2] == ["Yes", "No"]
+    trip.send("no")
+    trip.send("99")
+    assert "from 0 to 5" in trip.text and state(trip) == "letters"
+
+
+def test_a_question_mid_step_is_answered_and_not_stored(trip: Chat) -> None:
+    trip.send("do externships count?")
+    assert "an answer" in trip.text and "Did you go?" in trip.text
+    assert answers(trip) == {} and state(trip) == "went"
+
+
+def test_buttons_of_another_step_are_stale_and_a_double_tap_applies_once(trip: Chat) -> None:
+    yes = trip.button("Yes").data
+    trip.press_data(yes)
+    assert state(trip) == "length"
+    trip.press_data(yes)  # the second tap of a double tap
+    assert trip.route == "stale" and state(trip) == "length"
+    trip.press_data("tp:~t:length:a:forged")
+    assert trip.route == "stale"
+    trip.press_data("tp:~x:went:a:yes")  # another dialog's code
+    assert trip.route == "stale" and answers(trip) == {"went": "yes"}
+
+
+def test_back_and_keep_move_without_losing_answers(trip: Chat) -> None:
+    trip.send("no")
+    trip.press("Back")
+    assert state(trip) == "went" and "Your answer now: No" in trip.text
+    trip.press("Keep")
+    assert state(trip) == "letters" and answers(trip) == {"went": "no"}
+
+
+def test_multi_choice_limits(trip: Chat) -> None:
+    for typed in ("no", "skip", "this month"):
+        trip.send(typed)
+    trip.send("done")
+    assert "at least one" in trip.text and state(trip) == "kinds"
+    trip.press("Alpha")
+    trip.press("Beta")
+    trip.press("Gamma")
+    assert "At most 2" in trip.text and answers(trip)["kinds"] == ["a", "b"]
+    trip.press("Alpha")  # a second press takes it back
+    assert answers(trip)["kinds"] == ["b"]
+
+
+def test_long_text_is_trimmed_and_said(trip: Chat) -> None:
+    for typed in ("no", "skip", "this month", "alpha", "done"):
+        trip.send(typed)
+    trip.send("x" * 30)
+    assert "first 20 characters" in trip.text and FINISHED[-1].answers["note"] == "x" * 20
+
+
+def test_an_edit_of_the_previous_answer_replaces_it(trip: Chat) -> None:
+    trip._do(Input.text(trip.user, "yes", message_id=10))
+    trip._do(Input.text(trip.user, "3", message_id=11))
+    assert answers(trip)["length"] == 3 and state(trip) == "letters"
+    trip._do(Input.edit(trip.user, "2 months", 11))
+    assert answers(trip)["length"] == 2 and "Changed your answer" in trip.text and state(trip) == "letters"
+
+
+def test_a_restart_resumes_at_the_same_step(trip: Chat, store: Store) -> None:
+    trip.send("yes")
+    again = Chat(Engine(store, [Trip(), Questions(), Cancel()], clock=Clock(), text_catalogue=TEXTS))
+    again.send("what now?")  # after a restart: the question answered, the same step shown again
+    assert state(again) == "length" and "How long?" in again.text and answers(again) == {"went": "yes"}
+
+
+def test_a_misspelt_trigger_is_an_error() -> None:
+    machine = FlowMachine(FlowSpec("x", ["a", "b"], [{"trigger": "go", "source": "a", "dest": "b"}], "a"))
+    assert machine.fire("go", "a") == "b"
+    assert machine.fire("go", "b") == "b"  # allowed nowhere from b: stays
+    with pytest.raises(ValueError):
+        machine.fire("og", "a")
+
+
+def test_docs_flows_are_drawn_from_the_dialogs() -> None:
+    for dialog in diagrams.dialogs():
+        path = diagrams.DOCS / f"{dialog.name}.md"
+        assert path.exists() and path.read_text() == diagrams.page(dialog), f"run python -m bot.diagrams ({path})"
