@@ -67,7 +67,11 @@ class Trip(Feature):
     dialogs = (TRIP,)
 
     def commands(self) -> dict[str, CommandHandler]:
-        return {"trip": lambda turn, args: TRIP.begin(turn, data={ANSWERS: {}})}
+        return {
+            "trip": lambda turn, args: TRIP.begin(turn, data={ANSWERS: {}}),
+            "change": lambda turn, args: TRIP.begin(turn, at="went", data={ANSWERS: {"went": "no"}}, only=True,
+                                                    follow=["length"]),
+        }
 
 
 class Questions(Feature):
@@ -233,3 +237,18 @@ def test_docs_flows_are_drawn_from_the_dialogs() -> None:
     for dialog in diagrams.dialogs():
         path = diagrams.DOCS / f"{dialog.name}.md"
         assert path.exists() and path.read_text() == diagrams.page(dialog), f"run python -m bot.diagrams ({path})"
+
+
+def test_changing_one_answer_asks_its_follow_up_and_ends(trip: Chat) -> None:
+    trip.send("/change")
+    assert "Your answer now: No" in trip.text and "Back" not in [b.label for b in trip.buttons]
+    trip.send("yes")  # "yes" needs the length: asked too
+    assert state(trip) == "length"
+    trip.send("2")
+    assert state(trip) is None and FINISHED[-1].edited == "went" and FINISHED[-1].answers["length"] == 2
+    trip.send("/change")
+    trip.press("Keep")
+    assert FINISHED[-1].kept and state(trip) is None
+    trip.send("/change")
+    trip.send("no")  # no follow-up needed: done at once
+    assert state(trip) is None and FINISHED[-1].answers == {"went": "no"}

@@ -94,7 +94,7 @@ class Ask:
 
 Options = Sequence[Option] | Callable[[Ask], Sequence[Option]]
 Condition = Callable[[Mapping[str, Any]], bool]
-ONLY = "_only"  # session data: the one step being changed (from a card), then the dialog ends
+ONLY = "_only"  # session data: the step being changed (from a card) and its follow-ups; then the dialog ends
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,8 @@ class Dialog:
     header: Callable[[Ask], str] | None = None
     title: str = ""  # text key naming the flow ("the checklist")
     words: Mapping[str, str] = field(default_factory=dict)  # dialog text name -> this dialog's text key
-    prefix: str = ""  # the owning feature's button prefix (set by DialogFeature)
+    prefix: str = ""  # the owning feature's button prefix (set by the engine)
+    moved: Callable[[Turn, str], None] | None = None  # called with each step reached (and "done")
     by_name: dict[str, Step] = field(init=False, repr=False)
     machine: FlowMachine = field(init=False, repr=False)
 
@@ -230,21 +231,34 @@ class Dialog:
         return Ask(turn, self, step, self.load(turn))
 
     def begin(
-        self, turn: Turn, at: str | None = None, data: dict[str, Any] | None = None, only: bool = False
+        self,
+        turn: Turn,
+        at: str | None = None,
+        data: dict[str, Any] | None = None,
+        only: bool = False,
+        follow: Sequence[str] = (),
     ) -> list[Reply]:
         """Open the dialog at ``at`` (default: the first step that applies). With ``only`` the
-        dialog changes that one answer and ends."""
+        dialog changes that one answer and ends — unless the step it leads to is one of
+        ``follow`` (after "student" comes the year of school), which is asked too."""
         session_data = dict(data or {})
         turn.session.enter(self.name, at or self.steps[0].name, session_data)  # load() may read the data
         answers = self.load(turn)
         state = at or self.first(answers)
         if state == DONE:
             turn.session.leave()
+            self.place(turn, DONE)
             return self.finish(turn, End(answers, dict(data or {})))
         if only:
-            session_data[ONLY] = state
+            session_data[ONLY] = [state, *follow]
         turn.session.enter(self.name, state, session_data)
+        self.place(turn, state)
         return self.show(turn)
+
+    def place(self, turn: Turn, state: str) -> None:
+        """Tell the dialog's ``moved`` hook where the user now is (a savepoint of the position)."""
+        if self.moved is not None:
+            self.moved(turn, state)
 
     def show(self, turn: Turn, replace: bool = False, lead: str | None = None) -> list[Reply]:
         state = turn.session.state
@@ -396,14 +410,20 @@ class Dialog:
         turn, session = ask.turn, ask.turn.session
         answers = self.load(turn) if not ask.answers else ask.answers
         only = session.data.get(ONLY)
-        target = DONE if only else self.next_of(ask.step.name, answers)
+        target = self.next_of(ask.step.name, answers)
+        if only and target not in only[1:]:
+            target = DONE  # one answer changed (and the follow-ups it needs): the dialog ends
         if target == DONE:
             data = {k: v for k, v in session.data.items() if k != ONLY}
-            end = End(self.load(turn), data, edited=only)
+            end = End(self.load(turn), data, edited=only[0] if only else None)
             session.leave()
+            if not only:
+                self.place(turn, DONE)
             replies = self.finish(turn, end)
             return [Reply(lead), *replies] if lead else replies
         session.enter(self.name, target, dict(session.data))
+        if not only:
+            self.place(turn, target)
         return self.show(turn, replace=replace, lead=lead)
 
     def go_back(self, ask: Ask, replace: bool = False) -> list[Reply]:
@@ -411,6 +431,7 @@ class Dialog:
         if target is None:
             raise StaleButton()
         ask.turn.session.enter(self.name, target, dict(ask.turn.session.data))
+        self.place(ask.turn, target)
         return self.show(ask.turn, replace=replace)
 
     def keep_or_skip(self, ask: Ask, replace: bool = False) -> list[Reply]:
@@ -419,7 +440,7 @@ class Dialog:
             return self.done_picking(ask, replace)
         if session.data.get(ONLY):
             data = {k: v for k, v in session.data.items() if k != ONLY}
-            edited = session.data[ONLY]
+            edited = session.data[ONLY][0]
             session.leave()
             return self.finish(ask.turn, End(ask.answers, data, edited=edited, kept=True))
         if not self.movable(ask, "keep"):
