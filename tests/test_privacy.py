@@ -203,7 +203,7 @@ def test_nothing_is_erased_without_the_confirmation(chat: Chat, engine: Engine, 
 
 
 def test_keeping_the_data_returns_to_the_flow_the_user_was_in(chat: Chat, engine: Engine) -> None:
-    flow = next((f for feature in engine.features for f in feature.flows if f != "privacy.delete"), None)
+    flow = next((f for f in sorted(engine.flow_names) if f != "privacy.delete"), None)
     if flow is None:
         pytest.skip("no other flow yet")
     session = engine.store.load_session(chat.user)

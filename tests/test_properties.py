@@ -42,7 +42,7 @@ MAX_PIECES = 4  # one reply never floods the chat
 _shape = Engine(Store.memory(), all_features())
 COMMANDS = sorted(_shape.command_names)
 PREFIXES = sorted({f.prefix for f in _shape.features if f.prefix})
-FLOWS = {flow for f in _shape.features for flow in f.flows}
+FLOWS = _shape.flow_names
 
 SAMPLES = [
     "", " ", "\n\n", "\x00", "\x1b[31m", "\u202eevil", "\u200f", "مرحبا بك", "שלום", "👩‍⚕️🩺🇺🇸",

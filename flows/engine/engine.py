@@ -375,6 +375,11 @@ class Engine:
     def all_dialogs(self) -> list[Dialog]:
         return list(self._dialogs.values())
 
+    @property
+    def flow_names(self) -> frozenset[str]:
+        """Every flow a session may be in: the features' own and their dialogs'."""
+        return frozenset(self._flows)
+
     def run_command(self, turn: Turn, name: str, args: str = "") -> list[Reply]:
         entry = self._commands.get(name)
         if entry is not None and name in entry[0].admin_commands and not self.is_admin(turn.user_id):

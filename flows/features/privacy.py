@@ -129,7 +129,7 @@ class Privacy(Feature):
             return [Reply(turn.t("privacy.erased"), replace=True)]
         turn.route = "privacy:kept"
         back = turn.session.data.get("back")
-        if back and any(back[0] in f.flows for f in turn.engine.features):
+        if back and back[0] in turn.engine.flow_names:
             turn.session.enter(back[0], back[1], back[2])
             return [Reply(turn.t("privacy.kept"), replace=True), turn.engine.resume_hint(turn)]
         turn.session.leave()
