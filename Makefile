@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install chat run test lint bench faq-model check clean
+.PHONY: install chat run test test-fast lint bench faq-model check clean diagrams
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,12 @@ lint: $(STAMP)
 
 test: $(STAMP) lint  ## lint, type-check and run every test
 	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)  ## the quick loop: every test but the slow ones (crash, faults, floods, properties)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+diagrams: $(STAMP)  ## redraw docs/flows/ from the declared dialogs
+	$(BIN)/python -m bot.diagrams
 
 check: $(STAMP)
 	$(BIN)/usce-coach check

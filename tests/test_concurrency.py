@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from telegram.ext import Application
 
 from flows.base.content import texts
@@ -17,6 +18,8 @@ from flows.storage.store import Store
 from tests.emulator import Emulator, SentMessage
 from tests.test_crash import rows, user_tables
 from tests.test_security import make_engine, running_bot
+
+pytestmark = pytest.mark.slow  # hundreds of users at once, floods: deselect with make test-fast
 
 CROWD = tuple(range(5001, 5021))  # 20 users answering the goal questions at the same time
 TAPPERS = tuple(range(6001, 6011))  # 10 users double-tapping every button while logging a rotation

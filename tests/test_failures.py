@@ -20,6 +20,8 @@ from tests.chat import Clock
 from tests.emulator import Emulator
 from tests.test_security import make_engine, running_bot
 
+pytestmark = pytest.mark.slow  # the real process through a fault proxy: deselect with make test-fast
+
 USER = 31337
 ADMIN = 42
 

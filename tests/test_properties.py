@@ -23,6 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -33,6 +34,8 @@ from flows.features import all_features
 from flows.storage.store import Store
 from tests.chat import Clock
 from tests.emulator import parse_html
+
+pytestmark = pytest.mark.slow  # random conversations by the thousand: deselect with make test-fast
 
 EXAMPLES = int(os.environ.get("PROPERTY_EXAMPLES", "200"))
 USERS = ("tg:1", "tg:2", "tg:42")  # tg:42 is the admin
