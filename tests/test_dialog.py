@@ -252,3 +252,35 @@ def test_changing_one_answer_asks_its_follow_up_and_ends(trip: Chat) -> None:
     trip.send("/change")
     trip.send("no")  # no follow-up needed: done at once
     assert state(trip) is None and FINISHED[-1].answers == {"went": "no"}
+
+
+NAMED = Dialog(
+    "named",
+    "n",
+    [Step("who", StepKind.TEXT, lambda ask: "dialog.test_note" if ask.answers.get("who") else "dialog.test_went",
+          empty="dialog.test_letters")],
+    load=load,
+    save=save,
+    finish=finish,
+)
+
+
+class Named(Feature):
+    name = "named"
+    prefix = "nm"
+    dialogs = (NAMED,)
+
+    def commands(self) -> dict[str, CommandHandler]:
+        return {"named": lambda turn, args: NAMED.begin(turn, data={ANSWERS: dict(who=args) if args else {}})}
+
+
+def test_a_step_may_choose_its_prompt_and_its_empty_message_and_one_step_has_no_back(store: Store) -> None:
+    engine = Engine(store, [Named()], clock=Clock(), text_catalogue=TEXTS)
+    engine.migrate()
+    chat = Chat(engine)
+    chat.send("/named")
+    assert "Did you go?" in chat.text and chat.buttons == []  # no Back from the only step
+    chat.send("   ")
+    assert chat.text == "Letters?" and state(chat) == "who"  # the step's own words for an empty message
+    chat.send("/named Ana")
+    assert "A note?" in chat.text and "Your answer now: Ana" in chat.text  # another prompt once answered

@@ -103,7 +103,7 @@ class Step:
 
     name: str
     kind: StepKind
-    prompt: str  # text key
+    prompt: str | Callable[[Ask], str]  # text key, or a hook choosing it (typed, or buttons to tap)
     field: str = ""
     options: Options = ()
     low: int = 0
@@ -122,6 +122,7 @@ class Step:
     max_picks: int = 0  # MULTI: at most this many (0: any)
     min_picks: int = 0  # MULTI: Done needs at least this many
     picks_reason: str = ""  # MULTI: text key when there are too many or too few
+    empty: str = ""  # text key for an empty message (placeholders: limit and values'); "": the dialog's
 
     @property
     def key(self) -> str:
@@ -195,6 +196,8 @@ class Dialog:
         return self.machine.fire("next", state, answers)
 
     def back_of(self, state: str, answers: Mapping[str, Any]) -> str | None:
+        if not self.machine.can_fire("back", state):  # the first step, or a dialog of one step
+            return None
         target = self.machine.fire("back", state, answers)
         return None if target == state else target
 
@@ -272,7 +275,8 @@ class Dialog:
             head = self.header(ask)
             if head:
                 lines.append(head)
-        lines.append(ask.t(step.prompt, **(step.values(ask) if step.values else {})))
+        prompt = step.prompt(ask) if callable(step.prompt) else step.prompt
+        lines.append(ask.t(prompt, **(step.values(ask) if step.values else {})))
         current = ask.answers.get(step.key)
         if step.kind is StepKind.MULTI:
             pass
@@ -365,6 +369,8 @@ class Dialog:
         step = ask.step
         value = clean(text, step.limit + 1 if step.kind is StepKind.TEXT else MAX_INPUT)
         if not value:
+            if step.empty:
+                raise InvalidAnswer(ask.t(step.empty, limit=step.limit, **(step.values(ask) if step.values else {})))
             raise InvalidAnswer(ask.say("empty"))
         move = typed.move_of(value)
         if move == "back" and self.can_back(ask):
