@@ -51,6 +51,8 @@ class Vocabulary(BaseModel):
     final_year: frozenset[str]
     match_words: frozenset[str]
     specialty_names: tuple[str, ...]
+    name_openers: tuple[str, ...] = ()  # "my name is": dropped before a typed name
+    not_in_names: frozenset[str] = frozenset()  # words a person's name never has ("what", "my")
 
     @field_validator("moves")
     @classmethod
@@ -284,3 +286,31 @@ def match_specialty(text: str, listed: Mapping[str, Iterable[str]], vocab: Vocab
     """A specialty: one of ``listed`` (the plan's, with aliases) or another known one."""
     vocab = vocab or vocabulary()
     return match_name(text, listed, vocab, vocab.specialty_names)
+
+
+# -- people's names ----------------------------------------------------------------------------------
+MAX_NAME_WORDS = 8  # more than this is a sentence, not a name
+
+
+def person_name(text: str, vocab: Vocabulary | None = None) -> str | None:
+    """The name in text typed where a person's name is asked, as typed but without an opener
+    ("I'm Asha Rao" -> "Asha Rao"); None when it is plainly something else: a question, a
+    yes/no or "not sure" word, a move, a link or an e-mail address, no letter at all, a
+    sentence, or a word no name has ("what", "my", "you")."""
+    vocab = vocab or vocabulary()
+    name = " ".join(text.split())
+    for opener in sorted(vocab.name_openers, key=len, reverse=True):
+        pattern = r"\W+".join(re.escape(word) for word in opener.split())
+        rest = re.sub(rf"^{pattern}\b[\s:,.-]*", "", name, count=1, flags=re.IGNORECASE)
+        if rest != name:
+            name = rest
+            break
+    words = words_of(name).split()
+    lowered = name.lower()
+    if not words or not any(ch.isalpha() for ch in name) or any(mark in lowered for mark in ("?", "@", "://", "www.")):
+        return None
+    if yes_no(name, vocab) is not None or move_of(name, vocab) is not None:
+        return None
+    if len(words) > MAX_NAME_WORDS or any(word in vocab.not_in_names for word in words):
+        return None
+    return name
