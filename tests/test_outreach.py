@@ -8,17 +8,17 @@ import pytest
 
 from flows.base.content import ContentError, texts
 from flows.base.text import to_plain
+from flows.domain import typed
 from flows.engine.engine import Engine
 from flows.features.email import (
-    ADD,
-    EMAIL,
     Counts,
-    FlowMachine,
+    Outreach,
     count,
     email_draft,
     followup_days,
     followups_due,
     is_followup_due,
+    load_role_words,
     load_settings,
     parse_sent_date,
 )
@@ -114,6 +114,14 @@ def test_settings_name_the_file_and_line_on_mistakes(tmp_path: Path) -> None:
         load_settings(bad)
 
 
+def test_role_words_name_the_file_on_mistakes(tmp_path: Path) -> None:
+    assert "attending" in load_role_words()["f"]
+    bad = tmp_path / "outreach.yaml"
+    bad.write_text("role_words:\n  dean: [dean]\n")
+    with pytest.raises(ContentError, match=r"outreach\.yaml:1: 'role_words' takes only program_director"):
+        load_role_words(bad)
+
+
 def test_email_draft_follows_the_guide_pattern() -> None:
     student = profile.Profile(USER, status="student", student_year=5, grad_year=2027)
     draft = to_plain(
@@ -136,14 +144,16 @@ def test_email_draft_without_profile_leaves_brackets() -> None:
     assert "[student / graduate]" in draft and "[year]" in draft
 
 
-def test_every_state_is_reachable_and_the_diagrams_render() -> None:
-    for spec in (EMAIL, ADD):
-        machine = FlowMachine(spec)
-        reached = {spec.initial}
-        for t in spec.transitions:
-            reached.add(t["dest"])
-        assert reached == set(spec.states), spec.name
-        assert machine.mermaid().startswith("stateDiagram-v2")
+def test_the_email_asks_only_what_it_lacks_and_back_goes_up_one() -> None:
+    dialog = Outreach().drafting
+    assert dialog.first({"ask": ()}) == "purpose"
+    assert dialog.first({"ask": ("specialty",)}) == "specialty"
+    assert dialog.next_of("name", {"ask": ("name", "specialty")}) == "specialty"
+    assert dialog.back_of("specialty", {"ask": ("name", "specialty")}) == "name"
+    assert dialog.back_of("purpose", {"ask": ()}) is None
+    assert dialog.next_of("purpose", {}) == "done"
+    adding = Outreach().adding
+    assert [s.name for s in adding.steps] == ["contact", "role", "institution", "sent_on"]
 
 
 # -- conversations -----------------------------------------------------------------------------
@@ -208,6 +218,65 @@ def test_cold_email_bad_answers_are_re_asked(chat: Chat) -> None:
     chat.press("Research")
     assert "Cardiology 🫀 &lt;script&gt;" in chat.replies[1].text
     assert "/profile" in chat.text  # no profile yet: says how to fill the brackets
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Asha Rao", "Asha Rao"),
+        ("I'm Asha Rao", "Asha Rao"),
+        ("my name is  Lee Min", "Lee Min"),
+        ("Dr. <Lopez>", "Dr. <Lopez>"),
+        ("Im Soo-jin", "Im Soo-jin"),  # a surname, not "I'm"
+        ("Will Smith", "Will Smith"),
+        ("usce?", None),
+        ("what should i put here", None),
+        ("idk", None),
+        ("skip", None),
+        ("12345", None),
+        ("asha@example.com", None),
+        ("i did two observerships in chicago and one elective in boston last year", None),
+    ],
+)
+def test_a_typed_name_or_plainly_something_else(text: str, name: str | None) -> None:
+    assert typed.person_name(text) == name
+
+
+def test_the_name_step_never_stores_a_question_or_a_non_name(chat: Chat, store: Store) -> None:
+    chat.send("/email")
+    for text in ("usce?", "what should i put here", "idk", "back"):
+        chat.send(text)
+        assert store.db.table("applicant").count == 0, text
+        assert store.load_session(USER).state == "name", text
+    assert "doesn't read like a name" in chat.text
+    chat.send("I'm Asha Rao")
+    assert "Noted the name as Asha Rao." in chat.text and "medical school" in chat.text
+    assert store.db.table("applicant").get(USER)["name"] == "Asha Rao"
+
+
+def test_typed_choices_and_changing_name_and_school(chat: Chat, store: Store) -> None:
+    chat.send("/start")
+    set_profile(store, status="graduate", grad_year=2021, specialties=["Pediatrics", "Psychiatry"])
+    chat.send("/email")
+    chat.send("Ana Diaz")
+    chat.send("UNAM")
+    chat.send("psych")  # typed, not tapped: the profile's spelling
+    assert store.db.table("applicant").get(USER)["specialty"] == "Psychiatry"
+    chat.send("research")
+    assert "Clinical Research with Patient Contact – IMG Interested in Psychiatry – Ana Diaz" in chat.text
+    chat.press("Name, school")
+    assert "Your answer now: Ana Diaz" in chat.text
+    chat.press("Keep")
+    assert "Your answer now: UNAM" in chat.text
+    chat.send("Universidad Nacional")
+    assert "Which specialty" in chat.text and "Your answer now: Psychiatry" in chat.text  # two in the profile
+    chat.press("Keep")
+    chat.press("Observership")
+    assert "IMG Interested in Psychiatry – Ana Diaz" in chat.text and "Universidad Nacional" in chat.text
+    chat.press("Another draft")
+    chat.press("Pediatrics")
+    chat.press_data("or:pu:s")  # a Shadowing button from before the dialogs still works
+    assert "Shadowing Request – IMG Interested in Pediatrics – Ana Diaz" in chat.text
 
 
 def test_email_survives_an_interruption(chat: Chat) -> None:
@@ -275,6 +344,25 @@ def test_add_with_today_button(chat: Chat, store: Store) -> None:
     assert "Follow-up due" not in chat.text
 
 
+def test_a_contact_is_typed_as_people_type(chat: Chat, store: Store) -> None:
+    chat.send("/outreach")
+    chat.press("Add a contact")
+    chat.send("not sure")
+    assert "doesn't read like a name" in chat.text and outreach_rows(store) == []
+    chat.send("Dr. Kim")
+    chat.send("the PD")  # a role typed in its own words
+    assert outreach_rows(store)[0]["role"] == "program_director"
+    chat.send("skip")
+    assert "institution's name" in chat.text and outreach_rows(store)[0]["institution"] is None
+    chat.press("Back")
+    assert "Your answer now: Program director" in chat.text
+    chat.press("Keep")
+    chat.send("Cleveland Clinic")
+    assert "Your answer now" not in chat.text  # the day is today until it is given
+    chat.send("yesterday")
+    assert outreach_rows(store)[0]["sent_on"] == "2026-11-24" and "Logged" in chat.text
+
+
 def test_log_pages_and_delete(chat: Chat, store: Store) -> None:
     chat.send("/start")
     for i in range(10):
@@ -325,8 +413,10 @@ def test_every_text_key_the_helpers_use_exists() -> None:
     catalogue = texts()
     names = ("outreach", "letters", "reflections", "eras", "interview")
     used: set[str] = set()
-    for module in ("email", "letters", "reflect", "eras", "interview"):
-        source = (Path("flows") / "features" / f"{module}.py").read_text(encoding="utf-8")
+    folder = Path("flows") / "features"
+    modules = [folder / f"{module}.py" for module in ("letters", "reflect", "eras", "interview")]
+    for path in [*sorted((folder / "email").glob("*.py")), *modules]:  # email is a package
+        source = path.read_text(encoding="utf-8")
         used |= set(re.findall(r"[\"']((?:" + "|".join(names) + r")\.[a-z_]+)[\"']", source))
     assert len(used) > 100
     for group, values in {
