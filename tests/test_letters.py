@@ -3,8 +3,7 @@ from __future__ import annotations
 import pytest
 
 from flows.engine.engine import Engine
-from flows.engine.machine import FlowMachine
-from flows.features.letters import CODES, WRITER, ask_now
+from flows.features.letters import CODES, Letters, ask_now
 from flows.storage import profiles as profile
 from flows.storage.experiences import LETTERS, Experience
 from flows.storage.store import Store
@@ -30,8 +29,7 @@ def letter_of(store: Store, exp_id: int) -> tuple[str, str | None]:
 
 def test_codes_cover_the_tracker_letter_states() -> None:
     assert set(CODES.values()) == set(LETTERS)
-    assert FlowMachine(WRITER).fire("answer", "writer") == "done"
-    assert "writer --> done" in FlowMachine(WRITER).mermaid()
+    assert Letters().writer.next_of("writer", {}) == "done"
 
 
 def _exp(**fields: object) -> Experience:
@@ -154,3 +152,19 @@ def test_a_rotation_still_ahead_cannot_have_a_received_letter(chat: Chat, store:
     chat.press("Received")
     assert "starts in Feb 2027, so its letter can't have arrived yet" in chat.text
     assert letter_of(store, exp_id) == ("promised", "Dr. Lee")
+
+
+def test_the_writer_step_takes_only_a_name_and_keeps_a_known_one(chat: Chat, store: Store) -> None:
+    chat.send("/start")
+    exp_id = add_experience(store)
+    chat.press_data(f"lt:s:{exp_id}:a")
+    for text in ("who should write it?", "idk", "x" * 200):
+        chat.send(text)
+        assert letter_of(store, exp_id) == ("asked", None), text
+    assert "writer's name" in chat.text  # too long: refused, not cut
+    chat.send("It's Dr. Lee")
+    assert letter_of(store, exp_id) == ("asked", "Dr. Lee") and "Noted the writer as Dr. Lee" in chat.text
+    chat.press("Writer's name")
+    assert "Your answer now: Dr. Lee" in chat.text
+    chat.press("Keep")
+    assert letter_of(store, exp_id) == ("asked", "Dr. Lee") and "Writer: Dr. Lee" in chat.text

@@ -6,14 +6,15 @@ The status lives on the tracker's ``experiences`` rows (``letter``, ``letter_wri
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlite_utils import Migrations
 
-from flows.base.errors import InvalidAnswer, StaleButton
-from flows.base.text import clean
+from flows.base.errors import NotFound, StaleButton
 from flows.base.types import Button, Reply, column, keyboard
+from flows.engine.dialog import Dialog, End, Step, StepKind
 from flows.engine.engine import CommandHandler, Feature, Turn
-from flows.engine.machine import FlowMachine, FlowSpec
-from flows.features.email import get_applicant, hub_button, local_today, pre, profile_of
+from flows.features.email import get_applicant, hub_button, local_today, pre, profile_of, read_name
 from flows.features.eras import experience_buttons, experience_title, no_experiences
 from flows.storage.experiences import (
     Experience,
@@ -27,13 +28,7 @@ from flows.storage.experiences import (
 WRITER_LIMIT = 100
 CODES = {"n": "none", "a": "asked", "p": "promised", "r": "received"}
 
-WRITER = FlowSpec(
-    name="letter_writer",
-    states=["writer", "done"],
-    transitions=[{"trigger": "answer", "source": "writer", "dest": "done"}],
-    initial="writer",
-)
-WRITER_MACHINE = FlowMachine(WRITER)
+FLOW = "letter_writer"
 
 
 def ask_now(exp: Experience, this_month: int) -> bool:
@@ -56,8 +51,21 @@ class Letters(Feature):
     name = "letters"
     prefix = "lt"
     migrations: Migrations | None = None  # no table of its own: letters live on experiences
-    flows = (WRITER.name,)
-    flow_titles = {WRITER.name: "letters.title_flow"}
+
+    def __init__(self) -> None:
+        self.writer = Dialog(
+            FLOW,
+            "w",
+            [Step("writer", StepKind.TEXT, "letters.ask_writer", field="letter_writer", limit=WRITER_LIMIT,
+                  skip=True, empty="letters.bad_writer",
+                  read=read_name(WRITER_LIMIT, "letters.bad_writer", "letters.odd_writer", "letters.heard_writer"))],
+            load=self._writer_answers,
+            save=self._save_writer,
+            finish=self._writer_done,
+            title="letters.title_flow",
+            words={"button_skip": "letters.button_skip"},
+        )
+        self.dialogs = (self.writer,)
 
     def commands(self) -> dict[str, CommandHandler]:
         return {"letters": self.overview}
@@ -141,31 +149,34 @@ class Letters(Feature):
 
     def ask_writer(self, turn: Turn, experience_id: int) -> list[Reply]:
         get_experience(turn.store, turn.user_id, experience_id)
-        turn.session.enter(WRITER.name, WRITER.initial, {"id": experience_id})
-        return self.prompt(turn)
+        return self.writer.begin(turn, data={"id": experience_id})
 
-    def prompt(self, turn: Turn) -> list[Reply]:
-        experience_id = turn.session.data.get("id")
-        if not isinstance(experience_id, int):
-            turn.session.leave()
-            return self.overview(turn)
-        return [Reply(turn.t("letters.ask_writer"),
-                      ((Button(turn.t("letters.button_skip"), f"lt:e:{experience_id}"),),))]
-
-    def on_text(self, turn: Turn, text: str) -> list[Reply]:
+    # -- the writer dialog's hooks ---------------------------------------------------------------
+    def _experience_id(self, turn: Turn) -> int:
         experience_id = turn.session.data.get("id")
         if not isinstance(experience_id, int):
             turn.session.leave()
             raise StaleButton()
-        value = clean(text, WRITER_LIMIT + 1)
-        if not value or len(value) > WRITER_LIMIT:
-            raise InvalidAnswer(turn.t("letters.bad_writer", limit=WRITER_LIMIT))
-        turn.session.state = WRITER_MACHINE.fire("answer", turn.session.state or WRITER.initial)
-        turn.session.leave()
-        update_experience(turn.store, turn.user_id, experience_id, turn.now.isoformat(timespec="seconds"),
+        return experience_id
+
+    def _writer_answers(self, turn: Turn) -> dict[str, Any]:
+        try:
+            exp = get_experience(turn.store, turn.user_id, self._experience_id(turn))
+        except NotFound:
+            turn.session.leave()
+            raise
+        return {"letter_writer": exp.letter_writer}
+
+    def _save_writer(self, turn: Turn, step: Step, value: Any) -> None:
+        update_experience(turn.store, turn.user_id, self._experience_id(turn), turn.now.isoformat(timespec="seconds"),
                           letter_writer=value)
         turn.changed.add("experiences")
-        return self.view(turn, experience_id, turn.t("letters.updated"))
+        turn.session.data["saved"] = 1
+        turn.session.dirty = True
+
+    def _writer_done(self, turn: Turn, end: End) -> list[Reply]:
+        note = turn.t("letters.updated") if end.data.get("saved") else ""
+        return self.view(turn, int(end.data["id"]), note)
 
     def how(self, turn: Turn) -> list[Reply]:
         buttons = keyboard(
@@ -198,7 +209,7 @@ class Letters(Feature):
         if action == "m" and not rest:
             return self.note(turn)
         if action == "e":
-            if turn.session.flow == WRITER.name:
+            if turn.session.flow == FLOW:
                 turn.session.leave()  # "Skip" on the writer question, or another rotation
             return self.view(turn, _id(rest))
         if action == "w":
