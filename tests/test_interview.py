@@ -7,7 +7,7 @@ import pytest
 
 from flows.base.content import ContentError
 from flows.engine.engine import Engine
-from flows.features.interview import ANSWER, ANSWER_LIMIT, MACHINE, load_questions, questions
+from flows.features.interview import ANSWER_LIMIT, FLOW, Interview, load_questions, questions
 from flows.storage.store import Store
 from tests.chat import Chat
 
@@ -42,9 +42,9 @@ def test_question_file_mistakes_name_file_and_line(tmp_path: Path) -> None:
         load_questions(bad)
 
 
-def test_flow_diagram() -> None:
-    assert MACHINE.fire("answer", ANSWER.initial) == "done"
-    assert "answer --> done" in MACHINE.mermaid()
+def test_one_answer_ends_the_practice() -> None:
+    dialog = Interview().practice
+    assert dialog.first({}) == "answer" and dialog.next_of("answer", {}) == "done"
 
 
 def test_practice_an_answer_and_get_star_feedback(chat: Chat, store: Store) -> None:
@@ -128,8 +128,18 @@ def test_forged_interview_buttons(chat: Chat, data: str) -> None:
 def test_a_saved_session_on_a_retired_question_recovers(chat: Chat, store: Store) -> None:
     chat.send("/start")
     session = store.load_session(USER)
-    session.enter(ANSWER.name, "answer", {"q": "retired"})
+    session.enter(FLOW, "answer", {"q": "retired"})
     store.save_session(session, chat.engine.clock())
     chat.send("an answer to a question that no longer exists")
     assert chat.route == "stale"
     assert answers(store) == []
+
+
+def test_a_bare_skip_or_no_is_not_saved_as_an_answer(chat: Chat, store: Store) -> None:
+    chat.send("/interview")
+    chat.press("Teamwork")
+    for text in ("skip", "no", "idk"):
+        chat.send(text)
+        assert answers(store) == [] and "isn't an answer I can check" in chat.text, text
+    chat.send("I don't have a teamwork story yet, but in my elective I helped the night team.")
+    assert len(answers(store)) == 1 and "STAR check" in chat.text

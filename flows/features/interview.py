@@ -13,11 +13,12 @@ from sqlite_utils import Database, Migrations
 
 from flows.base.content import CONTENT_DIR, ContentError, line_of, load_yaml, require
 from flows.base.errors import InvalidAnswer, NotFound, StaleButton
-from flows.base.text import clean, escape
+from flows.base.text import escape
 from flows.base.types import Button, Reply, column, keyboard
+from flows.domain import typed
 from flows.domain.star import PARTS, StarCheck, check_star
+from flows.engine.dialog import Ask, Dialog, End, Step, StepKind, read_by_kind
 from flows.engine.engine import CommandHandler, Feature, Turn
-from flows.engine.machine import FlowMachine, FlowSpec
 from flows.features.email import hub_button, short
 from flows.storage.store import Store
 
@@ -78,13 +79,7 @@ def questions() -> dict[str, Question]:
     return {q.id: q for q in load_questions()}
 
 
-ANSWER = FlowSpec(
-    name="interview",
-    states=["answer", "done"],
-    transitions=[{"trigger": "answer", "source": "answer", "dest": "done"}],
-    initial="answer",
-)
-MACHINE = FlowMachine(ANSWER)
+FLOW = "interview"
 
 
 def feedback_lines(turn: Turn, check: StarCheck) -> list[str]:
@@ -123,6 +118,13 @@ def _check_of(feedback: str | None) -> StarCheck:
     return StarCheck.from_json(data if isinstance(data, dict) else {})
 
 
+def read_answer(ask: Ask, text: str) -> Any:
+    """A practice answer (cut to the limit, and said so); a bare "skip", "no" or "idk" is not one."""
+    if typed.move_of(text) is not None or typed.yes_no(text) is not None:
+        raise InvalidAnswer(ask.t("interview.not_an_answer"))
+    return read_by_kind(ask, text)
+
+
 def _id(value: str) -> int:
     if not value.isdigit() or len(value) > 12:
         raise StaleButton()
@@ -133,8 +135,20 @@ class Interview(Feature):
     name = "interview"
     prefix = "iv"
     migrations = migrations
-    flows = (ANSWER.name,)
-    flow_titles = {ANSWER.name: "interview.title_flow"}
+
+    def __init__(self) -> None:
+        self.practice = Dialog(
+            FLOW,
+            "p",
+            [Step("answer", StepKind.TEXT, "interview.ask", limit=ANSWER_LIMIT, keep=False, read=read_answer,
+                  values=lambda ask: {"question": self._question(ask.turn).text})],
+            load=self._answers,
+            save=self._save,
+            finish=self._feedback,
+            title="interview.title_flow",
+            words={"empty": "interview.empty_answer", "trimmed": "interview.trimmed"},
+        )
+        self.dialogs = (self.practice,)
 
     def commands(self) -> dict[str, CommandHandler]:
         return {"interview": self.menu}
@@ -154,48 +168,44 @@ class Interview(Feature):
     def ask(self, turn: Turn, question_id: str) -> list[Reply]:
         if question_id not in questions():
             raise StaleButton()
-        turn.session.enter(ANSWER.name, ANSWER.initial, {"q": question_id})
-        return self.prompt(turn)
+        return self.practice.begin(turn, data={"q": question_id})
 
-    def prompt(self, turn: Turn) -> list[Reply]:
+    # -- the practice dialog's hooks -----------------------------------------------------------
+    def _question(self, turn: Turn) -> Question:
         question = questions().get(str(turn.session.data.get("q")))
         if question is None:  # a question removed from content since
             turn.session.leave()
-            return self.menu(turn)
-        return [Reply(turn.t("interview.ask", question=question.text))]
-
-    def on_text(self, turn: Turn, text: str) -> list[Reply]:
-        question_id = str(turn.session.data.get("q"))
-        if question_id not in questions():
-            turn.session.leave()
             raise StaleButton()
-        answer = clean(text, ANSWER_LIMIT + 1)
-        if not answer:
-            raise InvalidAnswer(turn.t("interview.empty_answer"))
-        replies = []
-        if len(answer) > ANSWER_LIMIT:
-            answer = answer[:ANSWER_LIMIT]
-            replies.append(Reply(turn.t("interview.trimmed", limit=f"{ANSWER_LIMIT:,}")))
-        check = check_star(answer)
-        turn.store.db.table("interview_answers").insert(
+        return question
+
+    def _answers(self, turn: Turn) -> dict[str, Any]:
+        self._question(turn)
+        return {}  # every try is a new saved answer: nothing to keep or show
+
+    def _save(self, turn: Turn, step: Step, value: Any) -> None:
+        check = check_star(value)
+        row = turn.store.db.table("interview_answers").insert(
             {
                 "user_id": turn.user_id,
-                "question_id": question_id,
-                "answer": answer,
+                "question_id": self._question(turn).id,
+                "answer": value,
                 "feedback": json.dumps(check.as_json(), separators=(",", ":")),
                 "created_at": turn.now.isoformat(timespec="seconds"),
             }
         )
-        turn.session.state = MACHINE.fire("answer", turn.session.state or ANSWER.initial)
-        turn.session.leave()
+        turn.session.data["saved"] = int(row.last_pk or 0)
+        turn.session.dirty = True
+
+    def _feedback(self, turn: Turn, end: End) -> list[Reply]:
+        row = get_answer(turn.store, turn.user_id, int(end.data["saved"]))
         turn.store.record_completion(turn.user_id, "interview", turn.now)
-        lines = [*feedback_lines(turn, check), "", turn.t("interview.saved")]
+        lines = [*feedback_lines(turn, _check_of(row["feedback"])), "", turn.t("interview.saved")]
         buttons = keyboard(
-            [Button(turn.t("interview.button_again"), f"iv:q:{question_id}"),
+            [Button(turn.t("interview.button_again"), f"iv:q:{row['question_id']}"),
              Button(turn.t("interview.button_other"), "iv:m")],
             [Button(turn.t("interview.button_saved"), "iv:s")],
         )
-        return [*replies, Reply("\n".join(lines), buttons)]
+        return [Reply("\n".join(lines), buttons)]
 
     def saved(self, turn: Turn) -> list[Reply]:
         rows = turn.store.conn.execute(
