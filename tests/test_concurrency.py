@@ -91,7 +91,7 @@ async def log_with_double_taps(emu: Emulator, store: Store, uid: int, inputs: li
             return
         message = emu.last_message(uid)
         assert message is not None
-        data = [d for d in message.callback_data if d.startswith("tr:")]
+        data = [d for d in message.callback_data if d.startswith("tr:") and not d.endswith(":b")]  # not Back
         if data:
             emu.press_button(uid, message.message_id, data[0])
             emu.press_button(uid, message.message_id, data[0], forge=True)  # the same, as it looked

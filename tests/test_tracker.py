@@ -9,9 +9,9 @@ import pytest
 
 from flows.base.content import texts
 from flows.base.types import Input
-from flows.engine.engine import Engine, Feature, Turn
+from flows.engine.engine import Engine
 from flows.features import all_features
-from flows.features.log import CHOICES, EDIT_MACHINE, LOG_MACHINE, Tracker, diagram
+from flows.features.log import CHOICES, EDIT, LOG, Tracker
 from flows.storage import profiles as profile_module
 from flows.storage.experiences import get_draft, list_experiences, month_index, month_str, parse_month
 from flows.storage.store import Store
@@ -88,9 +88,9 @@ def test_level_follows_the_type_and_can_be_changed(chat: Chat, store: Store) -> 
     chat.send("/log")
     chat.press("Observership")
     assert "Not hands-on" in chat.text
-    assert chat.button("✓").data == "tr:l:level:non"
+    assert chat.button("✓").data == "tr:~l:level:a:non"
     # the guide's hierarchy is a ceiling: an observership cannot be marked more hands-on
-    assert [b.data for row in chat.replies[-1].buttons for b in row] == ["tr:l:level:non"]
+    assert [b.data for row in chat.replies[-1].buttons for b in row if ":a:" in b.data] == ["tr:~l:level:a:non"]
     chat.send("/cancel")
     chat.send("/log")
     chat.press("Start over")
@@ -120,7 +120,7 @@ def test_month_buttons_and_status_guess(chat: Chat, store: Store) -> None:
     chat.press("Not sure")
     chat.press("Inpatient")
     assert [b.label for b in chat.buttons] == [
-        "Last month · Oct 2026", "This month · Nov 2026", "Next month · Dec 2026"]
+        "Last month · Oct 2026", "This month · Nov 2026", "Next month · Dec 2026", "◀️ Back"]
     chat.press("Next month")
     chat.press("3 months")
     assert "guess <b>🗓 Planned</b>" in chat.replies[0].text
@@ -134,7 +134,7 @@ def test_month_buttons_and_status_guess(chat: Chat, store: Store) -> None:
     [
         ("soon", "couldn't read"),
         ("13/2026", "couldn't read"),
-        ("", "couldn't read"),
+        ("", "can't be empty"),
         ("03/1990", "more than 10 years ago"),
         ("2040-01", "more than 5 years away"),
         ("<b>x</b>" * 500, "couldn't read"),
@@ -151,7 +151,7 @@ def test_a_bad_start_month_is_asked_again_and_nothing_is_lost(chat: Chat, store:
     chat.press("Both")
     chat.send(answer)
     assert complaint in chat.text
-    assert "Which month does it start" in chat.text and chat.button("This month")
+    assert chat.button("This month")  # the reason, with the step's buttons
     assert "<b>x</b>" not in chat.replies[0].text  # what was typed comes back escaped
     assert store.load_session(USER).state == "start"
     row = experiences(store)[0]
@@ -245,11 +245,11 @@ def test_a_command_in_the_middle_then_continue(chat: Chat, store: Store) -> None
 def test_an_old_step_button_is_stale_and_the_current_step_is_shown_again(chat: Chat, store: Store) -> None:
     chat.send("/log")
     chat.press("Externship")
-    chat.press_data("tr:l:type:elective")
+    chat.press_data("tr:~l:type:a:elective")
     assert chat.route == "stale"
     assert "older message" in chat.text and "counts as" in chat.text
     assert experiences(store)[0]["type"] == "externship"
-    chat.press_data("tr:l:level:bogus")
+    chat.press_data("tr:~l:level:a:bogus")
     assert chat.route == "stale" and experiences(store)[0]["level"] == "hands_on"
 
 
@@ -273,119 +273,62 @@ def test_the_unfinished_log_survives_a_restart(tmp_path: Path) -> None:
     assert get_draft(second.store, USER)["specialty"] == "Psychiatry"  # type: ignore[index]
 
 
-# -- the list, editing and deleting ------------------------------------------------------------------
-def test_list_edit_a_choice_and_a_text_field(chat: Chat, store: Store) -> None:
-    log_one(chat)
-    chat.send("/experiences")
-    assert "1. 🏥 Externship · Internal Medicine — St. Mary, Mar 2026 – Apr 2026 ✅" in chat.text
-    chat.press("1. ")
-    chat.press("Status")
-    assert chat.button("✓").data.endswith(":status:done")
-    chat.press("Current")
-    assert "Saved" in chat.text and "⏳ Current" in chat.text
-    chat.press("Institution")
-    chat.send("Mercy <General>")
-    assert "Mercy &lt;General&gt;" in chat.replies[0].text
-    assert store.load_session(USER).flow is None
-    exp = list_experiences(store, USER)[0]
-    assert (exp.status, exp.institution) == ("ongoing", "Mercy <General>")
+def test_back_in_log_keeps_the_answers_and_a_later_start_moves_the_end(chat: Chat, store: Store) -> None:
+    log_until_status(chat, "Externship", "St. Mary", "03/2026", "04/2026")
+    chat.send("back")
+    assert store.load_session(USER).state == "end" and "Your answer now: Apr 2026" in chat.text
+    chat.press("Back")
+    chat.send("June 2026")  # after the end (Apr): the end moves along, two months as before
+    row = experiences(store)[0]
+    assert (row["start"], row["end"], row["draft"]) == ("2026-06", "2026-07", "end")
+    assert "Your answer now: Jul 2026" in chat.text
+    chat.send("keep")
+    assert store.load_session(USER).state == "status"
 
 
-def test_changing_the_type_resets_the_level(chat: Chat, store: Store) -> None:
-    log_one(chat)
-    chat.send("/experiences")
-    chat.press("1. ")
-    chat.press("Type")
-    chat.press("Observership")
-    assert "level is now <b>👀 Not hands-on</b>" in chat.replies[0].text
-    assert list_experiences(store, USER)[0].level == "non"
-
-
-def test_editing_months(chat: Chat, store: Store) -> None:
-    log_one(chat)  # Mar–Apr 2026
-    chat.send("/experiences")
-    chat.press("1. ")
-    chat.press("End")
-    chat.send("01/2026")
-    assert "can't be before the start" in chat.text
-    chat.send("2026-06")
-    assert list_experiences(store, USER)[0].end == "2026-06"
-    chat.press("Start")
-    chat.press("Next month")  # after the end: the end moves along, keeping 4 months
-    assert "end moved to <b>Mar 2027</b>" in chat.replies[0].text
-    exp = list_experiences(store, USER)[0]
-    assert (exp.start, exp.end) == ("2026-12", "2027-03")
-
-
-def test_the_letter_writer_can_be_removed(chat: Chat, store: Store) -> None:
-    log_one(chat)
-    chat.send("/experiences")
-    chat.press("1. ")
-    chat.press("Letter writer")
-    chat.press("Remove the name")
-    assert list_experiences(store, USER)[0].letter_writer is None
-
-
-def test_delete_asks_first(chat: Chat, store: Store) -> None:
-    log_one(chat)
-    chat.send("/experiences")
-    chat.press("1. ")
-    chat.press("Delete")
-    assert "can't be undone" in chat.text
-    chat.press("Keep it")
-    assert len(list_experiences(store, USER)) == 1
-    chat.press("Delete")
-    chat.press("Yes, delete")
-    assert "Deleted" in chat.text and "haven't logged" in chat.text
-    assert experiences(store) == []
-    chat.press_data("tr:dy:1")
-    assert "can't find" in chat.text
-
-
-def test_someone_elses_records_and_forged_buttons(engine: Engine, store: Store) -> None:
-    alice, mallory = Chat(engine, "tg:1"), Chat(engine, "tg:2")
-    log_one(alice)
-    exp_id = list_experiences(store, "tg:1")[0].id
-    for data in (f"tr:e:{exp_id}", f"tr:f:{exp_id}:institution", f"tr:v:{exp_id}:status:planned",
-                 f"tr:d:{exp_id}", f"tr:dy:{exp_id}"):
-        mallory.press_data(data)
-        assert "can't find" in mallory.text, data
-    for data in ("tr:", "tr:e:", "tr:e:abc", "tr:e:-1", "tr:e:99999999999999999999", "tr:zz",
-                 f"tr:f:{exp_id}:../", f"tr:v:{exp_id}:evil:x", f"tr:v:{exp_id}:institution:hack",
-                 f"tr:v:{exp_id}:start:2026-13", f"tr:v:{exp_id}:status:gone", "tr:c", "tr:l:type:elective"):
-        alice.press_data(data)
-        assert alice.route == "stale", data
-    exp = list_experiences(store, "tg:1")[0]
-    assert (exp.institution, exp.status) == ("St. Mary", "done")
-
-
-class Spy(Feature):
-    name = "spy"
-
-    def __init__(self) -> None:
-        self.seen: list[set[str]] = []
-
-    def on_changed(self, turn: Turn, changed: set[str]) -> None:
-        self.seen.append(set(changed))
-
-
-def test_changes_are_announced_to_other_features(store: Store, clock: Clock) -> None:
-    spy = Spy()
-    engine = Engine(store, [*all_features(), spy], clock=clock)
-    engine.migrate()
-    chat = Chat(engine)
+def test_the_plans_specialties_are_buttons(chat: Chat, store: Store) -> None:
+    profile_module.migrations.apply(store.db)
+    chat.send("/start")
+    profile_module.save_answer(store, USER, "2026-11-25", specialties=["Physical Medicine and Rehabilitation"])
     chat.send("/log")
     chat.press("Externship")
-    assert spy.seen == []  # a draft is nobody else's business
-    log_one(chat)
-    assert spy.seen == [{"experiences"}]
-    chat.send("/experiences")
-    chat.press("1. ")
-    chat.press("Letter")
-    chat.press("Asked")
-    chat.press("Delete")
-    chat.press("Yes")
-    assert len(spy.seen) == 3
+    chat.press("✓")
+    assert "pick one of yours" in chat.text
+    chat.press("Physical Medicine")
+    assert experiences(store)[0]["specialty"] == "Physical Medicine and Rehabilitation"
+
+
+def test_typed_words_for_choices_and_for_no_writer(chat: Chat, store: Store) -> None:
+    chat.send("/log")
+    chat.send("sub")  # the one label it starts
+    assert experiences(store)[0]["type"] == "subi"
+    chat.send("semi")
+    chat.send("Surgery")
+    chat.send("Mercy")
+    chat.send("idk")
+    chat.send("inpatient")
+    chat.send("this month")
+    chat.send("2 months")
+    chat.send("ongoing")
+    chat.send("asked")
+    chat.send("nobody")
+    assert "Logged!" in chat.text
+    [exp] = list_experiences(store, USER)
+    assert (exp.type, exp.level, exp.teaching, exp.setting, exp.start, exp.end, exp.status, exp.letter,
+            exp.letter_writer) == ("subi", "semi", None, "inpatient", "2026-11", "2026-12", "ongoing", "asked", None)
+
+
+def test_a_draft_started_by_the_vetting_check_continues_where_it_waits(chat: Chat, store: Store) -> None:
+    chat.send("/start")
+    store.db.table("experiences").insert({"user_id": USER, "type": "externship", "level": "hands_on",
+                                          "institution": "Sunrise", "teaching": 1, "draft": "specialty"})
+    chat.send("/log")
+    chat.press("Continue it")
+    assert "Which specialty" in chat.text
+    chat.send("Pediatrics")
+    assert "Your answer now: Sunrise" in chat.text
+    chat.send("keep")
+    assert "Your answer now: Teaching hospital" in chat.text and store.load_session(USER).state == "teaching"
 
 
 # -- /progress ---------------------------------------------------------------------------------------
@@ -443,54 +386,39 @@ def test_parse_month(typed: str, month: str | None) -> None:
     assert (month_str(parsed) if parsed is not None else None) == month
 
 
-def test_every_state_of_both_flows_is_reachable() -> None:
-    for machine in (LOG_MACHINE, EDIT_MACHINE):
-        spec = machine.spec
+def test_every_step_of_both_dialogs_is_reachable() -> None:
+    for dialog in Tracker().dialogs:
+        spec = dialog.spec()
         seen, todo = {spec.initial}, [spec.initial]
         while todo:
             state = todo.pop()
             for t in spec.transitions:
-                sources = t["source"] if isinstance(t["source"], list) else [t["source"]]
-                if state in sources and t["dest"] not in seen:
+                if t["source"] == state and t["dest"] not in seen:
                     seen.add(t["dest"])
                     todo.append(t["dest"])
         assert seen == set(spec.states), spec.name
 
 
 def test_the_letter_step_branches() -> None:
-    assert LOG_MACHINE.fire("answer", "letter", "none") == "done"
-    assert LOG_MACHINE.fire("answer", "letter", "asked") == "letter_writer"
-
-
-def test_the_flow_diagram_is_current() -> None:
-    """docs/flows/tracker.mmd is diagram()'s output: regenerate it when a flow changes."""
-    text = diagram()
-    assert (Path(__file__).parent.parent / "docs" / "flows" / "tracker.mmd").read_text() == text
-    assert "log_letter --> log_letter_writer: answer [wants_writer]" in text
-    assert "edit_card --> edit_end: change_end" in text
-    for state in LOG_MACHINE.states:
-        assert f"log_{state}" in text
+    logging = Tracker().logging
+    assert logging.next_of("letter", {"letter": "none"}) == "done"
+    assert logging.next_of("letter", {"letter": "asked"}) == "letter_writer"
+    assert (logging.name, Tracker().editing.name) == (LOG, EDIT)  # the flow names stored sessions carry
 
 
 def test_every_text_the_tracker_uses_exists() -> None:
     catalogue = texts()
-    source = (Path(__file__).parent.parent / "flows" / "features" / "log.py").read_text()
+    source = "".join(p.read_text() for p in (Path(__file__).parent.parent / "flows" / "features" / "log").glob("*.py"))
     source += (Path(__file__).parent.parent / "flows" / "domain" / "readiness.py").read_text()
     for key in set(re.findall(r'"(tracker\.[a-z_.]+[a-z_])"', source)):
         assert key in catalogue, key
     for field, codes in CHOICES.items():
         for code in codes:
             assert f"tracker.{field}.{code}" in catalogue
-    for field in Tracker.flows:
-        assert Tracker.flow_titles[field] in catalogue
-
-
-def test_button_data_stays_short(chat: Chat) -> None:
-    log_one(chat)
-    chat.send("/experiences")
-    chat.press("1. ")
-    for button in chat.buttons:
-        assert len(button.data.encode()) <= 30
+    for dialog in Tracker().dialogs:
+        assert dialog.title in catalogue
+        for step in dialog.steps:
+            assert step.prompt in catalogue, step.prompt
 
 
 def test_menu_has_the_tracker_entries(chat: Chat) -> None:
@@ -507,4 +435,7 @@ def test_a_text_while_no_step_waits_is_not_swallowed(engine: Engine) -> None:
     with engine.store.atomic():
         engine.store.save_session(session, engine.clock())
     outcome = engine.handle(Input.text("tg:9", "hello"))
-    assert outcome.replies and engine.store.load_session("tg:9").flow is None
+    # a step the dialog no longer has: it starts again at its first step, and "hello" is no answer
+    session = engine.store.load_session("tg:9")
+    assert outcome.replies and "what kind is it" in outcome.replies[-1].text
+    assert (session.flow, session.state) == ("tracker_log", "type") and experiences(engine.store, "tg:9") == []
