@@ -58,7 +58,7 @@ from flows.storage.experiences import (
 __all__ = ["CHOICES", "EDIT", "LOG", "STEPS", "Tracker"]
 
 _ID = re.compile(r"\d{1,12}")
-WORDS = {"bad_choice": "tracker.bad_choice", "empty": "tracker.empty_text", "button_skip": "tracker.button_skip"}
+WORDS = {"bad_choice": "tracker.bad_choice", "button_skip": "tracker.button_skip"}
 
 
 def _id(text: str) -> int:

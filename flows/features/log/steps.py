@@ -49,6 +49,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
 TEXT_LIMITS = {"specialty": 60, "institution": 100, "letter_writer": 80}
 MONTH_FIELDS = ("start", "end")
 PAST_MONTHS, FUTURE_MONTHS = 10 * 12, 5 * 12
+EMPTY = {StepKind.TEXT: "tracker.empty_text", StepKind.MONTH: "tracker.empty_month"}  # an empty message
 REMOVE = "-"  # the letter writer's "remove the name" button
 # Typed words that name a choice beyond its label (a label's own words, and yes/no words
 # where the choices are yes and no, are read anyway).
@@ -292,14 +293,21 @@ def shown(ask: Ask, value: Any) -> str | None:
 
 
 # -- the steps ---------------------------------------------------------------------------------------
+def level_prompt(ask: Ask) -> str:
+    """A choice of levels, or the one level the kind can have."""
+    return "tracker.ask.level_fixed" if len(allowed_levels(ask.answers.get("type"))) == 1 else "tracker.ask.level"
+
+
+def specialty_prompt(ask: Ask) -> str:
+    """Typed, or one of the plan's specialties tapped when there is a plan."""
+    return "tracker.ask.specialty" if specialty_options(ask) else "tracker.ask.specialty_no_profile"
+
+
 def log_values(ask: Ask) -> dict[str, object]:
     """The placeholders of the /log questions."""
     turn, answers = ask.turn, ask.answers
-    if ask.step.name == "level":  # a choice, or only one level to tap
-        how = "tracker.ask.level_lower" if len(allowed_levels(answers.get("type"))) > 1 else "tracker.ask.level_only"
-        return {"level": to_plain(choice_label(turn, "level", suggested_level(ask))), "how": to_plain(turn.t(how))}
-    if ask.step.name == "specialty":  # the plan's specialties as buttons, if there is a plan
-        return {"pick": to_plain(turn.t("tracker.ask.specialty_pick")) if specialty_options(ask) else ""}
+    if ask.step.name == "level":
+        return {"level": to_plain(choice_label(turn, "level", suggested_level(ask)))}
     if ask.step.name == "end":
         start = answers.get("start")
         return {"start": month_name(turn, month_index(start)) if start else "—"}
@@ -326,11 +334,11 @@ def steps(title: Callable[[Turn], str] | None = None) -> list[Step]:
     }
     options["status"] = choices("status", lambda ask: guess_status(ask.turn, ask.answers))
 
-    def prompt(name: str) -> str:
+    def prompt(name: str) -> str | Callable[[Ask], str]:
         if editing:
             return ("tracker.change_choice" if name in CHOICES else
                     "tracker.change_month" if name in MONTH_FIELDS else "tracker.change_text")
-        return f"tracker.ask.{name}"
+        return {"level": level_prompt, "specialty": specialty_prompt}.get(name, f"tracker.ask.{name}")
 
     made = []
     for name in STEPS:
@@ -339,7 +347,7 @@ def steps(title: Callable[[Turn], str] | None = None) -> list[Step]:
         made.append(Step(
             name, kind, prompt(name), options=options.get(name, ()), read=read, check=check, shown=shown,
             values=edit_values(title) if title else log_values, width=widths.get(name, 1),
-            limit=TEXT_LIMITS.get(name, MAX_INPUT),
+            limit=TEXT_LIMITS.get(name, MAX_INPUT), empty=EMPTY.get(kind, ""),
             when=wants_writer if name == "letter_writer" else None,
             skip=name == "letter_writer", keep=name != "level",
         ))
