@@ -4,12 +4,14 @@ What holds here holds at every step of every declared dialog (test_every_step.py
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from bot import diagrams
 from flows.base.content import Texts, texts
+from flows.base.errors import InvalidAnswer
 from flows.base.types import Input, Reply
 from flows.engine.dialog import Dialog, End, Option, Step, StepKind
 from flows.engine.engine import CommandHandler, Engine, Feature, Turn
@@ -61,13 +63,33 @@ TRIP = Dialog(
 )
 
 
+def no_gamma(ask: Any, value: Any) -> Any:
+    if value == "c":
+        raise InvalidAnswer("Gamma is full.")
+    return value
+
+
+# The same steps, changed one at a time from a card where Back leaves the answer as it is.
+CARD = Dialog(
+    "trip_card",
+    "c",
+    [replace(s, check=no_gamma) if s.name == "kinds" else s for s in TRIP.steps],
+    load=load,
+    save=save,
+    finish=finish,
+    back_keeps=True,
+)
+
+
 class Trip(Feature):
     name = "trip"
     prefix = "tp"
-    dialogs = (TRIP,)
+    dialogs = (TRIP, CARD)
 
     def commands(self) -> dict[str, CommandHandler]:
         return {
+            "card": lambda turn, args: CARD.begin(turn, at=args, data={ANSWERS: {"went": "no", "kinds": ["a"]}},
+                                                  only=True),
             "trip": lambda turn, args: TRIP.begin(turn, data={ANSWERS: {}}),
             "change": lambda turn, args: TRIP.begin(turn, at="went", data={ANSWERS: {"went": "no"}}, only=True,
                                                     follow=["length"]),
@@ -284,3 +306,27 @@ def test_a_step_may_choose_its_prompt_and_its_empty_message_and_one_step_has_no_
     assert chat.text == "Letters?" and state(chat) == "who"  # the step's own words for an empty message
     chat.send("/named Ana")
     assert "A note?" in chat.text and "Your answer now: Ana" in chat.text  # another prompt once answered
+
+
+def test_back_while_changing_one_answer_from_a_card_leaves_it(trip: Chat) -> None:
+    trip.send("/card went")
+    labels = [b.label for b in trip.buttons]
+    assert "◀️ Back" in labels and not [label for label in labels if "Keep" in label]
+    trip.press("Back")
+    assert state(trip) is None and FINISHED[-1].kept and FINISHED[-1].answers["went"] == "no"
+    trip.send("/card went")
+    trip.send("back")  # typed, too
+    assert state(trip) is None and FINISHED[-1].kept
+    trip.send("/card kinds")  # a pick-several step: Back beside Done, ending as Done does
+    assert [b.label for b in trip.buttons][-2:] == ["◀️ Back", "✔️ Done"]
+    trip.press("Beta")
+    trip.press("Back")
+    assert state(trip) is None and FINISHED[-1].edited == "kinds" and FINISHED[-1].answers["kinds"] == ["a", "b"]
+
+
+def test_a_pressed_pick_is_checked_as_a_typed_one(trip: Chat) -> None:
+    trip.send("/card kinds")
+    trip.press("Gamma")
+    assert "Gamma is full." in trip.text and answers(trip)["kinds"] == ["a"]
+    trip.send("gamma")
+    assert "Gamma is full." in trip.text and answers(trip)["kinds"] == ["a"]

@@ -9,7 +9,7 @@ to, and what happens at the end — and the dialog does the rest, the same way a
   Back / Skip / Keep / Done where the step allows them);
 - it encodes its own button data (``<prefix>:~<dialog>:<step>:<action>[:<value>]``) and
   refuses a press for any step but the current one (:class:`StaleButton`);
-- it reads typed text by the step's kind (numbers and number words, durations in days,
+- it reads typed text by the step's kind (``reading.py``: numbers and number words, durations in days,
   weeks, months or years, months of the year, yes/no words, choice labels and their words)
   and typed moves ("back", "skip", "keep", "done");
 - it saves each answer the moment it is given (the dialog's ``save``), so a restart,
@@ -23,7 +23,6 @@ with ``transitions``' own ``GraphMachine`` (mermaid).
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -31,8 +30,12 @@ from typing import TYPE_CHECKING, Any
 from flows.base.errors import InvalidAnswer, StaleButton
 from flows.base.text import MAX_INPUT, clean
 from flows.base.types import Button, Keyboard, Reply, column
-from flows.domain import records, typed
+from flows.domain import typed
 from flows.engine.machine import FlowMachine, FlowSpec
+from flows.engine.reading import Heard, Option, StepKind, label, options, present, read_by_kind, read_choice, reason
+
+__all__ = ["DONE", "MARK", "ONLY", "Ask", "Dialog", "End", "Heard", "Option", "Step", "StepKind", "read_choice",
+           "reason"]
 
 if TYPE_CHECKING:
     from flows.engine.engine import Turn
@@ -40,35 +43,6 @@ if TYPE_CHECKING:
 DONE = "done"
 MARK = "~"  # button payloads of a dialog start with it, so a feature's own payloads never clash
 
-
-class StepKind(enum.Enum):
-    CHOICE = "choice"  # one of the options
-    MULTI = "multi"  # several of the options, then Done
-    TEXT = "text"  # free text up to ``limit`` characters
-    NUMBER = "number"  # a whole number between ``low`` and ``high``
-    DURATION = "duration"  # a length of time, stored in whole months
-    MONTH = "month"  # a month of a year, stored as "YYYY-MM"
-    YESNO = "yesno"  # yes or no (options: their labels)
-    CONFIRM = "confirm"  # one button that confirms; anything else is not an answer
-
-
-@dataclass(frozen=True, slots=True)
-class Option:
-    """A button of a step: the stored ``code``, its label (a text key, or the label itself
-    when ``plain``), and more ``words`` a typed answer may use for it."""
-
-    code: str
-    label: str
-    words: tuple[str, ...] = ()
-    plain: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Heard:
-    """A typed answer and one line saying how it was understood ("4 weeks: 1 month")."""
-
-    value: Any
-    note: str
 
 
 @dataclass(slots=True)
@@ -156,6 +130,7 @@ class Dialog:
     words: Mapping[str, str] = field(default_factory=dict)  # dialog text name -> this dialog's text key
     prefix: str = ""  # the owning feature's button prefix (set by the engine)
     moved: Callable[[Turn, str], None] | None = None  # called with each step reached (and "done")
+    back_keeps: bool = False  # changing one answer: Back (pressed or typed) stands for Keep (pick-several: Done)
     by_name: dict[str, Step] = field(init=False, repr=False)
     machine: FlowMachine = field(init=False, repr=False)
 
@@ -320,11 +295,12 @@ class Dialog:
         else:
             rows += column([Button(label(ask, o), self.data(name, "a", o.code)) for o in opts], step.width)
         nav: list[Button] = []
-        if self.can_back(ask):
-            nav.append(Button(ask.say("button_back"), self.data(name, "b")))
+        leave = ask.editing and self.back_keeps
+        if self.can_back(ask) or leave:
+            nav.append(Button(ask.say("button_back"), self.data(name, "k" if leave else "b")))
         if step.kind is StepKind.MULTI:
             nav.append(Button(ask.say("button_done"), self.data(name, "d")))
-        elif step.kind is not StepKind.CONFIRM and (ask.editing or (present(current) and step.keep)):
+        elif step.kind is not StepKind.CONFIRM and not leave and (ask.editing or (present(current) and step.keep)):
             nav.append(Button(ask.say("button_keep"), self.data(name, "k")))
         elif step.skip and not ask.editing:
             nav.append(Button(ask.say("button_skip"), self.data(name, "k")))
@@ -353,7 +329,7 @@ class Dialog:
         if action == "t" and step.kind is StepKind.MULTI:
             if value not in {o.code for o in options(ask)}:
                 raise StaleButton()
-            return self.toggle(ask, value, replace=True)
+            return self.toggle(ask, self.checked(ask, value), replace=True)
         if action == "d" and not value and step.kind is StepKind.MULTI:
             return self.done_picking(ask, replace=True)
         if action == "b" and not value and self.can_back(ask):
@@ -373,6 +349,8 @@ class Dialog:
                 raise InvalidAnswer(ask.t(step.empty, limit=step.limit, **(step.values(ask) if step.values else {})))
             raise InvalidAnswer(ask.say("empty"))
         move = typed.move_of(value)
+        if move == "back" and ask.editing and self.back_keeps:
+            return self.keep_or_skip(ask)
         if move == "back" and self.can_back(ask):
             return self.go_back(ask)
         if move in ("skip", "keep") and step.kind is not StepKind.MULTI and self.movable(ask, move):
@@ -475,93 +453,3 @@ class Dialog:
         if len(picked) < step.min_picks:
             raise InvalidAnswer(ask.t(step.picks_reason, min=step.min_picks, max=step.max_picks, picked=""))
         return self.advance(ask, replace=replace)
-
-
-# -- helpers ------------------------------------------------------------------------------------------
-def present(value: Any) -> bool:
-    return value is not None and value != () and value != [] and value != ""
-
-
-def options(ask: Ask) -> Sequence[Option]:
-    opts = ask.step.options
-    return opts(ask) if callable(opts) else opts
-
-
-def label(ask: Ask, option: Option) -> str:
-    return option.label if option.plain else ask.t(option.label)
-
-
-def reason(ask: Ask, fallback: str, **values: object) -> InvalidAnswer:
-    step = ask.step
-    if step.reason:
-        return InvalidAnswer(ask.t(step.reason, low=step.low, high=step.high, **values))
-    return InvalidAnswer(ask.say(fallback, low=step.low, high=step.high, **values))
-
-
-def read_choice(ask: Ask, text: str) -> str:
-    """The option a typed answer names: its code, label or words; then with hedges ("maybe")
-    dropped; then one option's words inside a longer message ("tight budget")."""
-    opts = options(ask)
-    names = {o.code: (o.code, typed.words_of(label(ask, o)), *(typed.words_of(w) for w in o.words)) for o in opts}
-    said = typed.words_of(text)
-    for candidate in (said, typed.without_hedges(text)):
-        found = [code for code, words in names.items() if candidate in words]
-        if len(found) == 1:
-            return found[0]
-    if ask.step.kind is StepKind.YESNO or {"yes", "no"} <= set(names):
-        answer = typed.yes_no(text)
-        if answer in names:
-            return answer
-    inside = typed.named_inside(text, {code: words[1:] for code, words in names.items()})
-    if inside is not None:
-        return inside
-    raise reason(ask, "bad_choice")
-
-
-def read_by_kind(ask: Ask, text: str) -> Any:
-    step = ask.step
-    kind = step.kind
-    if kind in (StepKind.CHOICE, StepKind.YESNO, StepKind.MULTI):
-        return read_choice(ask, text)
-    if kind is StepKind.TEXT:
-        value = clean(text, step.limit + 1)
-        if len(value) > step.limit:
-            return Heard(value[: step.limit], ask.say("trimmed", limit=f"{step.limit:,}"))
-        return value
-    if kind is StepKind.NUMBER:
-        number = typed.parse_whole(text)
-        if number is None and step.low == 0 and typed.yes_no(text) == "no":  # "nope": none
-            number = 0
-        if number is None:
-            raise reason(ask, "bad_number")
-        if not step.low <= number <= step.high:
-            raise InvalidAnswer(ask.say("bad_range", low=step.low, high=step.high, value=number))
-        return number
-    if kind is StepKind.DURATION:
-        found = typed.months_answer(text)
-        if found is None and typed.yes_no(text) == "no" and step.low == 0:
-            found = (0, None)
-        if found is None:
-            raise reason(ask, "bad_duration")
-        months, duration = found
-        if not step.low <= months <= step.high:
-            raise InvalidAnswer(ask.say("bad_range", low=step.low, high=step.high, value=months))
-        if duration is not None and duration.unit != "month":
-            unit = ask.say("month" if months == 1 else "months", n=months)
-            return Heard(months, ask.say("heard_length", typed=clean(text, 40), months=unit))
-        return months
-    if kind is StepKind.CONFIRM:
-        if typed.yes_no(text) == "yes":
-            return options(ask)[0].code if options(ask) else "yes"
-        raise reason(ask, "bad_confirm")
-    if kind is StepKind.MONTH:
-        today = records.month_index(ask.turn.now.date())
-        index = records.parse_month(text, today)
-        if index is None:
-            raise reason(ask, "bad_month")
-        # limits in months from now (low=-24, high=36); none when both are 0
-        if (step.low or step.high) and not today + step.low <= index <= today + step.high:
-            raise reason(ask, "bad_month")
-        return records.month_str(index)
-    raise reason(ask, "bad_choice")
-
