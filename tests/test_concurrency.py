@@ -67,13 +67,15 @@ async def answer_goals(emu: Emulator, store: Store, uid: int, inputs: list[Input
     await settle(emu, uid, inputs)
     for _ in range(40):
         message = last_with_buttons(emu, uid, "ob:")
-        if message is None or not any(d.startswith(("ob:a:", "ob:d:")) for d in message.callback_data):
+        ours = [d for d in message.callback_data if d.startswith("ob:~o:")] if message else []  # ob:~o:<step>:<action>
+        if message is None or not any(d.split(":")[3] in ("a", "t", "d") for d in ours):
             return  # no question left: the plan's card (its buttons open the plan's sections)
         data = message.callback_data
         mark = texts()["onboarding.mark_on"]  # the tick beside a chosen answer
         ticked = any(b.get("text", "").startswith(mark) for row in message.buttons for b in row)
-        done = [d for d in data if d.startswith("ob:d:")]
-        choice = done[0] if done and ticked else next((d for d in data if d.startswith(("ob:a:", "ob:s"))), data[0])
+        done = [d for d in ours if d.endswith(":d")]
+        picks = (d for d in data if d == "ob:s" or (d in ours and d.split(":")[3] in ("a", "t")))
+        choice = done[0] if done and ticked else next(picks, data[0])
         emu.press_button(uid, message.message_id, choice)
         inputs.append(Input.button(user, choice))
         await settle(emu, uid, inputs)

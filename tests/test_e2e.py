@@ -82,7 +82,7 @@ async def test_a_caption_is_answered_as_if_typed(emulator: Emulator, bot: BotPro
     assert "month" in answer.plain_text and "only read text" not in answer.plain_text
     emulator.send_media(USER, "document", caption="/plan")
     note, question = await emulator.wait_for_messages(USER, 2, timeout=30)
-    assert any(d.startswith("ob:a:status") for d in question.callback_data)  # the command ran
+    assert any(d.startswith("ob:~o:status:a") for d in question.callback_data)  # the command ran
     emulator.send_media(USER, "photo")  # no caption: nothing to read
     [reply] = await emulator.wait_for_messages(USER, 1, timeout=30)
     assert "only read text" in reply.plain_text
@@ -331,10 +331,11 @@ async def test_onboarding_by_buttons_edits_one_message_and_an_edit_replaces_an_a
     picked: set[str] = set()
     for _ in range(30):  # tap the first answer of every step to the end
         text = step.plain_text
-        if not any(d.startswith(("ob:a:", "ob:d:")) for d in step.callback_data):
+        ours = [d for d in step.callback_data if d.startswith("ob:~o:")]  # the dialog's: ob:~o:<step>:<action>
+        if not any(d.split(":")[3] in ("a", "t", "d") for d in ours):
             break  # no question left: the plan
-        data = [d for d in step.callback_data if not d.startswith(("ob:b:", "ob:k:"))]
-        done = next((d for d in data if d.startswith("ob:d:")), None)
+        data = [d for d in ours if d.split(":")[3] not in ("b", "k")]
+        done = next((d for d in data if d.endswith(":d")), None)
         choice = done if done and (done in picked or "gaps" in done) else data[0]
         picked.add(done or "")  # a pick-several step: one pick, then Done
         emulator.press_button(USER, step.message_id, choice)

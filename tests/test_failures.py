@@ -74,20 +74,20 @@ async def start_goals(emu: Emulator) -> int:
     await emu.wait_for(lambda: any("ob:s" in m.callback_data for m in emu.sent_messages(USER)))
     begin = next(m for m in emu.sent_messages(USER) if "ob:s" in m.callback_data)
     emu.press_button(USER, begin.message_id, "ob:s")
-    await emu.wait_for(lambda: any(d.startswith("ob:a:status") for m in emu.sent_messages(USER)
+    await emu.wait_for(lambda: any(d.startswith("ob:~o:status:a") for m in emu.sent_messages(USER)
                                    for d in m.callback_data))
-    question = next(m for m in emu.sent_messages(USER) if any(d.startswith("ob:a:status") for d in m.callback_data))
+    question = next(m for m in emu.sent_messages(USER) if any(d.startswith("ob:~o:status:a") for d in m.callback_data))
     emu.mark_read(USER)
     return question.message_id
 
 
 async def answer_student(emu: Emulator, engine: Engine) -> None:
     question = await start_goals(emu)
-    data = next(d for d in emu.find_message(USER, question).callback_data if d.startswith("ob:a:status"))  # type: ignore[union-attr]
+    data = next(d for d in emu.find_message(USER, question).callback_data if d.startswith("ob:~o:status:a"))  # type: ignore[union-attr]
     emu.press_button(USER, question, data)
     # stored, and all its replies out (they leave after the commit): the next step's buttons last
     await until(lambda: bool(profile_of(engine.store, USER))
-                and any(d.startswith("ob:a:student_year") for d in last_buttons(emu)))
+                and any(d.startswith("ob:~o:student_year:a") for d in last_buttons(emu)))
 
 
 def last_buttons(emu: Emulator) -> list[str]:
@@ -107,7 +107,7 @@ async def test_429_waits_the_time_asked_then_the_answer_arrives(
     question = await start_goals(emu)
     emu.flood_next("editMessageText", retry_after=1)
     emu.flood_next("sendMessage", retry_after=1)
-    data = next(d for d in emu.find_message(USER, question).callback_data if d.startswith("ob:a:status"))  # type: ignore[union-attr]
+    data = next(d for d in emu.find_message(USER, question).callback_data if d.startswith("ob:~o:status:a"))  # type: ignore[union-attr]
     emu.press_button(USER, question, data)
     await until(lambda: profile_of(engine.store, USER) and "Step 1" in last_text(emu), timeout=15)
     assert profile_of(engine.store, USER)["status"] is not None
@@ -120,7 +120,7 @@ async def test_403_marks_the_user_inactive_and_keeps_the_answer(
     emu, engine, _ = world
     question = await start_goals(emu)
     emu.block(USER)  # blocked the bot right after tapping
-    data = next(d for d in emu.find_message(USER, question).callback_data if d.startswith("ob:a:status"))  # type: ignore[union-attr]
+    data = next(d for d in emu.find_message(USER, question).callback_data if d.startswith("ob:~o:status:a"))  # type: ignore[union-attr]
     emu.press_button(USER, question, data)
     await until(lambda: "failed=Forbidden" in logs.getvalue())
     assert profile_of(engine.store, USER)["status"] is not None  # the tap was stored

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections import deque
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -12,28 +10,16 @@ import pytest
 from flows.base.content import texts
 from flows.base.types import Input
 from flows.domain.plan import load_rules
-from flows.engine.engine import Engine, Feature, Turn
+from flows.engine.dialog import DONE
+from flows.engine.engine import Engine
 from flows.features import all_features
-from flows.features.plan import (
-    EDITABLE,
-    MACHINE,
-    QUESTIONS,
-    SPEC,
-    STEP,
-    TOTAL_STEPS,
-    match_choice,
-    next_cycles,
-    normalize,
-    parse_month,
-    parse_number,
-    parse_timezone,
-)
+from flows.features.plan import QUESTIONS, STEP, TOTAL_STEPS, Onboarding
 from flows.storage.profiles import Profile, load_profile
 from flows.storage.store import Store
 from tests.chat import Chat, Clock
 from tests.emulator import parse_html
 
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "flows" / "onboarding.mmd"
+PACKAGE = Path(__file__).resolve().parent.parent / "flows" / "features" / "plan"
 
 
 def profile_of(chat: Chat) -> Profile:
@@ -54,11 +40,11 @@ def answer_graduate(chat: Chat, upto: str | None = None) -> None:
         ("grad_year", lambda: chat.send("2019")),
         ("specialties", lambda: (chat.press("Internal medicine"), chat.press("Done"))),
         ("application", lambda: chat.press("Sep 2028")),
-        ("months", lambda: chat.press_data("ob:a:months:3")),
+        ("months", lambda: chat.press_data("ob:~o:months:a:3")),
         ("budget", lambda: chat.press("Limited")),
         ("visa", lambda: chat.press("visitor visa")),
         ("us_experience", lambda: chat.press("None yet")),
-        ("letters", lambda: chat.press_data("ob:a:letters:0")),
+        ("letters", lambda: chat.press_data("ob:~o:letters:a:0")),
         ("gaps", lambda: (chat.press("Recent experience"), chat.press("Done"))),
         ("timezone", lambda: chat.press("Nigeria")),
     ]
@@ -135,7 +121,7 @@ def test_some_us_experience_asks_how_many_months(chat: Chat) -> None:
     chat.press("Yes, some")
     assert state_of(chat) == ("onboarding", "us_months")
     assert "Step 8 of 11" in chat.text
-    chat.press_data("ob:a:us_months:2")
+    chat.press_data("ob:~o:us_months:a:2")
     assert state_of(chat) == ("onboarding", "letters")
     chat.press("Back")
     assert state_of(chat) == ("onboarding", "us_months")
@@ -234,13 +220,13 @@ def test_specialties_need_one_and_allow_two(chat: Chat) -> None:
     answer_graduate(chat, upto="specialties")
     chat.press("Done")
     assert "at least one" in chat.text
-    chat.press_data("ob:a:specialties:2")
+    chat.press_data("ob:~o:specialties:t:2")
     assert "✓ Pediatrics" in [b.label for b in chat.buttons]
     assert chat.replies[0].replace  # the toggle edits the question in place
     chat.send("Radiation oncology")
     chat.send("Neurology")
     assert "already picked two (Pediatrics and Radiation oncology)" in chat.text
-    chat.press_data("ob:a:specialties:8")  # tap the typed one again to remove it
+    chat.press_data("ob:~o:specialties:t:8")  # tap the typed one again to remove it
     chat.press("Neurology")
     chat.press("Done")
     assert profile_of(chat).specialties == ("Pediatrics", "Neurology")
@@ -276,6 +262,17 @@ def test_empty_answers_are_re_asked(chat: Chat, text: str) -> None:
     chat.send(text)
     assert state_of(chat) == ("onboarding", "grad_year")
     assert "Traceback" not in chat.text
+
+
+@pytest.mark.parametrize(
+    ("answer", "visa"),
+    [("B1/B2", "b1b2"), ("not sure!", "unsure"), ("I need a visitor visa", "visitor"), ("perhaps a unicorn", None)],
+)
+def test_a_choice_is_read_from_its_label_and_words(chat: Chat, answer: str, visa: str | None) -> None:
+    answer_graduate(chat, upto="visa")
+    chat.send(answer)
+    assert profile_of(chat).visa == visa
+    assert state_of(chat) == ("onboarding", "visa" if visa is None else "us_experience")
 
 
 # -- Back, Skip, Keep ---------------------------------------------------------------------------------
@@ -323,7 +320,7 @@ def test_skip_moves_on_and_leaves_the_answer_empty(chat: Chat) -> None:
 
 def test_a_button_from_an_earlier_step_is_stale(chat: Chat) -> None:
     answer_graduate(chat, upto="budget")
-    chat.press_data("ob:a:status:student")
+    chat.press_data("ob:~o:status:a:student")
     assert "older message" in chat.text
     assert "Step 6 of 11" in chat.text  # the current step is shown again
     assert profile_of(chat).status == "graduate"
@@ -331,8 +328,8 @@ def test_a_button_from_an_earlier_step_is_stale(chat: Chat) -> None:
 
 @pytest.mark.parametrize(
     "data",
-    ["ob:a:budget:cheap", "ob:a:budget", "ob:zz:budget", "ob:b:budget:x", "ob:e:budget", "ob:e:nope",
-     "ob:", "ob:a:budget:limited:extra", "ob:d:budget", "ob:s:x"],
+    ["ob:~o:budget:a:cheap", "ob:~o:budget:a", "ob:~o:budget:zz", "ob:~o:budget:b:x", "ob:e:budget", "ob:e:nope",
+     "ob:", "ob:~o:budget:a:limited:extra", "ob:~o:budget:d", "ob:s:x", "ob:~p:budget:a:limited", "ob:~x:budget:k"],
 )
 def test_forged_buttons_are_refused(chat: Chat, data: str) -> None:
     answer_graduate(chat, upto="budget")
@@ -343,9 +340,9 @@ def test_forged_buttons_are_refused(chat: Chat, data: str) -> None:
 
 def test_forged_indexes_are_refused(chat: Chat) -> None:
     answer_graduate(chat, upto="specialties")
-    chat.press_data("ob:a:specialties:99")
+    chat.press_data("ob:~o:specialties:t:99")
     assert chat.route == "stale"
-    chat.press_data("ob:a:specialties:-1")
+    chat.press_data("ob:~o:specialties:t:-1")
     assert chat.route == "stale"
 
 
@@ -362,8 +359,10 @@ def test_cancel_keeps_the_answers_and_plan_continues_there(chat: Chat) -> None:
 
 
 def test_start_offers_to_continue_unfinished_questions(chat: Chat) -> None:
+    chat.send("/plan")
+    chat.send("/cancel")  # nothing answered yet: nothing stored, the first offer again
     chat.send("/start")
-    assert "let's pin down your goals" in chat.text
+    assert "let's pin down your goals" in chat.text and load_profile(chat.engine.store, chat.user) is None
     assert chat.replies[0].buttons  # the offer is part of the welcome message
     answer_graduate(chat, upto="visa")
     chat.send("/cancel")
@@ -429,227 +428,28 @@ def test_a_restart_in_the_middle_continues_at_the_same_step(tmp_path: Path, cloc
     second.store.close()
 
 
-# -- /profile -----------------------------------------------------------------------------------------
-def test_profile_before_any_answer(chat: Chat) -> None:
-    chat.send("/profile")
-    assert "haven't set your goals" in chat.text
-    chat.press("Let's set my goals")
-    assert "Step 1 of 11" in chat.text
-
-
-def test_profile_shows_every_answer(chat: Chat) -> None:
-    answer_graduate(chat)
-    chat.send("/profile")
-    for line in ("Status: 🩺 Graduate", "Graduation year: 2019", "Specialties: Internal medicine",
-                 "Application: Sep 2028", "Months for USCE: 3 months", "Budget: 💸 Limited",
-                 "Visa / work: 🛂 I need a visitor visa", "US experience: None yet", "US letters: 0",
-                 "Gaps: Recent experience", "Time zone: Africa/Lagos (it's 10:00 there now)"):
-        assert line in chat.text
-    assert len([b for b in chat.buttons if b.data.startswith("ob:e:")]) == len(EDITABLE)
-
-
-def test_changing_one_answer_updates_the_plan(chat: Chat) -> None:
-    answer_graduate(chat)
-    chat.send("/profile")
-    chat.press("Budget")
-    assert "Change: Budget" in chat.text and "Your answer now: 💸 Limited" in chat.text
-    chat.press("Flexible")
-    assert "Saved" in chat.text and "Budget: 💰 Flexible" in chat.text
-    assert state_of(chat) == (None, None)
-    chat.press("My plan")
-    chat.press("Full plan")
-    assert "Paying for an externship?" in chat.text and "Limited budget" not in chat.text
-    assert profile_of(chat).onboarding_step == "done"
-
-
-def test_back_while_changing_leaves_the_answer_alone(chat: Chat) -> None:
-    answer_graduate(chat)
-    chat.send("/profile")
-    chat.press("Graduation year")
-    chat.press("Back")
-    assert "Your answers" in chat.text and "Saved" not in chat.text
-    assert profile_of(chat).grad_year == 2019
-
-
-def test_changing_status_to_student_asks_year_and_graduation(chat: Chat) -> None:
-    answer_graduate(chat)
-    chat.send("/profile")
-    chat.press("Status")
-    chat.press("Student")
-    assert "Which year of medical school" in chat.text
-    chat.press("Year 5")
-    assert "Which year do you graduate" in chat.text
-    chat.send("2019")
-    assert "haven't graduated yet" in chat.text
-    chat.send("2027")
-    assert "Saved" in chat.text
-    p = profile_of(chat)
-    assert (p.status, p.student_year, p.grad_year) == ("student", 5, 2027)
-    chat.send("/plan")
-    chat.press("Full plan")
-    assert "US electives" in chat.text
-
-
-def test_keeping_the_same_status_asks_nothing_more(chat: Chat) -> None:
-    answer_graduate(chat)
-    chat.send("/profile")
-    chat.press("Status")
-    chat.press("Graduate")
-    assert "Saved" in chat.text
-
-
-def test_changing_us_experience_to_some_asks_months(chat: Chat) -> None:
-    answer_graduate(chat)
-    chat.send("/profile")
-    chat.press("US experience")
-    chat.press("Yes, some")
-    assert "how many months" in chat.text
-    chat.send("/cancel")
-    chat.send("/profile")
-    chat.press("US experience")
-    chat.send("3")  # a number answers both at once
-    assert "Saved" in chat.text and "US experience: 3 months" in chat.text
-
-
-def test_edit_buttons_need_a_finished_profile(chat: Chat) -> None:
-    answer_graduate(chat, upto="visa")
-    chat.send("/cancel")
-    chat.send("/profile")
-    assert "still open" in chat.text
-    assert not [b for b in chat.buttons if b.data.startswith("ob:e:")]
-    chat.press_data("ob:e:budget")
-    assert chat.route == "stale"
-
-
-class Recorder(Feature):
-    name = "recorder"
-
-    def __init__(self) -> None:
-        self.seen: deque[set[str]] = deque()
-
-    def on_changed(self, turn: Turn, changed: set[str]) -> None:
-        self.seen.append(set(changed))
-
-
-def test_reminders_hear_about_a_new_application_date(store: Store, clock: Clock) -> None:
-    recorder = Recorder()
-    engine = Engine(store, [*all_features(), recorder], clock=clock)
-    engine.migrate()
-    chat = Chat(engine)
-    answer_graduate(chat)
-    assert recorder.seen and "profile" in recorder.seen[-1]  # completion
-    recorder.seen.clear()
-    chat.send("/profile")
-    chat.press("Budget")
-    chat.press("Moderate")
-    assert not recorder.seen  # a budget change moves no reminder
-    chat.send("/profile")
-    chat.press("Application")
-    chat.send("03/2029")
-    assert [s for s in recorder.seen if "profile" in s]
-    assert profile_of(chat).application == "2029-03"
-
-
-def test_a_date_that_has_passed_since_is_flagged(chat: Chat, clock: Clock) -> None:
-    answer_graduate(chat)
-    clock.advance(days=700)  # Oct 2028: the September application is behind
-    chat.send("/plan")
-    assert "That month has passed" in chat.text
-
-
-# -- time zones and other typed answers (pure) -----------------------------------------------------------
-@pytest.mark.parametrize(
-    ("typed", "zone"),
-    [
-        ("Asia/Kolkata", "Asia/Kolkata"),
-        ("asia/kolkata", "Asia/Kolkata"),
-        ("America/New York", "America/New_York"),
-        ("new york", "America/New_York"),
-        ("Lagos", "Africa/Lagos"),
-        ("Lahore", "Asia/Karachi"),
-        ("India", "Asia/Kolkata"),
-        ("São Paulo", "America/Sao_Paulo"),
-        ("UTC+5:30", "Asia/Kolkata"),
-        ("utc +05:30", "Asia/Kolkata"),
-        ("+0545", "Asia/Kathmandu"),
-        ("+3", "Etc/GMT-3"),
-        ("GMT-4", "Etc/GMT+4"),
-        ("−5", "Etc/GMT+5"),
-        ("UTC+14", "Etc/GMT-14"),
-        ("UTC", "UTC"),
-        ("+0", "UTC"),
-        ("UTC-13", None),
-        ("UTC+5:20", None),
-        ("Atlantis", None),
-        ("", None),
-        ("+", None),
-    ],
-)
-def test_parse_timezone(typed: str, zone: str | None) -> None:
-    assert parse_timezone(typed, load_rules()) == zone
-
-
-@pytest.mark.parametrize(
-    ("typed", "number"),
-    [("3", 3), ("about 3 months", 3), ("year 4", 4), ("4th", 4), ("three", 3), ("none", 0),
-     ("3-4", None), ("3.5", None), ("-3", None), ("", None), ("lots", None), ("12345", None)],
-)
-def test_parse_number(typed: str, number: int | None) -> None:
-    assert parse_number(typed) == number
-
-
-@pytest.mark.parametrize(
-    ("typed", "result"),
-    [("09/2028", (2028, 9)), ("9/2028", (2028, 9)), ("2028-09", (2028, 9)), ("Sep 2028", (2028, 9)),
-     ("september 2028", (2028, 9)), ("Sept. 2028", (2028, 9)), ("June '29", (2029, 6)), ("2029 june", (2029, 6)),
-     ("2028", "need_month"), ("13/2028", "bad_month"), ("0/2028", "bad_month"), ("smarch 2028", "unreadable"),
-     ("", "unreadable"), ("next year", "unreadable")],
-)
-def test_parse_month(typed: str, result: tuple[int, int] | str) -> None:
-    assert parse_month(typed) == result
-
-
-def test_match_choice_uses_labels_and_words() -> None:
-    words = load_rules().aliases["visa"]
-    labels = {"visitor": "🛂 I need a visitor visa", "authorized": "✅ I can already work", "unsure": "🤔 Not sure"}
-    assert match_choice("B1/B2", words, labels) == "b1b2"
-    assert match_choice("not sure!", words, labels) == "unsure"
-    assert match_choice("I need a visitor visa", words, labels) == "visitor"
-    assert match_choice("perhaps a unicorn", words, labels) is None
-    assert normalize("  Café—ÉLITE!! ") == "cafe elite"
-
-
-def test_next_cycles_skip_a_month_already_reached() -> None:
-    rules = load_rules()
-    assert [d.year for d in next_cycles(date(2026, 11, 25), rules)] == [2027, 2028, 2029]
-    assert [d.year for d in next_cycles(date(2026, 8, 31), rules)] == [2026, 2027, 2028]
-
-
 # -- the flow as data -------------------------------------------------------------------------------------
 def test_every_state_is_reachable_and_can_finish() -> None:
-    edges: dict[str, set[str]] = {}
-    for t in SPEC.transitions:
-        edges.setdefault(t["source"], set()).add(t["dest"])
-    seen, todo = {SPEC.initial}, [SPEC.initial]
-    while todo:
-        for dest in edges.get(todo.pop(), ()):
-            if dest not in seen:
-                seen.add(dest)
-                todo.append(dest)
-    assert seen == set(MACHINE.states)
-    assert all(state in edges for state in QUESTIONS)  # no dead end before "done"
+    feature = Onboarding()
+    for dialog in feature.dialogs:
+        spec = dialog.spec()
+        edges: dict[str, set[str]] = {}
+        for t in spec.transitions:
+            edges.setdefault(t["source"], set()).add(t["dest"])
+        seen, todo = {spec.initial}, [spec.initial]
+        while todo:
+            for dest in edges.get(todo.pop(), ()):
+                if dest not in seen:
+                    seen.add(dest)
+                    todo.append(dest)
+        assert seen == {*QUESTIONS, DONE}
+        assert all(state in edges for state in QUESTIONS)  # no dead end before "done"
+    assert [s.name for s in feature.questions.steps] == list(QUESTIONS)
     assert set(STEP) == set(QUESTIONS) and max(STEP.values()) == TOTAL_STEPS
 
 
-def test_the_diagram_in_docs_is_current() -> None:
-    diagram = MACHINE.mermaid()
-    assert diagram.startswith("stateDiagram-v2")
-    assert "us_experience --> us_months: next [months_unknown]" in diagram
-    assert DOCS.read_text() == diagram + "\n", "regenerate docs/flows/onboarding.mmd from MACHINE.mermaid()"
-
-
 def test_every_text_the_flow_uses_exists() -> None:
-    source = (Path(__file__).resolve().parent.parent / "flows" / "features" / "plan.py").read_text()
+    source = "\n".join(path.read_text() for path in sorted(PACKAGE.glob("*.py")))
     catalogue = texts()
     for key in set(re.findall(r'"(onboarding\.[a-z_]+)"', source)):
         assert key in catalogue, key
@@ -661,7 +461,6 @@ def test_every_text_the_flow_uses_exists() -> None:
         dynamic += [f"onboarding.bad_{state}_number", f"onboarding.bad_{state}_range"]
     dynamic += [f"onboarding.bad_application_{c}" for c in ("need_month", "bad_month", "unreadable", "past", "far")]
     dynamic += [f"onboarding.bad_grad_year_{c}" for c in ("number", "student", "graduate")]
-    dynamic += [f"onboarding.hint_{s}" for s in ("specialties", "gaps")]
     for key in dynamic:
         assert key in catalogue, key
 
@@ -672,7 +471,7 @@ def test_session_data_stays_small(chat: Chat) -> None:
     chat.press("Status")
     row = chat.engine.store.user(chat.user)
     assert row is not None and len(row["data"] or "") < 100
-    assert Input.button(chat.user, "ob:a:us_experience:none")  # the longest data fits easily
+    assert Input.button(chat.user, "ob:~o:us_experience:a:none")  # the longest data fits easily
 
 
 @pytest.mark.parametrize("flow", ["onboarding", "profile"])
@@ -680,6 +479,7 @@ def test_session_data_stays_small(chat: Chat) -> None:
 def test_every_question_shows_valid_html_with_buttons(chat: Chat, flow: str, state: str) -> None:
     answer_graduate(chat)
     session = chat.engine.store.load_session(chat.user)
+    # a change from /profile as stored before the questions were a dialog: still resumed
     session.enter(flow, state, {"edit": state, "follow": []} if flow == "profile" else {})
     with chat.engine.store.atomic():
         chat.engine.store.save_session(session, chat.engine.clock())

@@ -60,9 +60,9 @@ async def at_year_question(emu: Emulator, uid: int) -> None:
     await emu.wait_for(lambda: any("ob:s" in m.callback_data for m in emu.sent_messages(uid)))
     begin = next(m for m in emu.sent_messages(uid) if "ob:s" in m.callback_data)
     emu.press_button(uid, begin.message_id, "ob:s")
-    await emu.wait_for(lambda: any("ob:a:status:student" in m.callback_data for m in emu.sent_messages(uid)))
-    status = next(m for m in emu.sent_messages(uid) if "ob:a:status:student" in m.callback_data)
-    pressed = emu.press_button(uid, status.message_id, "ob:a:status:student")
+    await emu.wait_for(lambda: any("ob:~o:status:a:student" in m.callback_data for m in emu.sent_messages(uid)))
+    status = next(m for m in emu.sent_messages(uid) if "ob:~o:status:a:student" in m.callback_data)
+    pressed = emu.press_button(uid, status.message_id, "ob:~o:status:a:student")
     await emu.wait_for(lambda: bool(texts_to(emu, uid, YEAR_QUESTION)) and pressed not in emu.unanswered_callbacks())
 
 

@@ -232,3 +232,17 @@ def test_skip_at_a_pick_several_step_is_done_with_what_is_picked(chat: Chat, sto
     chat.send("skip")
     assert state_of(chat) == ("onboarding", "timezone")
     assert profile_of(chat, store).gaps == ()
+
+
+@pytest.mark.parametrize("typed_none", ["none", "nothing", "none of these", "nope"])
+def test_none_typed_at_the_gaps_step_moves_on_with_none(chat: Chat, store: Store, typed_none: str) -> None:
+    answer_graduate(chat, upto="gaps")
+    chat.send(typed_none)
+    assert state_of(chat) == ("onboarding", "timezone") and profile_of(chat, store).gaps == ()
+
+
+def test_ok_typed_at_a_pick_several_step_is_done(chat: Chat, store: Store) -> None:
+    answer_graduate(chat, upto="gaps")
+    chat.send("lors")
+    chat.send("ok")
+    assert state_of(chat) == ("onboarding", "timezone") and profile_of(chat, store).gaps == ("letters",)
