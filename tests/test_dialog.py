@@ -50,7 +50,8 @@ TRIP = Dialog(
         Step("went", StepKind.YESNO, "dialog.test_went",
              options=(Option("yes", "Yes", plain=True), Option("no", "No", plain=True)), width=2),
         Step("length", StepKind.DURATION, "dialog.test_length", low=0, high=24, when=has_rotation),
-        Step("letters", StepKind.NUMBER, "dialog.test_letters", low=0, high=5, skip=True),
+        Step("letters", StepKind.NUMBER, "dialog.test_letters", low=0, high=5, skip=True,
+             words={"button_skip": "dialog.test_no_letters"}),
         Step("start", StepKind.MONTH, "dialog.test_start", low=-60, high=60),
         Step("kinds", StepKind.MULTI, "dialog.test_kinds", max_picks=2, min_picks=1, picks_reason="dialog.test_picks",
              options=(Option("a", "Alpha", plain=True), Option("b", "Beta", ("second",), plain=True),
@@ -131,6 +132,7 @@ TEXTS = Texts({
         "dialog.test_went": "Did you go?", "dialog.test_length": "How long?", "dialog.test_letters": "Letters?",
         "dialog.test_start": "When did it start?", "dialog.test_kinds": "Which kinds?",
     "dialog.test_note": "A note?", "dialog.test_picks": "At most {max}, at least one.",
+    "dialog.test_no_letters": "No letters",
 })
 
 
@@ -330,3 +332,10 @@ def test_a_pressed_pick_is_checked_as_a_typed_one(trip: Chat) -> None:
     assert "Gamma is full." in trip.text and answers(trip)["kinds"] == ["a"]
     trip.send("gamma")
     assert "Gamma is full." in trip.text and answers(trip)["kinds"] == ["a"]
+
+
+def test_a_step_may_word_the_shared_texts_its_own_way(trip: Chat) -> None:
+    trip.send("no")
+    assert [b.label for b in trip.buttons] == ["◀️ Back", "No letters"]  # the shared Back, this step's own Skip
+    trip.press("No letters")
+    assert state(trip) == "start" and "letters" not in answers(trip)

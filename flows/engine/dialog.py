@@ -58,8 +58,9 @@ class Ask:
         return str(self.turn.t(key, **values))
 
     def say(self, name: str, **values: object) -> str:
-        """A shared dialog text (``dialog.<name>``), or the dialog's own wording of it."""
-        return self.t(self.dialog.words.get(name, f"dialog.{name}"), **values)
+        """A shared dialog text (``dialog.<name>``), or the step's or the dialog's own wording of it."""
+        key = (self.step.words or {}).get(name) or self.dialog.words.get(name, f"dialog.{name}")
+        return self.t(key, **values)
 
     @property
     def editing(self) -> bool:
@@ -97,6 +98,7 @@ class Step:
     min_picks: int = 0  # MULTI: Done needs at least this many
     picks_reason: str = ""  # MULTI: text key when there are too many or too few
     empty: str = ""  # text key for an empty message (placeholders: limit and values'); "": the dialog's
+    words: Mapping[str, str] | None = None  # as Dialog.words, for this step only
 
     @property
     def key(self) -> str:
