@@ -1,37 +1,29 @@
-"""Conversations with the externship check (/vet) and the saved programs (/programs)."""
+"""Conversations with the externship check (/vet) and the saved programs (/programs): the
+verdict, the list, changing answers, comparing, the tracker and the checklist's content."""
 
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
-from flows.base.content import CONTENT_DIR, ContentError, Texts, load_texts
+from flows.base.content import ContentError, Texts
 from flows.base.types import Input
 from flows.domain.scoring import UNSURE
-from flows.engine.engine import Engine, Feature
-from flows.features.start import Core
-from flows.features.vet import DONE, MACHINE, NAME, VET_FLOW, Vetting, checklist, load_checklist
+from flows.engine.engine import Engine
+from flows.features.vet import load_checklist
 from flows.storage.experiences import migrations as experience_migrations
 from flows.storage.store import Store
 from tests.chat import Chat, Clock
+from tests.vet_walk import COUNT, GOOD, ITEMS, answer, answers_of, features, program_rows, texts_in, walk
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def features() -> list[Feature]:
-    """Only the features this flow talks to, so other features' work cannot break these tests."""
-    return [Core(), Vetting()]
-
-
 @pytest.fixture(scope="session")
 def catalogue(tmp_path_factory: pytest.TempPathFactory) -> Texts:
-    folder = tmp_path_factory.mktemp("texts")
-    for stem in ("core", "errors", "vetting"):
-        shutil.copy(CONTENT_DIR / "texts" / f"{stem}.yaml", folder)
-    return load_texts(folder)
+    return texts_in(tmp_path_factory.mktemp("texts"))
 
 
 @pytest.fixture
@@ -39,36 +31,6 @@ def engine(store: Store, clock: Clock, catalogue: Texts) -> Engine:
     engine = Engine(store, features(), text_catalogue=catalogue, clock=clock)
     engine.migrate()
     return engine
-
-ITEMS = checklist().items
-COUNT = len(ITEMS)
-GOOD = {item.id: ("n" if item.red_flag else "y") for item in ITEMS}  # button codes: y, n, u
-
-
-def answer(chat: Chat, code: str) -> None:
-    """Press Yes (y), No (n) or Not sure (u) under the current question."""
-    found = [b for b in chat.buttons if b.data.startswith("vet:a:") and b.data.endswith(f":{code}")]
-    assert found, f"no answer button in {chat.text!r}"
-    chat.press_data(found[0].data)
-
-
-def walk(chat: Chat, name: str, codes: dict[str, str] | None = None) -> None:
-    """Vet a program from /vet to the verdict; items not in ``codes`` get a good answer."""
-    chat.send("/vet")
-    if "Start a new one" in chat.text:
-        chat.press("Start a new one")
-    chat.send(name)
-    for item in ITEMS:
-        answer(chat, (codes or {}).get(item.id, GOOD[item.id]))
-
-
-def program_rows(store: Store, user: str = "tg:1001") -> list[dict[str, object]]:
-    return list(store.db.table("programs").rows_where("user_id = ?", [user], order_by="id"))
-
-
-def answers_of(store: Store, program_id: int) -> dict[str, str]:
-    rows = store.db.table("program_answers").rows_where("program_id = ?", [program_id])
-    return {r["item_id"]: r["answer"] for r in rows}
 
 
 # -- the walk ------------------------------------------------------------------------------
@@ -143,139 +105,6 @@ def test_the_check_is_on_the_menu_and_behind_a_deep_link(chat: Chat) -> None:
     assert "/vet" in chat.text and "/programs" in chat.text
 
 
-def test_typed_answers_work_and_nonsense_is_re_asked(chat: Chat, store: Store) -> None:
-    chat.send("/vet")
-    chat.send("Typed Program")
-    chat.send("Yes!")
-    assert f"2/{COUNT}" in chat.text
-    chat.send("not sure")
-    assert f"3/{COUNT}" in chat.text
-    chat.send("banana <b>")
-    assert "Yes, No or Not sure" in chat.text
-    [row] = program_rows(store)
-    assert answers_of(store, int(row["id"])) == {"duties": "y", "hands_on": "?"}  # type: ignore[call-overload]
-
-
-# -- Back, /cancel, resuming ------------------------------------------------------------------
-
-
-def test_back_shows_the_earlier_answer_and_back_from_the_first_item_renames(chat: Chat, store: Store) -> None:
-    chat.send("/vet")
-    chat.send("First Name")
-    answer(chat, "y")
-    answer(chat, "u")
-    chat.press("Back")
-    assert f"2/{COUNT}" in chat.text and "Your answer so far: Not sure" in chat.text
-    assert chat.replies[0].replace  # the question message is edited in place
-    chat.press("Back")
-    assert f"1/{COUNT}" in chat.text and "Your answer so far: Yes" in chat.text
-    chat.press("Back")
-    assert "saved as First Name" in chat.text
-    chat.send("Second Name")
-    assert f"Second Name · 1/{COUNT}" in chat.text
-    chat.press("Back")
-    chat.press("Keep this name")
-    assert f"Second Name · 1/{COUNT}" in chat.text
-    assert [r["name"] for r in program_rows(store)] == ["Second Name"]
-
-
-def test_cancel_mid_way_keeps_the_answers_and_vet_resumes_later(chat: Chat, clock: Clock) -> None:
-    chat.send("/vet")
-    chat.send("Paused Program")
-    for _ in range(4):
-        answer(chat, "y")
-    chat.send("/cancel")
-    assert "Stopped the externship check" in chat.text
-    clock.advance(days=3)
-    chat.send("/vet")
-    assert "Paused Program" in chat.text and f"4 of {COUNT} answered" in chat.text
-    chat.press("Continue")
-    assert f"5/{COUNT}" in chat.text
-    for item in ITEMS[4:]:
-        answer(chat, GOOD[item.id])
-    assert "Every sign confirmed" in chat.text
-
-
-def test_an_unfinished_program_shows_in_the_list_and_continues_from_there(chat: Chat) -> None:
-    chat.send("/vet")
-    chat.send("Half Done")
-    answer(chat, "y")
-    chat.send("/cancel")
-    chat.send("/programs")
-    assert "⏸ Half Done" in [b.label for b in chat.buttons]
-    chat.press("Half Done")
-    assert f"1 of {COUNT} answered" in chat.text
-    chat.press("Continue")
-    assert f"2/{COUNT}" in chat.text
-
-
-def test_a_restart_resumes_at_the_same_question(tmp_path: Path, clock: Clock, catalogue: Texts) -> None:
-    path = tmp_path / "coach.db"
-    first = Engine(Store.open(path), features(), text_catalogue=catalogue, clock=clock)
-    first.migrate()
-    chat = Chat(first)
-    chat.send("/vet")
-    chat.send("Survivor")
-    answer(chat, "y")
-    answer(chat, "n")
-    first.store.close()
-    second = Engine(Store.open(path), features(), text_catalogue=catalogue, clock=clock)
-    second.migrate()
-    chat = Chat(second)
-    chat.send("/start")
-    assert "middle of the externship check" in chat.text
-    chat.press("Continue")
-    assert f"Survivor · 3/{COUNT}" in chat.text
-
-
-def test_starting_a_new_one_leaves_the_unfinished_one_alone(chat: Chat, store: Store) -> None:
-    chat.send("/vet")
-    chat.send("Old One")
-    answer(chat, "y")
-    chat.send("/vet")
-    chat.press("Start a new one")
-    chat.send("New One")
-    assert [r["name"] for r in program_rows(store)] == ["Old One", "New One"]
-
-
-def test_other_commands_mid_way_offer_to_continue(chat: Chat) -> None:
-    chat.send("/vet")
-    chat.send("Busy Program")
-    answer(chat, "y")
-    chat.send("/help")
-    assert "middle of the externship check" in chat.text
-    chat.press("Continue")
-    assert f"2/{COUNT}" in chat.text
-
-
-# -- bad input ------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("name", ["", "   ", "\x00\x07", "x" * 2000, "🏥" * 81])
-def test_bad_names_are_re_asked_and_nothing_is_saved(chat: Chat, store: Store, name: str) -> None:
-    chat.send("/vet")
-    chat.send(name)
-    assert "I need a name" in chat.text or "shorter one" in chat.text
-    assert program_rows(store) == []
-    chat.send("Fine Name")
-    assert f"1/{COUNT}" in chat.text
-
-
-def test_a_long_name_says_how_long_it_was(chat: Chat) -> None:
-    chat.send("/vet")
-    chat.send("x" * 2000)
-    assert "2000 characters" in chat.text
-
-
-def test_html_in_a_name_comes_back_escaped_and_unharmed(chat: Chat, store: Store) -> None:
-    name = "<b>ABC</b> & Sons' \"Clinic\" — مستشفى"
-    chat.send("/vet")
-    chat.send(name)
-    assert "&lt;b&gt;ABC&lt;/b&gt; &amp; Sons" in chat.replies[0].text
-    assert name in chat.text
-    assert program_rows(store)[0]["name"] == name
-
-
 def test_old_and_forged_buttons_are_refused(chat: Chat, store: Store) -> None:
     chat.send("/vet")
     chat.send("Mine")
@@ -344,6 +173,27 @@ def test_rename_from_the_card(chat: Chat, store: Store) -> None:
     chat.send("  New   Name ")
     assert "Renamed to New Name" in chat.text
     assert program_rows(store)[0]["name"] == "New Name"
+
+
+def test_rename_can_keep_the_name_and_works_mid_way(chat: Chat, store: Store) -> None:
+    walk(chat, "Kept Name")
+    chat.send("/programs")
+    chat.press("Kept Name")
+    chat.press("Rename")
+    assert "saved as Kept Name" in chat.text
+    chat.press("Keep this name")
+    assert "Vetted on" in chat.text and "Renamed" not in chat.text and chat.replies[-1].replace
+    assert chat.engine.store.load_session(chat.user).flow is None
+    chat.send("/vet")
+    chat.send("Half Way")
+    answer(chat, "y")
+    chat.send("/programs")
+    chat.press("Half Way")
+    chat.press("Rename")
+    chat.send("Whole Way")
+    assert "Renamed to Whole Way" in chat.text
+    chat.press("Continue")
+    assert f"Whole Way · 2/{COUNT}" in chat.text
 
 
 def test_side_by_side_comparison_is_one_line_per_item(chat: Chat) -> None:
@@ -459,23 +309,8 @@ def test_no_tracker_button_until_the_tracker_exists(engine: Engine, store: Store
 # -- the flow and its content ---------------------------------------------------------------
 
 
-def test_every_state_is_reachable_and_the_diagram_is_current() -> None:
-    reachable, frontier = {VET_FLOW.initial}, [VET_FLOW.initial]
-    while frontier:
-        state = frontier.pop()
-        for t in VET_FLOW.transitions:
-            if t["source"] == state and t["dest"] not in reachable:
-                reachable.add(t["dest"])
-                frontier.append(t["dest"])
-    assert reachable == set(VET_FLOW.states)
-    assert MACHINE.fire("named", NAME) == "item"
-    assert MACHINE.fire("answer", "item", COUNT - 1, COUNT) == DONE
-    diagram = (ROOT / "docs" / "flows" / "vetting.mmd").read_text(encoding="utf-8").strip()
-    assert diagram == MACHINE.mermaid()
-
-
 def test_every_text_key_the_feature_uses_exists(catalogue: Texts) -> None:
-    source = (ROOT / "flows" / "features" / "vet.py").read_text(encoding="utf-8")
+    source = "".join(p.read_text(encoding="utf-8") for p in (ROOT / "flows" / "features" / "vet").glob("*.py"))
     keys = set(re.findall(r"[\"'](vetting\.[a-z_]+)[\"']", source))
     keys |= {f"vetting.level_{level}" for level in ("strong", "promising", "weak", "red_flags", "unfinished")}
     keys |= {f"vetting.answer_{code}" for code in "ynu"} | {f"vetting.reason_{c}" for c in
@@ -527,22 +362,3 @@ def test_a_text_while_no_step_waits_is_not_swallowed(engine: Engine) -> None:
     assert outcome.route != "flow:vet"
 
 
-def test_answers_saved_under_the_old_checklist_carry_over() -> None:
-    from sqlite_utils import Database
-
-    from flows.features.vet import migrations as vet_migrations
-    from flows.storage.store import core_migrations
-
-    db = Database(memory=True)
-    core_migrations.apply(db)
-    vet_migrations.apply(db, stop_before="m002_checklist_from_the_guide")
-    db.execute("INSERT INTO users (user_id, first_seen, last_seen) VALUES ('tg:1', 'x', 'x')")
-    db.table("programs").insert({"id": 1, "user_id": "tg:1", "name": "Old", "created_at": "x", "updated_at": "x",
-                                 "verdict": "promising", "finished": 1})
-    for item, value in {"guar_match": "y", "letter": "n", "fee": "y", "guar_lor": "n", "duties": "y"}.items():
-        db.table("program_answers").insert({"program_id": 1, "user_id": "tg:1", "item_id": item, "answer": value,
-                                            "answered_at": "x"})
-    vet_migrations.apply(db)
-    answers = {r["item_id"]: r["answer"] for r in db.table("program_answers").rows}
-    assert answers == {"guarantee": "y", "evaluation": "n", "duties": "y"}
-    assert db.table("programs").get(1)["verdict"] == "red_flags"  # a guarantee: the guide says avoid
