@@ -75,9 +75,10 @@ class Vetting(Feature):
     def __init__(self) -> None:
         items = checklist().items  # loaded and checked at start, not on the first update
         name = Step(
-            NAME, StepKind.TEXT, "vetting.name_example", limit=MAX_INPUT, read=self._read_name,
-            shown=lambda ask, value: None,  # the header says the saved name
-            words={"empty": "vetting.name_empty", "button_keep": "vetting.button_keep_name"},
+            NAME, StepKind.TEXT, self._name_prompt, limit=MAX_INPUT, read=self._read_name, empty="vetting.name_empty",
+            values=lambda ask: {"count": len(checklist()), "name": ask.answers.get(NAME, "")},
+            shown=lambda ask, value: None,  # the prompt says the saved name
+            words={"button_keep": "vetting.button_keep_name"},
         )
         steps = [name, *(
             Step(item.id, StepKind.YESNO, "vetting.item", options=ANSWERS, width=3, keep=False,
@@ -166,12 +167,16 @@ class Vetting(Feature):
             turn.store.record_completion(turn.user_id, "vet", turn.now)
         return views.verdict(turn, get_program(turn.store, turn.user_id, program_id), verdict)
 
+    @staticmethod
+    def _name_prompt(ask: Ask) -> str:
+        return "vetting.ask_name_again" if ask.answers.get(NAME) else "vetting.ask_name"
+
     def _header(self, ask: Ask) -> str:
-        """Above each step: what the name step is for, or which program and item this is."""
+        """Above each item: which program and item this is."""
         name = ask.answers.get(NAME)
         cl = checklist()
         if ask.step.name == NAME:
-            return ask.t("vetting.ask_name_again", name=name) if name else ask.t("vetting.ask_name", count=len(cl))
+            return ""
         if ask.editing:
             return ask.t("vetting.item_head_edit", name=name or "")
         item = cl.item(ask.step.name)
