@@ -12,7 +12,7 @@ import pytest
 from bot import diagrams
 from flows.base.content import Texts, texts
 from flows.base.errors import InvalidAnswer
-from flows.base.types import Input, Reply
+from flows.base.types import Button, Input, Reply
 from flows.engine.dialog import Dialog, End, Option, Step, StepKind
 from flows.engine.engine import CommandHandler, Engine, Feature, Turn
 from flows.engine.machine import FlowMachine, FlowSpec
@@ -82,15 +82,33 @@ CARD = Dialog(
 )
 
 
+# A draft and its preview: typed text at the preview is a new draft (``text_for``); the preview
+# has a button of the feature's own under its own (``extra``).
+NOTE = Dialog(
+    "note",
+    "n",
+    [
+        Step("draft", StepKind.TEXT, "dialog.test_note"),
+        Step("check", StepKind.CONFIRM, "dialog.test_check", options=(Option("go", "Send", plain=True),),
+             values=lambda ask: {"draft": ask.answers.get("draft", "")}, text_for="draft",
+             extra=lambda ask: ((Button("Who gets it", "tp:who"),),)),
+    ],
+    load=load,
+    save=save,
+    finish=finish,
+)
+
+
 class Trip(Feature):
     name = "trip"
     prefix = "tp"
-    dialogs = (TRIP, CARD)
+    dialogs = (TRIP, CARD, NOTE)
 
     def commands(self) -> dict[str, CommandHandler]:
         return {
             "card": lambda turn, args: CARD.begin(turn, at=args, data={ANSWERS: {"went": "no", "kinds": ["a"]}},
                                                   only=True),
+            "note": lambda turn, args: NOTE.begin(turn, data={ANSWERS: {}}),
             "trip": lambda turn, args: TRIP.begin(turn, data={ANSWERS: {}}),
             "change": lambda turn, args: TRIP.begin(turn, at="went", data={ANSWERS: {"went": "no"}}, only=True,
                                                     follow=["length"]),
@@ -133,6 +151,7 @@ TEXTS = Texts({
         "dialog.test_start": "When did it start?", "dialog.test_kinds": "Which kinds?",
     "dialog.test_note": "A note?", "dialog.test_picks": "At most {max}, at least one.",
     "dialog.test_no_letters": "No letters",
+    "dialog.test_check": "Send “{draft}”?",
 })
 
 
@@ -339,3 +358,19 @@ def test_a_step_may_word_the_shared_texts_its_own_way(trip: Chat) -> None:
     assert [b.label for b in trip.buttons] == ["◀️ Back", "No letters"]  # the shared Back, this step's own Skip
     trip.press("No letters")
     assert state(trip) == "start" and "letters" not in answers(trip)
+
+
+def test_typed_text_at_a_preview_is_a_new_draft_and_only_the_button_confirms(trip: Chat) -> None:
+    trip.send("/note")
+    trip.send("first")
+    assert state(trip) == "check" and "Send “first”?" in trip.text
+    rows = [[b.label for b in row] for r in trip.replies for row in r.buttons]
+    assert rows == [["Send"], ["◀️ Back"], ["Who gets it"]]  # the feature's own row under the step's
+    trip.send("yes")  # not a confirmation: the new draft
+    assert state(trip) == "check" and "Send “yes”?" in trip.text and answers(trip)["draft"] == "yes"
+    trip.send("back")
+    assert state(trip) == "draft" and "Your answer now: yes" in trip.text
+    trip.send("keep")
+    trip.press("Send")
+    assert state(trip) is None and FINISHED[-1].answers == {"draft": "yes", "check": "go"}
+

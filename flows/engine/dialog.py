@@ -99,6 +99,8 @@ class Step:
     picks_reason: str = ""  # MULTI: text key when there are too many or too few
     empty: str = ""  # text key for an empty message (placeholders: limit and values'); "": the dialog's
     words: Mapping[str, str] | None = None  # as Dialog.words, for this step only
+    extra: Callable[[Ask], Keyboard] | None = None  # rows of the feature's own buttons, under the step's
+    text_for: str = ""  # typed text here answers that earlier step again (a new draft at a preview)
 
     @property
     def key(self) -> str:
@@ -140,6 +142,8 @@ class Dialog:
         self.by_name = {s.name: s for s in self.steps}
         if len(self.by_name) != len(self.steps) or DONE in self.by_name:
             raise ValueError(f"dialog {self.name}: step names must be unique and not {DONE!r}")
+        if any(s.text_for and s.text_for not in self.by_name for s in self.steps):
+            raise ValueError(f"dialog {self.name}: text_for names no step")
         self.machine = FlowMachine(self.spec())
 
     # -- the machine --------------------------------------------------------------------------
@@ -308,6 +312,8 @@ class Dialog:
             nav.append(Button(ask.say("button_skip"), self.data(name, "k")))
         if nav:
             rows.append(tuple(nav))
+        if step.extra is not None:
+            rows += step.extra(ask)
         return tuple(rows)
 
     def can_back(self, ask: Ask) -> bool:
@@ -359,6 +365,9 @@ class Dialog:
             return self.keep_or_skip(ask)
         if move in ("done", "skip") and step.kind is StepKind.MULTI:
             return self.done_picking(ask)
+        if step.text_for:
+            ask = Ask(turn, self, self.by_name[step.text_for], ask.answers)
+            step = ask.step
         if step.kind is StepKind.MULTI:
             if typed.yes_no(value) == "no" and step.min_picks == 0:  # "none", "nope": nothing picked
                 self.save(turn, step, ())
