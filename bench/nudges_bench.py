@@ -9,7 +9,7 @@ What is measured:
 1. **Claim.** A file database (WAL, as in production) with ``users`` users, their profiles
    (time zones) and about four nudges each in a realistic mix: sent in the past, scheduled
    for the coming years, held (paused), failed, and 10% due now. The timed call is
-   :func:`flows.features.nudges.claim_due` (BEGIN IMMEDIATE, one ``UPDATE … RETURNING`` of a batch,
+   :func:`flows.storage.nudges.claim_due` (BEGIN IMMEDIATE, one ``UPDATE … RETURNING`` of a batch,
    COMMIT), median of several runs, each put back afterwards; also with nothing due (the
    usual tick). ``EXPLAIN QUERY PLAN`` shows the index range scan.
 2. **Dispatch at the configured rate (25/s), on a virtual clock.** 10,000 due nudges to
@@ -37,9 +37,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.delivery import Dispatcher
+from flows.domain.nudges import NudgeConfig, config
 from flows.engine.engine import Engine
 from flows.features import all_features
-from flows.features.nudges import CLAIM_PLAN_SQL, NudgeConfig, claim_due, config, new_token, stamp
+from flows.storage.nudges import CLAIM_PLAN_SQL, claim_due, new_token, stamp
 from flows.storage.store import Store
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)  # daytime in every zone below

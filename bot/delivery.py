@@ -70,13 +70,12 @@ from telegram.request import BaseRequest, HTTPXRequest, RequestData
 from bot.render import keyboard_json, split_text
 from flows.base.content import Texts
 from flows.base.types import Reply
+from flows.domain.nudges import NudgeConfig, config
 from flows.engine.engine import utcnow
-from flows.features.nudges import (
+from flows.features.nudges import decide
+from flows.storage.nudges import (
     Claimed,
-    NudgeConfig,
     claim_due,
-    config,
-    decide,
     mark_failed,
     mark_sending,
     mark_sent,

@@ -16,7 +16,8 @@ from flows.domain import ics
 from flows.domain.plan import milestone_dates
 from flows.engine.engine import Engine, Turn
 from flows.features.calendar import FILENAME
-from flows.features.nudges import reschedule, schedule_rows
+from flows.features.nudges import reschedule
+from flows.storage.nudges import schedule_rows
 from flows.storage.profiles import save_answer
 from tests.chat import Chat, Clock
 from tests.factories import insert_experience

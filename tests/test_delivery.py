@@ -35,9 +35,10 @@ from bot.delivery import (
     request_leaving,
 )
 from flows.base.types import Button, Input, Reply, keyboard
+from flows.domain.nudges import config
 from flows.engine.engine import Engine, Turn
 from flows.features import all_features
-from flows.features.nudges import claim_due, config, mark_sending, new_token, schedule_rows, unmark_sending
+from flows.storage.nudges import claim_due, mark_sending, new_token, schedule_rows, unmark_sending
 from flows.storage.profiles import save_answer
 from flows.storage.store import Store
 from tests.chat import Clock

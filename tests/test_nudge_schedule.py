@@ -10,6 +10,16 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from flows.base.content import ContentError
+from flows.domain.nudges import (
+    KINDS,
+    Wanted,
+    config,
+    experience_nudges,
+    load_config,
+    milestone_nudges,
+    spread,
+    vetting_nudges,
+)
 from flows.domain.plan import milestone_dates
 from flows.domain.timezones import (
     QuietHours,
@@ -21,20 +31,8 @@ from flows.domain.timezones import (
     utc_offset_label,
     zone_or_utc,
 )
-from flows.features.nudges import (
-    KINDS,
-    Prefs,
-    Wanted,
-    config,
-    experience_nudges,
-    load_config,
-    milestone_nudges,
-    outreach_nudges,
-    parse_stamp,
-    spread,
-    stamp,
-    vetting_nudges,
-)
+from flows.features.nudges import outreach_nudges
+from flows.storage.nudges import Prefs, parse_stamp, stamp
 
 CFG = config()
 NIGHT = QuietHours(time(21), time(9))

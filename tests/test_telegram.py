@@ -200,7 +200,7 @@ async def test_an_edited_message_is_never_taken_as_an_answer(
     app: Application, updates: Updates, request_: RecordingRequest, engine: Engine
 ) -> None:
     await app.process_update(updates.message(5, "/settings"))
-    await app.process_update(updates.press(5, "n:q"))
+    await app.process_update(updates.press(5, "st:q"))
     assert "quiet" in request_.texts()[-1].lower() or "quiet" in str(request_.calls[-1].params).lower()
     asked = len(request_.calls)
     before = engine.store.user("tg:5")

@@ -1,6 +1,6 @@
 """Local times: placing a message in the user's morning, outside their quiet hours,
 correctly across daylight-saving changes. Zones are IANA names (``Profile.timezone``; what
-users type is read by :func:`flows.features.plan.parse_timezone`)."""
+users type is read by :func:`flows.domain.goals.parse_timezone`)."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ from flows.features.nudges import Nudges
 from flows.features.plan import Onboarding
 from flows.features.privacy import Privacy
 from flows.features.reflect import Reflections
+from flows.features.settings import Settings
 from flows.features.start import Core
 from flows.features.vet import Vetting
 
@@ -33,6 +34,7 @@ def all_features() -> list[Feature]:
         Eras(),
         Interview(),
         Nudges(),
+        Settings(),
         CalendarFeature(),
         Questions(),
     ]

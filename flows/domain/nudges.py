@@ -1,0 +1,205 @@
+"""Timeline nudges, the pure part: their settings from ``content/nudges.yaml`` and which
+nudges a user's records call for, as plain values (no database, no clock but ``today``).
+
+The table that holds them is ``flows/storage/nudges.py``; the feature that keeps it in step
+with a user's records and answers a nudge's buttons is ``flows/features/nudges.py``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, time, timedelta
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from flows.base.content import CONTENT_DIR, ContentError, line_of, load_yaml, require
+from flows.base.text import clean
+from flows.domain.timezones import QuietHours, parse_hhmm
+
+KINDS = ("milestone", "letter", "reflection", "followup", "vetting")
+AMOUNTS = ("all", "milestones", "none")  # how many nudges a user wants: /settings
+
+# -- content -----------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class DeliveryConfig:
+    tick_seconds: float = 30.0
+    batch: int = 300
+    rate_per_second: float = 25.0
+    per_chat_seconds: float = 1.0
+    lease: timedelta = timedelta(minutes=5)
+    network_retries: int = 3
+    network_backoff_seconds: float = 2.0
+    retry_after_max: int = 3
+    max_attempts: int = 5
+    parallel: int = 8  # messages in flight at once, so one slow chat never holds up the rest
+
+
+@dataclass(frozen=True, slots=True)
+class NudgeConfig:
+    send_time: time
+    quiet: QuietHours
+    morning: timedelta  # a late nudge goes out only within this long after the morning slot
+    min_gap: timedelta
+    snooze_days: int
+    letter_days_before_end: int
+    reflection_days_after_end: int
+    vetting_days: int
+    expire_days: Mapping[str, int]
+    delivery: DeliveryConfig
+
+
+def _time(path: Path, node: Mapping[str, Any], key: str) -> time:
+    value = parse_hhmm(str(require(path, node, key)))
+    if value is None:
+        raise ContentError(path, line_of(node), f"'{key}' must be a time like 09:30")
+    return value
+
+
+def _number(path: Path, node: Mapping[str, Any], key: str, low: float, high: float) -> Any:
+    value = require(path, node, key, (int, float))
+    if isinstance(value, bool) or not low <= value <= high:
+        raise ContentError(path, line_of(node), f"'{key}' must be between {low} and {high}")
+    return value
+
+
+def load_config(path: Path = CONTENT_DIR / "nudges.yaml") -> NudgeConfig:
+    data = load_yaml(path)
+    if not isinstance(data, dict):
+        raise ContentError(path, None, "expected a mapping")
+    sched = require(path, data, "schedule", dict)
+    events = require(path, data, "events", dict)
+    expire = require(path, data, "expire_days", dict)
+    deliv = require(path, data, "delivery", dict)
+    missing = set(KINDS) - set(expire)
+    if missing:
+        raise ContentError(path, line_of(expire), f"expire_days needs {sorted(missing)}")
+    return NudgeConfig(
+        send_time=_time(path, sched, "send_time"),
+        quiet=QuietHours(_time(path, sched, "quiet_start"), _time(path, sched, "quiet_end")),
+        morning=timedelta(hours=_number(path, sched, "morning_hours", 0.5, 4)),
+        min_gap=timedelta(hours=_number(path, sched, "min_gap_hours", 0, 24 * 7)),
+        snooze_days=int(_number(path, sched, "snooze_days", 1, 60)),
+        letter_days_before_end=int(_number(path, events, "letter_days_before_end", 1, 28)),
+        reflection_days_after_end=int(_number(path, events, "reflection_days_after_end", 1, 28)),
+        vetting_days=int(_number(path, events, "vetting_days", 1, 90)),
+        expire_days=MappingProxyType({k: int(_number(path, expire, k, 1, 365)) for k in KINDS}),
+        delivery=DeliveryConfig(
+            tick_seconds=float(_number(path, deliv, "tick_seconds", 1, 3600)),
+            batch=int(_number(path, deliv, "batch", 1, 100_000)),
+            rate_per_second=float(_number(path, deliv, "rate_per_second", 0.1, 30)),
+            per_chat_seconds=float(_number(path, deliv, "per_chat_seconds", 0, 60)),
+            lease=timedelta(minutes=_number(path, deliv, "lease_minutes", 1, 24 * 60)),
+            network_retries=int(_number(path, deliv, "network_retries", 0, 10)),
+            network_backoff_seconds=float(_number(path, deliv, "network_backoff_seconds", 0, 600)),
+            retry_after_max=int(_number(path, deliv, "retry_after_max", 0, 10)),
+            max_attempts=int(_number(path, deliv, "max_attempts", 1, 50)),
+            parallel=int(_number(path, deliv, "parallel", 1, 64)),
+        ),
+    )
+
+
+@functools.cache
+def config() -> NudgeConfig:
+    """The nudge settings from ``content/nudges.yaml``, loaded once per process."""
+    return load_config()
+
+
+# -- what should be scheduled (pure) -----------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Wanted:
+    """One nudge the user's records call for."""
+
+    key: str
+    kind: str
+    due_on: date
+    expires_on: date
+    args: Mapping[str, Any] = field(default_factory=dict)
+    new_ok: bool = True  # False: keep an existing row, but do not create one (a window opening today)
+
+
+def _month_end(value: str) -> date | None:
+    try:
+        year, month = (int(p) for p in value.split("-")[:2])
+        first_next = date(year + month // 12, month % 12 + 1, 1)
+    except (ValueError, AttributeError):
+        return None
+    return first_next - timedelta(days=1)
+
+
+def _day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat((value or "")[:10])
+    except ValueError:
+        return None
+
+
+def milestone_nudges(
+    windows: Iterable[tuple[Any, date, date]], today: date, student: bool, cfg: NudgeConfig
+) -> list[Wanted]:
+    """A nudge at the start of each window still ahead (``windows``: (milestone, start, end))."""
+    days = timedelta(days=cfg.expire_days["milestone"])
+    return [
+        Wanted(
+            f"ms:{m.id}", "milestone", start, min(start + days, end),
+            {"m": m.id, "title": m.title, "student": int(student)}, new_ok=start > today,
+        )
+        for m, start, end in windows
+        if start >= today
+    ]
+
+
+def experience_nudges(experiences: Iterable[Any], today: date, cfg: NudgeConfig) -> list[Wanted]:
+    """Per rotation: ask for a letter in its last week (if none asked yet); reflect just after.
+
+    ``experiences`` need ``id``, ``institution``, ``end`` ("YYYY-MM", inclusive) and ``letter``.
+    A rotation that ended long ago (logged afterwards) gets nothing: no bursts of old news.
+    """
+    wanted = []
+    for exp in experiences:
+        last = _month_end(exp.end or "")
+        if last is None:
+            continue
+        place = clean(exp.institution or "", 80)
+        if exp.letter in (None, "", "none") and today <= last:
+            start = last - timedelta(days=cfg.letter_days_before_end - 1)
+            expires = last + timedelta(days=cfg.expire_days["letter"])
+            wanted.append(Wanted(f"lt:{exp.id}", "letter", max(start, today), expires, {"place": place}))
+        due = last + timedelta(days=cfg.reflection_days_after_end)
+        expires = due + timedelta(days=cfg.expire_days["reflection"])
+        if today <= expires:
+            wanted.append(Wanted(f"rf:{exp.id}", "reflection", max(due, today), expires, {"place": place}))
+    return wanted
+
+
+def vetting_nudges(
+    rows: Iterable[tuple[int, str, int, str | None]], today: date, cfg: NudgeConfig
+) -> list[Wanted]:
+    """``rows``: (program id, name, count of "Not sure" answers, first such answer's time)."""
+    wanted = []
+    for pid, name, unsure, first in rows:
+        answered = _day(first)
+        if not unsure or answered is None:
+            continue
+        due = answered + timedelta(days=cfg.vetting_days)
+        expires = due + timedelta(days=cfg.expire_days["vetting"])
+        if today <= expires:
+            args = {"program": clean(name or "", 80), "count": unsure}
+            wanted.append(Wanted(f"vt:{pid}", "vetting", max(due, today), expires, args))
+    return wanted
+
+
+def spread(wanted: Sequence[Wanted]) -> list[Wanted]:
+    """At most one nudge per day: later ones on a crowded day move to the next free day."""
+    taken: set[date] = set()
+    out = []
+    for w in sorted(wanted, key=lambda w: (w.due_on, KINDS.index(w.kind), w.key)):
+        day = w.due_on
+        while day in taken:
+            day += timedelta(days=1)
+        taken.add(day)
+        out.append(w if day == w.due_on else Wanted(w.key, w.kind, day, max(w.expires_on, day), w.args, w.new_ok))
+    return out
+

@@ -1,0 +1,318 @@
+"""The ``nudges`` table (the only truth about what will be sent) and ``nudge_settings`` (each
+user's quiet hours, pause, amount and stopped kinds), as plain functions on a :class:`Store`.
+
+The feature (``flows/features/nudges.py``) keeps the table in step with a user's records;
+/settings (``flows/features/settings.py``) changes the preferences; delivery
+(``bot/delivery.py``) and the terminal claim due rows and mark each one
+``scheduled → claimed → sending → sent`` (or ``failed``/``skipped``): ``claimed`` while it waits
+for its turn, ``sending`` only from the moment its HTTP request leaves.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import weakref
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
+
+from sqlite_utils import Database, Migrations
+
+from flows.domain.nudges import AMOUNTS, KINDS, NudgeConfig, config
+from flows.domain.timezones import QuietHours, parse_hhmm, zone_or_utc
+from flows.storage.store import Store
+
+PENDING = ("scheduled", "held")  # rows a reschedule may still change
+
+migrations = Migrations("usce-coach.nudges")
+
+
+@migrations()
+def m001_nudges(db: Database) -> None:
+    db.table("nudges").create(
+        {
+            "id": int,
+            "user_id": str,
+            "key": str,  # unique per user: "ms:secure", "lt:17", "lt:17#1" (a snooze)
+            "kind": str,  # one of KINDS
+            "channel": str,  # "tg" (the dispatcher sends) or "term" (shown when the user writes)
+            "status": str,  # scheduled | held | claimed | sending | sent | failed | skipped
+            "due_on": str,  # the user's local day, "YYYY-MM-DD"
+            "due_at": str,  # UTC instant to send, "YYYY-MM-DDTHH:MM:SSZ" (sorts as text)
+            "expires_on": str,  # local day after which it is skipped rather than sent late
+            "args": str,  # JSON: what the text needs (place, contact...)
+            "attempts": int,  # ticks that failed on network errors
+            "claim_token": str,
+            "claimed_at": str,
+            "attempted_at": str,  # when its request left (status "sending"): after a crash, in doubt
+            "sent_at": str,
+            "error": str,
+            "answer": str,  # the user's button: done | snoozed | stopped
+            "answered_at": str,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"user_id", "key", "kind", "channel", "status", "due_on", "due_at", "expires_on"},
+        defaults={"attempts": 0},
+        foreign_keys=[("user_id", "users", "user_id")],
+    )
+    db.table("nudges").create_index(["user_id", "key"], unique=True)
+    # The claim is a range scan of this index: status = ? AND channel = ? AND due_at <= ?
+    db.table("nudges").create_index(["status", "channel", "due_at"], index_name="nudges_due")
+    db.table("nudge_settings").create(
+        {
+            "user_id": str,
+            "quiet_start": str,  # "HH:MM"
+            "quiet_end": str,
+            "amount": str,  # all | milestones | none
+            "paused": int,
+            "muted": str,  # JSON list of kinds stopped with "Stop these"
+            "updated_at": str,
+        },
+        pk="user_id",
+        foreign_keys=[("user_id", "users", "user_id")],
+    )
+
+
+def stamp(moment: datetime) -> str:
+    """A UTC instant as sortable text (the format of ``due_at``, ``sent_at``...)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_stamp(value: str) -> datetime:
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+@contextmanager
+def write_now(store: Store) -> Iterator[None]:
+    """A write transaction taken at once (BEGIN IMMEDIATE), or a savepoint inside an open one."""
+    conn = store.conn
+    if conn.in_transaction:
+        with store.atomic():
+            yield
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.rollback()
+        raise
+    conn.commit()
+
+
+_KNOWN: weakref.WeakKeyDictionary[Store, frozenset[str]] = weakref.WeakKeyDictionary()
+
+
+def known_tables(store: Store) -> frozenset[str]:
+    """The tables of this database, read once per store (sources written by other features
+    may not exist in every installation)."""
+    found = _KNOWN.get(store)
+    if found is None:
+        rows = store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        found = frozenset(r[0] for r in rows)
+        if "nudges" in found:  # only cache once migrations have run
+            _KNOWN[store] = found
+    return found
+
+
+# -- the user's preferences --------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Prefs:
+    quiet: QuietHours
+    amount: str = "all"
+    paused: bool = False
+    muted: frozenset[str] = frozenset()
+
+    def kinds(self) -> frozenset[str]:
+        """The kinds of nudge this user wants."""
+        if self.amount == "none":
+            return frozenset()
+        wanted = {"milestone"} if self.amount == "milestones" else set(KINDS)
+        return frozenset(wanted - self.muted)
+
+
+def load_prefs(store: Store, user_id: str, cfg: NudgeConfig | None = None) -> Prefs:
+    cfg = cfg or config()
+    row = store.conn.execute(
+        "SELECT quiet_start, quiet_end, amount, paused, muted FROM nudge_settings WHERE user_id = ?",
+        (user_id,),
+    ).fetchone()
+    if row is None:
+        return Prefs(cfg.quiet)
+    start, end = parse_hhmm(row[0] or ""), parse_hhmm(row[1] or "")
+    quiet = QuietHours(start, end) if start is not None and end is not None else cfg.quiet
+    muted = frozenset(k for k in json.loads(row[4] or "[]") if k in KINDS)
+    return Prefs(quiet, row[2] if row[2] in AMOUNTS else "all", bool(row[3]), muted)
+
+
+def save_prefs(store: Store, user_id: str, now: datetime, **fields: Any) -> None:
+    row: dict[str, Any] = {"user_id": user_id, "updated_at": stamp(now)}
+    for name, value in fields.items():
+        if name == "muted":
+            value = json.dumps(sorted(value))
+        elif name == "paused":
+            value = int(value)
+        row[name] = value
+    store.db.table("nudge_settings").upsert(row, pk="user_id", alter=False)
+
+
+def user_zone(store: Store, user_id: str) -> tuple[str | None, tzinfo]:
+    """The user's IANA zone name (None if not given yet) and the zone to compute with."""
+    if "profiles" not in known_tables(store):
+        return None, UTC
+    row = store.conn.execute("SELECT timezone FROM profiles WHERE user_id = ?", (user_id,)).fetchone()
+    name = row[0] if row and row[0] else None
+    return name, zone_or_utc(name)
+
+
+def schedule_rows(store: Store, user_id: str) -> list[dict[str, Any]]:
+    """Every nudge row of a user, soonest first (for ``usce-coach nudges``, /settings and tests)."""
+    if "nudges" not in known_tables(store):
+        return []
+    return list(store.db.table("nudges").rows_where("user_id = ?", [user_id], order_by="due_at, id"))
+
+
+def channel_of(user_id: str) -> str:
+    return "term" if user_id.startswith("term:") else "tg"
+
+
+# -- claiming and marking (used by bot/delivery.py and the terminal) ----------------------------
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    id: int
+    user_id: str
+    key: str
+    kind: str
+    due_at: str
+    expires_on: str
+    args: Mapping[str, Any]
+    attempts: int
+    token: str
+
+
+_CLAIM = (
+    "UPDATE nudges SET status = 'claimed', claim_token = :token, claimed_at = :now,"
+    " attempted_at = NULL, updated_at = :now"
+    " WHERE id IN (SELECT id FROM nudges WHERE status = 'scheduled' AND channel = :channel"
+    " AND due_at <= :now ORDER BY due_at LIMIT :limit)"
+    " RETURNING id, user_id, key, kind, due_at, expires_on, args, attempts"
+)
+CLAIM_PLAN_SQL = (  # the inner query of the claim, for EXPLAIN QUERY PLAN in the benchmark
+    "SELECT id FROM nudges WHERE status = 'scheduled' AND channel = :channel"
+    " AND due_at <= :now ORDER BY due_at LIMIT :limit"
+)
+HELD = "status IN ('claimed', 'sending')"  # a row some claimer holds
+
+
+def new_token() -> str:
+    return secrets.token_hex(8)
+
+
+def _claimed(row: Sequence[Any], token: str) -> Claimed:
+    return Claimed(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6] or "{}"), row[7], token)
+
+
+def claim_due(store: Store, now: datetime, limit: int, token: str, channel: str = "tg") -> list[Claimed]:
+    """Atomically take up to ``limit`` due nudges (oldest first) for this claimer: one UPDATE …
+    RETURNING, so two ticks or two processes never get the same row. They are ``claimed``:
+    held for this claimer, not yet on their way."""
+    with write_now(store):
+        rows = store.conn.execute(
+            _CLAIM, {"token": token, "now": stamp(now), "channel": channel, "limit": limit}
+        ).fetchall()
+    return sorted((_claimed(r, token) for r in rows), key=lambda c: (c.due_at, c.id))
+
+
+def _set(store: Store, nudge: Claimed, sql: str, *params: Any, held: str = HELD) -> bool:
+    """Change a claimed row, only while this claimer still holds it."""
+    with write_now(store):
+        cursor = store.conn.execute(
+            f"UPDATE nudges SET {sql} WHERE id = ? AND claim_token = ? AND {held}",
+            (*params, nudge.id, nudge.token),
+        )
+    return cursor.rowcount == 1
+
+
+def mark_sending(store: Store, nudge: Claimed, now: datetime) -> bool:
+    """Its HTTP request is leaving now (called after every rate limiter): from here on a crash
+    leaves it in doubt. False if the claim was lost (another process took it back)."""
+    return _set(store, nudge, "status = 'sending', attempted_at = ?, updated_at = ?", stamp(now), stamp(now))
+
+
+def unmark_sending(store: Store, nudge: Claimed, now: datetime) -> bool:
+    """The request certainly did not reach Telegram (refused, or never connected): claimed again."""
+    return _set(store, nudge, "status = 'claimed', attempted_at = NULL, updated_at = ?", stamp(now),
+                held="status = 'sending'")
+
+
+def mark_sent(store: Store, nudge: Claimed, now: datetime) -> bool:
+    return _set(store, nudge, "status = 'sent', sent_at = ?, error = NULL, updated_at = ?", stamp(now), stamp(now))
+
+
+def mark_failed(store: Store, nudge: Claimed, now: datetime, error: str, status: str = "failed") -> bool:
+    return _set(store, nudge, "status = ?, error = ?, updated_at = ?", status, error[:200], stamp(now))
+
+
+def release(
+    store: Store, nudge: Claimed, due_at: datetime, now: datetime, *,
+    status: str = "scheduled", error: str | None = None, failed_attempt: bool = False,
+) -> bool:
+    """Give a claimed nudge back, due again at ``due_at`` (deferred, held, or retried later)."""
+    return _set(
+        store, nudge,
+        "status = ?, due_at = ?, claim_token = NULL, claimed_at = NULL, attempted_at = NULL,"
+        " error = ?, attempts = attempts + ?, updated_at = ?",
+        status, stamp(due_at), error, int(failed_attempt), stamp(now),
+    )
+
+
+def recover(store: Store, now: datetime, lease: timedelta | None) -> tuple[int, int]:
+    """Deal with claims left behind by a crash: all of them at start (``lease`` None: this
+    process holds none yet), else those older than ``lease`` (a process that died while
+    another one kept running).
+
+    ``claimed`` (never on its way to Telegram): back to scheduled, sent later.
+    ``sending`` (its request had left, no answer recorded): in doubt, so dropped
+    (``failed``), never resent. Returns (rescheduled, dropped).
+    """
+    old, args = ("", ()) if lease is None else (" AND claimed_at < ?", (stamp(now - lease),))
+    with write_now(store):
+        again = store.conn.execute(
+            "UPDATE nudges SET status = 'scheduled', claim_token = NULL, claimed_at = NULL, attempted_at = NULL,"
+            f" updated_at = ? WHERE status = 'claimed'{old}",
+            (stamp(now), *args),
+        ).rowcount
+        dropped = store.conn.execute(
+            "UPDATE nudges SET status = 'failed', error = 'in doubt: a crash during sending',"
+            f" updated_at = ? WHERE status = 'sending'{old}",
+            (stamp(now), *args),
+        ).rowcount
+    return again, dropped
+
+
+def stop_user(store: Store, user_id: str) -> int:
+    """The user blocked the bot: mark them inactive and drop their waiting nudges (a later
+    reschedule, when they come back and change something, brings them back)."""
+    with write_now(store):
+        store.set_active(user_id, False)
+        return store.conn.execute(
+            "DELETE FROM nudges WHERE user_id = ? AND status IN ('scheduled', 'held')", (user_id,)
+        ).rowcount
+
+
+def claim_one_for(store: Store, user_id: str, now: datetime, token: str) -> Claimed | None:
+    """Take this user's soonest due nudge, whatever its channel (the terminal shows it when
+    they next write), or None."""
+    with write_now(store):
+        rows = store.conn.execute(
+            "UPDATE nudges SET status = 'claimed', claim_token = ?, claimed_at = ?"
+            " WHERE id = (SELECT id FROM nudges WHERE user_id = ? AND status = 'scheduled'"
+            " AND due_at <= ? ORDER BY due_at LIMIT 1)"
+            " RETURNING id, user_id, key, kind, due_at, expires_on, args, attempts",
+            (token, stamp(now), user_id, stamp(now)),
+        ).fetchall()
+    return _claimed(rows[0], token) if rows else None
