@@ -295,7 +295,7 @@ def test_delete_in_the_terminal_removes_that_users_files_only(engine: Engine, tm
     ann.send("/export")  # an existing file is made private again when rewritten
     assert stat.S_IMODE(user_file(folder, "term:ann", EXPORT_FILENAME).stat().st_mode) == 0o600
     ann.send("/delete")
-    ann.send(next(choice_key(i) for i, b in enumerate(ann.choices) if b.data == "pv:erase"))
+    ann.send(next(choice_key(i) for i, b in enumerate(ann.choices) if b.data == "pv:~d:confirm:a:erase"))
     assert user_files(folder, "term:ann") == []
     assert len(user_files(folder, "term:bob")) == 3
 

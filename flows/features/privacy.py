@@ -13,18 +13,22 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flows.base.errors import StaleButton
+from flows.base.errors import InvalidAnswer, StaleButton
 from flows.base.text import to_plain
-from flows.base.types import Attachment, Button, Reply
+from flows.base.types import Attachment, Button, Keyboard, Reply
 from flows.domain import summary_html
 from flows.domain.plan import build_plan, load_rules
 from flows.domain.plan import month_label as day_label
+from flows.engine.dialog import MARK, Ask, Dialog, End, Option, Step, StepKind
 from flows.engine.engine import CommandHandler, Feature, MenuEntry, Turn
 from flows.storage.experiences import list_experiences, month_label, months_of
 from flows.storage.profiles import Profile, load_profile
 from flows.storage.store import Store
 
 DELETE_FLOW = "privacy.delete"
+CONFIRM, ERASE = "confirm", "erase"  # the dialog's one step (the flow's state before) and its button
+LISTED = "listed"  # session data: "What would go" was tapped
+OLD_BUTTONS = {"erase": f"a:{ERASE}", "keep": "k"}  # pv:erase / pv:keep -> the dialog's own actions
 EXPORT_FILENAME = "usce-coach-export.json"
 SUMMARY_FILENAME = "usce-coach-summary.html"
 UNREADABLE = (ValueError, TypeError, KeyError, IndexError, AttributeError)  # a stored value not as expected
@@ -36,12 +40,23 @@ PROFILE_FIELDS = (("status", "status"), ("student_year", "student_year"), ("grad
 FIRST_SECTIONS = ("users", "profiles")  # the rest follow in alphabetical order
 
 
+def refuse_typed(ask: Ask, text: str) -> str:
+    """Only the button erases: "yes" typed (or edited in) is never taken as the confirmation."""
+    raise InvalidAnswer(ask.t("privacy.delete_use_buttons"))
+
+
 class Privacy(Feature):
     name = "privacy"
     prefix = "pv"
-    flows = (DELETE_FLOW,)
     menu_items = (MenuEntry("privacy.menu", "privacy", 90, section="settings"),)
-    flow_titles = {DELETE_FLOW: "privacy.flow_delete"}
+
+    def __init__(self) -> None:
+        erase = Option(ERASE, "privacy.button_erase")
+        confirm = Step(CONFIRM, StepKind.CONFIRM, "privacy.delete_confirm", options=(erase,), skip=True,  # skip: keep
+                       read=refuse_typed, values=self._listed, extra=self._what_goes)
+        self.erase = Dialog(DELETE_FLOW, "d", [confirm], load=self._answers, save=self._save, finish=self._finish,
+                            title="privacy.flow_delete", words={"button_skip": "privacy.button_keep"})
+        self.dialogs = (self.erase,)
 
     def commands(self) -> dict[str, CommandHandler]:
         return {"privacy": self.privacy, "export": self.export, "delete": self.delete}
@@ -80,33 +95,50 @@ class Privacy(Feature):
             Reply(turn.t("export.json_caption", count=count), attachment=Attachment(EXPORT_FILENAME, content)),
         ]
 
-    # -- /delete --------------------------------------------------------------------------
+    # -- /delete: a dialog of one step ------------------------------------------------------
     def delete(self, turn: Turn, args: str) -> list[Reply]:
         session = turn.session
-        if session.flow != DELETE_FLOW:
-            # Remember where the user was, so "keep my data" puts them back there.
-            back = [session.flow, session.state, session.data] if session.flow else None
-            session.enter(DELETE_FLOW, "confirm", {"back": back} if back else {})
-        return self.prompt(turn)
+        if session.flow == DELETE_FLOW:
+            return self.erase.show(turn)
+        # Remember where the user was, so "keep my data" puts them back there.
+        back = [session.flow, session.state, session.data] if session.flow else None
+        return self.erase.begin(turn, data={"back": back} if back else {})
 
-    def prompt(self, turn: Turn, listed: bool = False) -> list[Reply]:
-        """ "Erase everything?" in two lines; ``listed`` adds what would go, table by table."""
-        buttons: list[tuple[Button, ...]] = [
-            (Button(turn.t("privacy.button_erase"), "pv:erase"),),
-            (Button(turn.t("privacy.button_keep"), "pv:keep"),),
-        ]
-        if not listed:
-            buttons.append((Button(turn.t("privacy.button_what_goes"), "pv:w"),))
-            return [Reply(turn.t("privacy.delete_confirm"), tuple(buttons))]
-        stored = turn.store.export_user(turn.user_id)
+    def _answers(self, turn: Turn) -> dict[str, Any]:
+        return {CONFIRM: turn.session.data.get(CONFIRM)}
+
+    def _save(self, turn: Turn, step: Step, value: Any) -> None:
+        turn.session.data[CONFIRM] = value  # the session is left at once: nothing to store
+
+    def _listed(self, ask: Ask) -> dict[str, object]:
+        """ "Erase everything?" in two lines; after "What would go", what would go, table by table."""
+        if not ask.turn.session.data.get(LISTED):
+            return {"listed": ""}
+        stored = ask.turn.store.export_user(ask.turn.user_id)
         # A first-time user has no row yet: their users row is written when this turn ends.
-        kept = [t for t in sections(turn.store) if stored.get(t)] or ["users"]
-        lines = [turn.t("privacy.delete_confirm"), turn.t("privacy.delete_list_heading")]
-        lines += [turn.t("privacy.stored_line", what=describe(turn, t, short=True)) for t in kept]
-        return [Reply("\n".join(lines), tuple(buttons), replace=True)]
+        kept = [t for t in sections(ask.turn.store) if stored.get(t)] or ["users"]
+        lines = [to_plain(ask.t("privacy.delete_list_heading"))]
+        lines += [to_plain(ask.t("privacy.stored_line", what=describe(ask.turn, t, short=True))) for t in kept]
+        return {"listed": "\n\n" + "\n".join(lines)}  # plain: escaped once, into the question
 
-    def on_text(self, turn: Turn, text: str) -> list[Reply]:
-        return [Reply(turn.t("privacy.delete_use_buttons")), *self.prompt(turn)]
+    def _what_goes(self, ask: Ask) -> Keyboard:
+        if ask.turn.session.data.get(LISTED):
+            return ()
+        return ((Button(ask.t("privacy.button_what_goes"), "pv:w"),),)
+
+    def _finish(self, turn: Turn, end: End) -> list[Reply]:
+        if end.answers.get(CONFIRM) == ERASE:
+            turn.route = "privacy:erased"
+            turn.store.delete_user(turn.user_id)
+            turn.session.leave()
+            turn.session.erased = True
+            return [Reply(turn.t("privacy.erased"), replace=True)]
+        turn.route = "privacy:kept"
+        back = end.data.get("back")
+        if back and back[0] in turn.engine.flow_names:
+            turn.session.enter(back[0], back[1], back[2])
+            return [Reply(turn.t("privacy.kept"), replace=True), turn.engine.resume_hint(turn)]
+        return [Reply(turn.t("privacy.kept"), replace=True), turn.engine.main_menu(turn)]
 
     def on_button(self, turn: Turn, payload: str) -> list[Reply]:
         if payload == "x":
@@ -117,23 +149,13 @@ class Privacy(Feature):
             return turn.engine.run_command(turn, "delete")
         if payload == "i":
             return self.details(turn)
-        if payload == "w" and turn.session.flow == DELETE_FLOW:
-            return self.prompt(turn, listed=True)
-        if turn.session.flow != DELETE_FLOW or payload not in ("erase", "keep"):
-            raise StaleButton()  # a confirmation from an old message never erases anything
-        if payload == "erase":
-            turn.route = "privacy:erased"
-            turn.store.delete_user(turn.user_id)
-            turn.session.leave()
-            turn.session.erased = True
-            return [Reply(turn.t("privacy.erased"), replace=True)]
-        turn.route = "privacy:kept"
-        back = turn.session.data.get("back")
-        if back and back[0] in turn.engine.flow_names:
-            turn.session.enter(back[0], back[1], back[2])
-            return [Reply(turn.t("privacy.kept"), replace=True), turn.engine.resume_hint(turn)]
-        turn.session.leave()
-        return [Reply(turn.t("privacy.kept"), replace=True), turn.engine.main_menu(turn)]
+        open_here = turn.session.flow == DELETE_FLOW and turn.session.state == CONFIRM
+        if payload == "w" and open_here:
+            turn.session.enter(DELETE_FLOW, CONFIRM, {**turn.session.data, LISTED: True})
+            return self.erase.show(turn, replace=True)
+        if payload in OLD_BUTTONS and open_here:  # a confirmation sent before it was a dialog
+            return self.erase.on_button(turn, f"{MARK}{self.erase.code}:{CONFIRM}:{OLD_BUTTONS[payload]}")
+        raise StaleButton()  # a confirmation from an old message never erases anything
 
 
 # -- helpers shared with /stats and tests --------------------------------------------------
