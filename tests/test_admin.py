@@ -172,6 +172,21 @@ def test_broadcast_asks_for_the_text_and_a_new_text_replaces_the_draft(engine: E
     assert [m["text"] for m in queued_messages(engine.store)] == ["second draft"]
 
 
+def test_typed_yes_at_the_preview_is_a_draft_never_the_confirmation(engine: Engine) -> None:
+    chat = admin_chat(engine)
+    chat.send("/broadcast hello")
+    for typed in ("yes", "send"):
+        chat.send(typed)
+        assert f"people:\n\n{typed}" in chat.text and queued_messages(engine.store) == []
+    chat.press("Back")  # the message again, to change it
+    assert "What should everyone get?" in chat.text and "send" in chat.text
+    chat.send("x" * 3501)
+    assert "too long" in chat.text and queued_messages(engine.store) == []
+    chat.send("Webinar at 6")
+    chat.press("Send to all")
+    assert [m["text"] for m in queued_messages(engine.store)] == ["Webinar at 6"]
+
+
 def test_broadcast_can_be_cancelled(engine: Engine) -> None:
     chat = admin_chat(engine)
     chat.send("/broadcast hello")

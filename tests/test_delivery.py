@@ -863,7 +863,8 @@ async def test_a_broadcast_is_limited_by_its_length_as_sent_and_every_copy_is_on
     admin.send("&" * 701)  # the shortened draft: 3,505 as sent, still too long
     assert "3505 characters as sent" in admin.text
     admin.send("&" * 700)  # 3,500 as sent: fits
-    assert "Preview" in admin.text and len(admin.replies[-1].text) == BROADCAST_LIMIT
+    head, body = admin.replies[-1].text.split("\n\n", 1)  # the preview: who gets it, then the message as sent
+    assert "Preview" in head and body == "&amp;" * 700 and len(body) == BROADCAST_LIMIT
     admin.press("Send to all")
     [copy] = queued_messages(engine.store)
     assert len(copy["text"]) == BROADCAST_LIMIT

@@ -176,9 +176,10 @@ async def meet(emu: Emulator, people: list[int]) -> None:
 async def broadcast(emu: Emulator, engine: Engine, text: str) -> None:
     """The admin broadcasts ``text`` (preview, Send); returns once every copy is settled."""
     emu.send_command(ADMIN, "broadcast", text)
-    await emu.wait_for(lambda: any("ad:send" in m.callback_data for m in emu.sent_messages(ADMIN)), timeout=10)
-    preview = next(m for m in emu.sent_messages(ADMIN) if "ad:send" in m.callback_data)
-    emu.press_button(ADMIN, preview.message_id, "ad:send")
+    send = "ad:~b:preview:a:send"  # the preview's Send button
+    await emu.wait_for(lambda: any(send in m.callback_data for m in emu.sent_messages(ADMIN)), timeout=10)
+    preview = next(m for m in emu.sent_messages(ADMIN) if send in m.callback_data)
+    emu.press_button(ADMIN, preview.message_id, send)
     await until(
         lambda: engine.store.conn.execute(
             "SELECT count(*) FROM broadcast_messages WHERE status IN ('queued', 'sending')"

@@ -13,13 +13,16 @@ from typing import Any
 
 from sqlite_utils import Database, Migrations
 
-from flows.base.errors import StaleButton
+from flows.base.errors import InvalidAnswer, StaleButton
 from flows.base.text import MAX_INPUT, clean, escape
-from flows.base.types import Button, Reply
+from flows.base.types import Reply
+from flows.engine.dialog import MARK, Ask, Dialog, End, Option, Step, StepKind
 from flows.engine.engine import CommandHandler, Feature, Turn
 from flows.storage.store import Store
 
 BROADCAST_FLOW = "admin.broadcast"
+TEXT, PREVIEW, SEND = "text", "preview", "send"  # the dialog's steps (the flow's states before) and its button
+OLD_BUTTONS = {"send": f"a:{SEND}", "no": "k"}  # ad:send / ad:no -> the dialog's own actions
 BROADCAST_LIMIT = 3500  # characters as sent (after HTML escaping): every copy is one Telegram message
 TOP_UNANSWERED = 5
 
@@ -54,9 +57,25 @@ class Admin(Feature):
     name = "admin"
     prefix = "ad"
     migrations = migrations
-    flows = (BROADCAST_FLOW,)
-    flow_titles = {BROADCAST_FLOW: "admin.flow_broadcast"}
     admin_commands = frozenset({"stats", "broadcast"})
+
+    def __init__(self) -> None:
+        self.draft = Dialog(
+            BROADCAST_FLOW,
+            "b",
+            [
+                Step(TEXT, StepKind.TEXT, "admin.broadcast_ask", read=read_draft,
+                     values=lambda ask: {"limit": BROADCAST_LIMIT}),
+                Step(PREVIEW, StepKind.CONFIRM, "admin.broadcast_preview", options=(Option(SEND, "admin.button_send"),),
+                     skip=True, values=self._preview, text_for=TEXT),  # skip: cancel; a new text: a new draft
+            ],
+            load=self._answers,
+            save=self._save,
+            finish=self._finish,
+            title="admin.flow_broadcast",
+            words={"button_skip": "admin.button_cancel", "empty": "admin.broadcast_empty"},
+        )
+        self.dialogs = (self.draft,)
 
     def commands(self) -> dict[str, CommandHandler]:
         return {"stats": self.stats, "broadcast": self.broadcast}
@@ -82,58 +101,51 @@ class Admin(Feature):
             ]
         return [Reply("\n".join(lines))]
 
-    # -- /broadcast -----------------------------------------------------------------------
+    # -- /broadcast: type the message, see it as it goes out, confirm -----------------------
     def broadcast(self, turn: Turn, args: str) -> list[Reply]:
         text = clean(args, MAX_INPUT)
         if not text:
-            turn.session.enter(BROADCAST_FLOW, "text")
-            return [Reply(turn.t("admin.broadcast_ask", limit=BROADCAST_LIMIT))]
-        if too_long(text):
-            turn.session.enter(BROADCAST_FLOW, "text")
+            return self.draft.begin(turn)
+        if too_long(text):  # asked for a shorter one
+            self.draft.begin(turn)
             return [too_long_reply(turn, text)]
-        turn.session.enter(BROADCAST_FLOW, "preview", {"text": text})
-        return self.prompt(turn)
+        return self.draft.begin(turn, at=PREVIEW, data={TEXT: text})
 
-    def prompt(self, turn: Turn) -> list[Reply]:
-        if turn.session.state != "preview":
-            return [Reply(turn.t("admin.broadcast_ask", limit=BROADCAST_LIMIT))]
-        text = str(turn.session.data.get("text", ""))
-        header = turn.t("admin.broadcast_preview", count=len(recipients(turn.store)))
-        buttons = ((Button(turn.t("admin.button_send"), "ad:send"), Button(turn.t("admin.button_cancel"), "ad:no")),)
-        return [Reply(header), Reply(turn.t("admin.broadcast_body", text=text), buttons)]
-
-    def on_text(self, turn: Turn, text: str) -> list[Reply]:
-        if not turn.engine.is_admin(turn.user_id):  # no longer an admin: drop the draft
+    def _answers(self, turn: Turn) -> dict[str, Any]:
+        if not turn.engine.is_admin(turn.user_id):  # no longer an admin: the draft goes
             turn.session.leave()
-            return [turn.engine.main_menu(turn)]
-        cleaned = clean(text, MAX_INPUT)
-        if not cleaned:
-            return [Reply(turn.t("admin.broadcast_empty"))]
-        if too_long(cleaned):
-            turn.session.enter(BROADCAST_FLOW, "text")  # the draft must be shortened
-            return [too_long_reply(turn, cleaned)]
-        turn.session.enter(BROADCAST_FLOW, "preview", {"text": cleaned})  # a new text replaces the draft
-        return self.prompt(turn)
+            raise StaleButton()
+        return {TEXT: turn.session.data.get(TEXT), PREVIEW: turn.session.data.get(PREVIEW)}
 
-    def on_button(self, turn: Turn, payload: str) -> list[Reply]:
-        session = turn.session
-        if (
-            payload not in ("send", "no")
-            or session.flow != BROADCAST_FLOW
-            or session.state != "preview"
-            or not turn.engine.is_admin(turn.user_id)
-        ):
-            raise StaleButton()  # an old preview, a second tap, or not an admin
-        text = str(session.data.get("text", ""))
-        session.leave()
-        if payload == "no":
+    def _save(self, turn: Turn, step: Step, value: Any) -> None:
+        turn.session.data[step.key] = value
+
+    def _preview(self, ask: Ask) -> dict[str, object]:
+        return {"count": len(recipients(ask.turn.store)), "text": ask.answers.get(TEXT) or ""}
+
+    def _finish(self, turn: Turn, end: End) -> list[Reply]:
+        if end.answers.get(PREVIEW) != SEND:
             turn.route = "admin:broadcast-cancelled"
             return [Reply(turn.t("admin.broadcast_cancelled"), replace=True)]
         turn.route = "admin:broadcast"
-        count = queue_broadcast(turn, escape(text))
+        count = queue_broadcast(turn, escape(str(end.answers[TEXT])))
         if not count:
             return [Reply(turn.t("admin.broadcast_nobody"), replace=True)]
         return [Reply(turn.t("admin.broadcast_queued", count=count), replace=True)]
+
+    def on_button(self, turn: Turn, payload: str) -> list[Reply]:
+        session = turn.session
+        if payload in OLD_BUTTONS and session.flow == BROADCAST_FLOW and session.state == PREVIEW:
+            return self.draft.on_button(turn, f"{MARK}{self.draft.code}:{PREVIEW}:{OLD_BUTTONS[payload]}")
+        raise StaleButton()  # an old preview, a second tap, or not an admin
+
+
+def read_draft(ask: Ask, text: str) -> str:
+    """The message as typed; too long to go out as one message, it must be shortened."""
+    draft = clean(text, MAX_INPUT)
+    if too_long(draft):
+        raise InvalidAnswer(too_long_reply(ask.turn, draft).text)
+    return draft
 
 
 def too_long(text: str) -> bool:
