@@ -53,9 +53,12 @@ class CoachBot(ExtBot[Any]):
         data["message_id"] = message_id
         await self._do_post("editMessageText", data)
 
-    async def answer_press(self, callback_query_id: str) -> None:
-        """answerCallbackQuery with no text: stops the button's spinner."""
-        await self._do_post("answerCallbackQuery", {"callback_query_id": callback_query_id})
+    async def answer_press(self, callback_query_id: str, text: str | None = None) -> None:
+        """answerCallbackQuery: stops the button's spinner, with ``text`` shown on the tap if given."""
+        data: dict[str, Any] = {"callback_query_id": callback_query_id}
+        if text:
+            data["text"] = text[:200]
+        await self._do_post("answerCallbackQuery", data)
 
     @staticmethod
     def _message(chat_id: int, text: str, keyboard: str | None, parse_mode: str | None) -> dict[str, Any]:

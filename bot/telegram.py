@@ -235,7 +235,7 @@ class TelegramChannel:
             scope.route = route
             # From here on the input is stored, and so are its replies: they leave from the outbox.
             if query is not None:
-                self.stop_spinner(context, query.id)
+                self.stop_spinner(context, query.id, outcome.notice)
                 query = None
             if outcome.queued:
                 failed = await self.courier.deliver(lean(context), inp.user_id, outcome.parcels)
@@ -257,9 +257,10 @@ class TelegramChannel:
                     failed,
                 )
 
-    def stop_spinner(self, context: ContextTypes.DEFAULT_TYPE, query_id: str) -> None:
-        """Answer a button's callback query in the background: best effort, never waited for."""
-        task = asyncio.create_task(self._answer_query(lean(context), query_id), name="answer-callback")
+    def stop_spinner(self, context: ContextTypes.DEFAULT_TYPE, query_id: str, notice: str | None = None) -> None:
+        """Answer a button's callback query in the background: best effort, never waited for.
+        ``notice`` (a stale tap, a pick the step can't take) is shown on the tap, not as a message."""
+        task = asyncio.create_task(self._answer_query(lean(context), query_id, notice), name="answer-callback")
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
@@ -270,9 +271,9 @@ class TelegramChannel:
         await self.courier.drain()
 
     @staticmethod
-    async def _answer_query(bot: CoachBot, query_id: str) -> None:
+    async def _answer_query(bot: CoachBot, query_id: str, notice: str | None = None) -> None:
         try:
-            await bot.answer_press(query_id)
+            await bot.answer_press(query_id, notice)
         except TelegramError as exc:  # "query is too old" after a restart or a backlog, a 5xx, a reset
             log.info("button answer not delivered (%s); the press was applied", type(exc).__name__)
 

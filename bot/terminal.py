@@ -106,6 +106,8 @@ class Terminal:
             for path in user_files(self.export_dir, self.user_id):
                 path.unlink(missing_ok=True)
         replies = replies + due_replies(self.engine, self.user_id)  # nudges that fell due meanwhile
+        if outcome.notice:  # what Telegram shows on the tap itself
+            print(f"  ({outcome.notice})", file=self.out)
         self.show(replies)
         return replies
 

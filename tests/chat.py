@@ -30,10 +30,14 @@ class Chat:
         self.user = user
         self.replies: list[Reply] = []
         self.route = ""
+        self.notice: str | None = None  # what a tap showed on itself (Telegram's callback answer)
 
     def _do(self, inp: Input) -> list[Reply]:
         outcome = self.engine.handle(inp)
-        self.replies, self.route = outcome.replies, outcome.route
+        self.route, self.notice = outcome.route, outcome.notice
+        if outcome.notice and not outcome.replies:  # a note on the tap: the messages on screen stay as they were
+            return []
+        self.replies = outcome.replies
         assert self.replies, f"no reply to {inp!r}"
         return self.replies
 
@@ -58,5 +62,5 @@ class Chat:
 
     @property
     def text(self) -> str:
-        """The last replies as plain text, the way a user reads them."""
-        return "\n".join(to_plain(r.text) for r in self.replies)
+        """The last replies as plain text, the way a user reads them (a tap's note first)."""
+        return "\n".join([*([self.notice] if self.notice else []), *(to_plain(r.text) for r in self.replies)])

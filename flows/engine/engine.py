@@ -18,6 +18,7 @@ from sqlite_utils import Migrations
 
 from flows.base.content import Texts, texts
 from flows.base.errors import CoachError, InvalidAnswer, StaleButton, StorageUnavailable
+from flows.base.text import to_plain
 from flows.base.types import Button, Input, Keyboard, Kind, Reply, Session, column, merge_replies
 from flows.domain import typed
 from flows.engine import answers
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 REDELIVERY_WINDOW = timedelta(days=1)  # redelivery after a crash comes within minutes
+NOTICE_LIMIT = 200  # Telegram shows at most 200 characters on a tap
 
 
 def utcnow() -> datetime:
@@ -140,6 +142,7 @@ class Outcome:
     queued: bool = False  # the replies wait in the outbox (sent by the channel after the commit)
     parcels: list[Parcel] = field(default_factory=list, repr=False)  # those rows, when first in line
     repeatable: bool = True  # the input wrote no records: showing its replies twice changes nothing
+    notice: str | None = None  # a button press: a short line shown on the tap itself (no new message)
 
 
 class Engine:
@@ -246,10 +249,17 @@ class Engine:
             except InvalidAnswer as exc:
                 if turn.pending is not None:
                     turn.log.append(replace(turn.pending, accepted=False))
+                notice = to_plain(exc.text)
+                if inp.kind is Kind.BUTTON and len(notice) <= NOTICE_LIMIT:
+                    # a press the step can't take ("pick at least one"): said on the tap; the message stays
+                    turn.route = turn.route or "invalid"
+                    return Outcome([], turn.route, session, notice=notice)
                 replies = self._not_an_answer(turn, inp, exc)
             except StaleButton:
-                replies = self._stale(turn)
                 turn.route = "stale"
+                if inp.kind is Kind.BUTTON:  # an old message's button, a double tap: nothing changes
+                    return Outcome([], turn.route, session, notice=self.texts["errors.stale_button"])
+                replies = self._stale(turn)
             except CoachError as exc:
                 replies = [self.main_menu(turn, self.texts[exc.text_key])]
                 turn.route = f"error:{type(exc).__name__}"
