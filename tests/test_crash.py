@@ -325,7 +325,7 @@ async def test_sigkill_at_random_moments_loses_nothing_and_sends_nothing_twice(t
     nudge_status = Counter(status for _, _, status, _ in nudges)
     assert len(nudges) == len(PASSIVE)
     assert not twice, f"reminders delivered twice: {twice}"
-    assert not lost, f"reminders lost without reaching Telegram: {lost}"
+    assert not lost, f"reminders lost without reaching Telegram: {[(i, s, e) for i, _, s, e in nudges if i in lost]}"
     assert not wrong, f"reminders marked sent that did not arrive once: {wrong}"
 
     # Broadcast copies: the same, per copy (chat and text).
@@ -338,7 +338,10 @@ async def test_sigkill_at_random_moments_loses_nothing_and_sends_nothing_twice(t
     copies_twice = [k for k, n in delivered.items() if n > 1]
     copies_lost = [(chat, text) for _, chat, _, text in copies if not delivered[(chat, text)]]
     assert not copies_twice, f"broadcast copies delivered twice: {copies_twice[:5]}"
-    assert not copies_lost, f"broadcast copies lost without reaching Telegram: {copies_lost[:5]}"
+    assert not copies_lost, (
+        f"broadcast copies lost without reaching Telegram: {copies_lost[:5]}"
+        f" (statuses {Counter(s for _, c, s, t in copies if not delivered[(c, t)])})"
+    )
     assert all(delivered[(chat, text)] == 1 for _, chat, status, text in copies if status == "sent")
 
     # Every processed input, and nothing else, is stored: compare with a replay.
