@@ -135,6 +135,9 @@ class Dialog:
     prefix: str = ""  # the owning feature's button prefix (set by the engine)
     moved: Callable[[Turn, str], None] | None = None  # called with each step reached (and "done")
     back_keeps: bool = False  # changing one answer: Back (pressed or typed) stands for Keep (pick-several: Done)
+    # the record the dialog is about (an id): put into its button data, so a button left under
+    # an older message about another record is stale rather than applied to this one
+    scope: Callable[[Turn], object] | None = None
     by_name: dict[str, Step] = field(init=False, repr=False)
     machine: FlowMachine = field(init=False, repr=False)
 
@@ -202,12 +205,17 @@ class Dialog:
         return "\n".join(lines) + "\n"  # without the colours of a current state
 
     # -- button data ----------------------------------------------------------------------------
-    def data(self, step: str, action: str, value: str = "") -> str:
+    def data(self, step: str, action: str, value: str = "", scope: str = "") -> str:
         tail = f":{value}" if value else ""
-        return f"{self.prefix}:{MARK}{self.code}:{step}:{action}{tail}"
+        head = f"{self.code}.{scope}" if scope else self.code
+        return f"{self.prefix}:{MARK}{head}:{step}:{action}{tail}"
 
     def owns(self, payload: str) -> bool:
-        return payload.startswith(f"{MARK}{self.code}:")
+        return payload.startswith((f"{MARK}{self.code}:", f"{MARK}{self.code}."))
+
+    def scope_of(self, turn: Turn) -> str:
+        """The record the open dialog is about, as put into its buttons ("" when it has no ``scope``)."""
+        return str(self.scope(turn)) if self.scope is not None else ""
 
     # -- running --------------------------------------------------------------------------------
     def ask(self, turn: Turn, step: Step | None = None) -> Ask:
@@ -287,6 +295,7 @@ class Dialog:
 
     def keyboard(self, ask: Ask) -> Keyboard:
         step, name = ask.step, ask.step.name
+        scope = self.scope_of(ask.turn)
         current = ask.answers.get(step.key)
         rows: list[tuple[Button, ...]] = []
         opts = options(ask)
@@ -294,22 +303,22 @@ class Dialog:
             picked = set(current or ())
             mark = ask.say("mark_on")
             rows += column(
-                [Button(f"{mark} {label(ask, o)}" if o.code in picked else label(ask, o), self.data(name, "t", o.code))
-                 for o in opts],
+                [Button(f"{mark} {label(ask, o)}" if o.code in picked else label(ask, o),
+                        self.data(name, "t", o.code, scope)) for o in opts],
                 step.width,
             )
         else:
-            rows += column([Button(label(ask, o), self.data(name, "a", o.code)) for o in opts], step.width)
+            rows += column([Button(label(ask, o), self.data(name, "a", o.code, scope)) for o in opts], step.width)
         nav: list[Button] = []
         leave = ask.editing and self.back_keeps
         if self.can_back(ask) or leave:
-            nav.append(Button(ask.say("button_back"), self.data(name, "k" if leave else "b")))
+            nav.append(Button(ask.say("button_back"), self.data(name, "k" if leave else "b", scope=scope)))
         if step.kind is StepKind.MULTI:
-            nav.append(Button(ask.say("button_done"), self.data(name, "d")))
+            nav.append(Button(ask.say("button_done"), self.data(name, "d", scope=scope)))
         elif step.kind is not StepKind.CONFIRM and not leave and (ask.editing or (present(current) and step.keep)):
-            nav.append(Button(ask.say("button_keep"), self.data(name, "k")))
+            nav.append(Button(ask.say("button_keep"), self.data(name, "k", scope=scope)))
         elif step.skip and not ask.editing:
-            nav.append(Button(ask.say("button_skip"), self.data(name, "k")))
+            nav.append(Button(ask.say("button_skip"), self.data(name, "k", scope=scope)))
         if nav:
             rows.append(tuple(nav))
         if step.extra is not None:
@@ -322,10 +331,12 @@ class Dialog:
         return self.back_of(ask.step.name, ask.answers) is not None
 
     def on_button(self, turn: Turn, payload: str) -> list[Reply]:
-        _, step_name, rest = payload[len(MARK) :].split(":", 2) if payload.count(":") >= 2 else ("", "", "")
+        head, step_name, rest = payload[len(MARK) :].split(":", 2) if payload.count(":") >= 2 else ("", "", "")
         action, _, value = rest.partition(":")
         session = turn.session
         if session.flow != self.name or session.state != step_name or step_name not in self.by_name:
+            raise StaleButton()
+        if head.partition(".")[2] != self.scope_of(turn):  # a button about another record
             raise StaleButton()
         ask = self.ask(turn)
         step = ask.step
