@@ -157,3 +157,15 @@ def test_button_data_stays_short(chat: Chat) -> None:
     open_card(chat)
     for button in chat.buttons:
         assert len(button.data.encode()) <= 30
+
+
+def test_a_change_button_under_another_experiences_card_is_stale(chat: Chat, store: Store) -> None:
+    log_one(chat)
+    log_one(chat)
+    first, second = (e.id for e in list_experiences(store, USER))
+    chat.press_data(f"tr:f:{first}:status")
+    old = chat.button("Current").data  # left under the first experience's change prompt
+    chat.press_data(f"tr:f:{second}:status")
+    chat.press_data(old)
+    assert chat.route == "stale" and "older message" in (chat.notice or "")
+    assert {e.id: e.status for e in list_experiences(store, USER)} == {first: "done", second: "done"}

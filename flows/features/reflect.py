@@ -108,6 +108,7 @@ class Reflections(Feature):
             load=self._answers,
             save=self._save,
             finish=self._finish,
+            scope=lambda turn: turn.session.data.get("id", ""),  # a button under another reflection is stale
             title="reflections.title_flow",
             words={
                 "current": "reflections.current",

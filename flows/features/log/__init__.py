@@ -71,6 +71,12 @@ def _now(turn: Turn) -> str:
     return turn.now.isoformat(timespec="seconds")
 
 
+def record_id(turn: Turn) -> object:
+    """The experience a change is about: its buttons carry the id, so one left under another
+    experience's card is stale."""
+    return turn.session.data.get("id", "")
+
+
 class Tracker(Feature):
     name = "tracker"
     prefix = "tr"
@@ -88,7 +94,7 @@ class Tracker(Feature):
                               finish=self._logged, title="tracker.title_log", words=WORDS, moved=self._moved)
         self.editing = Dialog(EDIT, "e", steps(title=self._edited_title), load=self._answers, save=self._save,
                               finish=self._saved, title="tracker.title_edit",
-                              words={**WORDS, "current_none": "tracker.current_none"})
+                              words={**WORDS, "current_none": "tracker.current_none"}, scope=record_id)
         self.dialogs = (self.logging, self.editing)
 
     def commands(self) -> dict[str, CommandHandler]:
