@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.render import split_text
-from flows.base.types import MAX_CALLBACK_BYTES, Input, Reply
+from flows.base.types import MAX_CALLBACK_BYTES, Input, Kind, Reply
 from flows.engine.engine import Engine
 from flows.features import all_features
 from flows.storage.store import Store
@@ -135,7 +135,9 @@ def step(world: World, data: st.DataObject) -> None:
     others = {u: snapshot(world.engine, u) for u in USERS if u != user}
     outcome = world.engine.handle(inp, chat_id=int(user.split(":")[1]))
     world.inputs += 1
-    assert outcome.replies, f"no reply to {inp!r}"
+    # every input is answered: with replies, or (a tap that changes nothing) a note on the tap
+    assert outcome.replies or (inp.kind is Kind.BUTTON and outcome.notice), f"no reply to {inp!r}"
+    assert outcome.notice is None or 0 < len(outcome.notice) <= 200
     for reply in outcome.replies:
         check_reply(reply)
         world.seen += [b.data for row in reply.buttons for b in row if b.data not in world.seen]
@@ -205,7 +207,7 @@ def test_a_new_users_very_first_input_can_be_any_button() -> None:
     assert len(seen) > 50
     for n, data in enumerate(seen):
         outcome = world.engine.handle(Input.button(f"tg:{900 + n}", data), chat_id=900 + n)
-        assert outcome.replies, data
+        assert outcome.replies or outcome.notice, data
         for reply in outcome.replies:
             check_reply(reply)
     assert world.engine.store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
