@@ -243,23 +243,24 @@ class Engine:
                 session.last_update = update_id
             changes = self.store.conn.total_changes
             flow_before = session.flow
+            notice: str | None = None
             try:
                 with self.store.atomic():  # a failed step rolls back its own writes only
                     replies = self._route(turn, inp)
             except InvalidAnswer as exc:
                 if turn.pending is not None:
                     turn.log.append(replace(turn.pending, accepted=False))
-                notice = to_plain(exc.text)
-                if inp.kind is Kind.BUTTON and len(notice) <= NOTICE_LIMIT:
+                if inp.kind is Kind.BUTTON and len(to_plain(exc.text)) <= NOTICE_LIMIT:
                     # a press the step can't take ("pick at least one"): said on the tap; the message stays
-                    turn.route = turn.route or "invalid"
-                    return Outcome([], turn.route, session, notice=notice)
-                replies = self._not_an_answer(turn, inp, exc)
+                    turn.route, replies, notice = turn.route or "invalid", [], to_plain(exc.text)
+                else:
+                    replies = self._not_an_answer(turn, inp, exc)
             except StaleButton:
                 turn.route = "stale"
                 if inp.kind is Kind.BUTTON:  # an old message's button, a double tap: nothing changes
-                    return Outcome([], turn.route, session, notice=self.texts["errors.stale_button"])
-                replies = self._stale(turn)
+                    replies, notice = [], self.texts["errors.stale_button"]
+                else:
+                    replies = self._stale(turn)
             except CoachError as exc:
                 replies = [self.main_menu(turn, self.texts[exc.text_key])]
                 turn.route = f"error:{type(exc).__name__}"
@@ -275,7 +276,8 @@ class Engine:
             if not session.erased:
                 self.store.save_session(session, turn.now, chat_id)
             parcels = self._queue(turn, inp, update_id, replies, repeatable=not wrote)
-        return Outcome(replies, turn.route, session, parcels is not None, parcels or [], repeatable=not wrote)
+        return Outcome(replies, turn.route, session, parcels is not None, parcels or [], repeatable=not wrote,
+                       notice=notice)
 
     @staticmethod
     def _in_place(replies: list[Reply]) -> list[Reply]:

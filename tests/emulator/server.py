@@ -542,6 +542,11 @@ class Emulator:
     def unanswered_callbacks(self) -> list[str]:
         return [q for q, c in self._callbacks.items() if c["answered"] is None]
 
+    def tap_notices(self, chat_id: int) -> list[str]:
+        """The texts the bot showed on taps in ``chat_id`` (answerCallbackQuery with a text)."""
+        return [str(c["answered"]["text"]) for c in self._callbacks.values()
+                if c["chat_id"] == chat_id and c["answered"] and c["answered"].get("text")]
+
     def mark_read(self, chat_id: int) -> None:
         """Skip all bot messages so far for the next :meth:`wait_for_messages`."""
         self._read[chat_id] = len(self._msgs.get(chat_id, []))
@@ -794,7 +799,8 @@ class Emulator:
             "edit": self.edit_text,
             "press": self.press_button, "mark_read": self.mark_read, "reset": self.reset,
             "block": self.block, "unblock": self.unblock, "stats": self.stats,
-            "unanswered_callbacks": self.unanswered_callbacks, "bot_profile": self.bot_profile}
+            "unanswered_callbacks": self.unanswered_callbacks, "tap_notices": self.tap_notices,
+            "bot_profile": self.bot_profile}
         if action in simple:
             repeat = int(b.pop("repeat", 1))  # a user sending the same thing many times at once
             results = [simple[action](**b) for _ in range(repeat)]
