@@ -50,6 +50,23 @@ def load_english(path: Path = WORDS_PATH) -> list[str]:
         raise ContentError(path, None, f"cannot read the word list: {e}") from None
 
 
+@functools.cache
+def english_words() -> frozenset[str]:
+    """The bundled English word list as a set, loaded once (``load_english`` keeps the order)."""
+    return frozenset(load_english())
+
+
+def looks_like_words(text: str) -> bool:
+    """Whether a short typed name reads as words: one of them English ("sports medicine"), or
+    an abbreviation in capitals or with "&" ("PM&R", "ENT"), or written in another script
+    ("طب الأطفال": the list is English only). "qwzx vlorp" does not."""
+    if any(ch.isalpha() and not ch.isascii() for ch in text):
+        return True
+    if any(len(part) >= 2 and (part.isupper() or "&" in part) for part in text.split()):
+        return True
+    return any(word in english_words() for word in tokens(text.lower()) if len(word) >= 3)
+
+
 class Speller:
     """Repairs words that are neither English nor known to the model; see the module docstring."""
 

@@ -21,6 +21,7 @@ from flows.domain.goals import grad_range, next_cycles, parse_month, parse_numbe
 from flows.domain.plan import GAPS, Rules, Span, month_label
 from flows.engine.dialog import Ask, Heard, Option, Step, StepKind, read_choice
 from flows.engine.engine import Turn
+from flows.faq.words import looks_like_words
 from flows.storage.profiles import Profile, load_profile, save_answer
 
 QUESTIONS = (  # in the order they are asked
@@ -248,7 +249,8 @@ class Goals:
             bare = typed.without_hedges(text)
             hedged = bare != typed.words_of(text)  # "dermatology maybe"; else keep it as typed ("PM&R")
             name = clean(bare if hedged and bare else text, self.rules.specialty_length)
-            if not any(ch.isalpha() for ch in name):
+            # "yes", "nope", "qwzx vlorp" are no specialty: only a name that reads as words is kept
+            if typed.yes_no(text) is not None or not any(ch.isalpha() for ch in name) or not looks_like_words(name):
                 raise InvalidAnswer(ask.t("onboarding.bad_specialty"))
             if name.islower():  # "sports medicine" reads like the listed ones: "Sports medicine"
                 name = name[0].upper() + name[1:]
