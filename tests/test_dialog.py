@@ -1,5 +1,5 @@
 """The Dialog declaration: one small dialog of every step kind, driven through the real engine.
-What holds here holds at every step of every declared dialog (test_every_step.py walks them)."""
+What holds here holds at every step of every declared dialog (test_every_dialog_step.py walks them)."""
 
 from __future__ import annotations
 

@@ -22,11 +22,22 @@ from flows.features import all_features
 from flows.storage.store import Store
 from tests.chat import Chat, Clock
 from tests.factories import insert_experience
-from tests.test_every_step import QUESTION, records
 
 USER = "tg:1001"
+QUESTION = "how many months of usce do i need to be competitive?"
+IGNORED_TABLES = ("users", "outbox", "unanswered", "meta", "completions")  # the session and the question log
 NONSENSE = "qwzx vlorp"
 MAX_STEPS = 16
+
+
+def records(store: Store) -> list[tuple[object, ...]]:
+    """Every row a dialog may write, as one comparable list."""
+    rows: list[tuple[object, ...]] = []
+    for (name,) in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"):
+        if name.startswith(("sqlite_", "_")) or name in IGNORED_TABLES:
+            continue
+        rows.extend((name, *row) for row in store.conn.execute(f"SELECT * FROM [{name}] ORDER BY 1"))
+    return rows
 
 
 def finish_goals(chat: Chat) -> None:
@@ -222,6 +233,7 @@ def test_cancel_and_a_restart(dialog: str, step: str) -> None:
     shown = chat.replies[-1].text
     restarted = new_engine(engine.store, engine.clock)  # type: ignore[arg-type]
     outcome = restarted.handle(Input.button(USER, "go:resume"))
-    assert place(restarted) == (dialog, step) and outcome.replies[-1].text == shown
+    # the same step (a tapped answer may have been shown above it before the restart)
+    assert place(restarted) == (dialog, step) and shown.endswith(outcome.replies[-1].text)
     Chat(restarted, USER).send("/cancel")
     assert place(restarted) == (None, None)

@@ -23,8 +23,8 @@ def features() -> list[Feature]:
 
 
 def texts_in(folder: Path) -> Texts:
-    """The texts of those features only (and of the engine's errors)."""
-    for stem in ("core", "errors", "vetting"):
+    """The texts of those features only (and of the engine: its errors, its dialogs)."""
+    for stem in ("core", "errors", "dialog", "vetting"):
         shutil.copy(CONTENT_DIR / "texts" / f"{stem}.yaml", folder)
     return load_texts(folder)
 

@@ -410,9 +410,17 @@ class Dialog:
             answer, note = answer.value, answer.note
         self.save(ask.turn, ask.step, answer)
         answers = {**ask.answers, ask.step.key: answer}
+        if note is None and replace:  # a tap: the message becomes the next step, with the answer kept on top
+            shown = self.shown(Ask(ask.turn, self, ask.step, answers), answer)
+            chosen = ask.say("chosen", value=shown) if shown else None
+            return self.advance(Ask(ask.turn, self, ask.step, answers), replace=replace, chosen=chosen)
         return self.advance(Ask(ask.turn, self, ask.step, answers), replace=replace, lead=note)
 
-    def advance(self, ask: Ask, replace: bool = False, lead: str | None = None) -> list[Reply]:
+    def advance(
+        self, ask: Ask, replace: bool = False, lead: str | None = None, chosen: str | None = None
+    ) -> list[Reply]:
+        """To the next step (or the end). ``lead`` goes above what comes next; ``chosen`` (the
+        answer just tapped) only above a next step of this dialog."""
         turn, session = ask.turn, ask.turn.session
         answers = self.load(turn) if not ask.answers else ask.answers
         only = session.data.get(ONLY)
@@ -430,7 +438,7 @@ class Dialog:
         session.enter(self.name, target, dict(session.data))
         if not only:
             self.place(turn, target)
-        return self.show(turn, replace=replace, lead=lead)
+        return self.show(turn, replace=replace, lead=lead or chosen)
 
     def go_back(self, ask: Ask, replace: bool = False) -> list[Reply]:
         target = self.back_of(ask.step.name, ask.answers)
