@@ -135,9 +135,9 @@ class Engine:
     def _handle(self, inp: Input, chat_id: int | None, update_id: int | None) -> Outcome:
         with self.store.atomic():
             session = self.store.load_session(inp.user_id)
-            if session.created:  # the users row is written last; a feature's first row may point at it sooner
-                self.store.conn.execute("PRAGMA defer_foreign_keys = ON")
             turn = Turn(inp.user_id, session, self.store, self.texts, self.clock(), self, chat_id=chat_id)
+            if session.created and inp.kind is not Kind.EDIT:  # an edit of a stranger acts on nothing
+                self.store.add_user(inp.user_id, turn.now, chat_id)  # first: features' rows point at it
             turn.log = answers.take_log(session)
             taken = list(turn.log)
             if update_id is not None:

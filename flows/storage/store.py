@@ -295,16 +295,25 @@ class Store:
             user_id, flow, state, json.loads(data) if data else {}, last_update=last_update, last_seen=last_seen
         )
 
+    def add_user(self, user_id: str, now: datetime, chat_id: int | None = None) -> None:
+        """The row of a user seen for the first time, written before anything that points at it
+        (the input's own save then counts the update)."""
+        stamp = now.isoformat(timespec="seconds")
+        self.db.table("users").insert(
+            {"user_id": user_id, "chat_id": chat_id, "first_seen": stamp, "last_seen": stamp, "updates": 0},
+            ignore=True,
+        )
+
     def save_session(self, session: Session, now: datetime, chat_id: int | None = None) -> None:
         stamp = now.isoformat(timespec="seconds")
         if not (session.dirty or session.created or chat_id is not None or session.last_update is not None):
             self.conn.execute(self._TOUCH, (stamp, session.user_id))
             return
         data = json.dumps(session.data, separators=(",", ":")) if session.data else None
-        if not session.created:  # the row exists: a plain UPDATE costs less than an upsert
-            values = (stamp, chat_id, session.flow, session.state, data, session.last_update, session.user_id)
-            if self.conn.execute(self._SAVE, values).rowcount:
-                return
+        # the row exists (a known user, or one added at the start of this input): a plain UPDATE
+        values = (stamp, chat_id, session.flow, session.state, data, session.last_update, session.user_id)
+        if self.conn.execute(self._SAVE, values).rowcount:
+            return
         self.conn.execute(
             self._SAVE_ALL,
             {
