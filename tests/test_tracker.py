@@ -72,7 +72,7 @@ def test_a_rotation_still_ahead_cannot_be_done_nor_bring_a_received_letter(chat:
 def test_log_a_whole_experience(chat: Chat, store: Store) -> None:
     log_one(chat)
     assert "Logged!" in chat.text
-    assert "Externship · Internal Medicine" in chat.text
+    assert "Externship · Internal medicine" in chat.text
     assert "Mar 2026 – Apr 2026 (2 months)" in chat.text
     assert "Received — Dr. Rivera" in chat.text
     [exp] = list_experiences(store, USER)
@@ -156,7 +156,7 @@ def test_a_bad_start_month_is_asked_again_and_nothing_is_lost(chat: Chat, store:
     assert store.load_session(USER).state == "start"
     row = experiences(store)[0]
     assert (row["specialty"], row["institution"], row["setting"], row["draft"]) == (
-        "Surgery", "Mercy", "both", "start")
+        "General surgery", "Mercy", "both", "start")
     chat.send("march 2026")
     assert "which month does it end" in chat.text
 
@@ -440,3 +440,13 @@ def test_a_text_while_no_step_waits_is_not_swallowed(engine: Engine) -> None:
     session = engine.store.load_session("tg:9")
     assert outcome.replies and "what kind is it" in outcome.replies[-1].text
     assert (session.flow, session.state) == ("tracker_log", "type") and experiences(engine.store, "tg:9") == []
+
+
+@pytest.mark.parametrize(("typed", "stored"), [("family med", "Family medicine"), ("peds", "Pediatrics"),
+                                               ("IM", "Internal medicine"), ("sports medicine", "sports medicine")])
+def test_a_typed_specialty_is_stored_as_the_list_names_it(chat: Chat, store: Store, typed: str, stored: str) -> None:
+    chat.send("/log")
+    chat.press("Externship")
+    chat.press("✓")
+    chat.send(typed)
+    assert experiences(store)[0]["specialty"] == stored  # "sports medicine" is not Internal medicine

@@ -20,7 +20,7 @@ def open_card(chat: Chat) -> None:
 def test_list_edit_a_choice_and_a_text_field(chat: Chat, store: Store) -> None:
     log_one(chat)
     chat.send("/experiences")
-    assert "1. 🏥 Externship · Internal Medicine — St. Mary, Mar 2026 – Apr 2026 ✅" in chat.text
+    assert "1. 🏥 Externship · Internal medicine — St. Mary, Mar 2026 – Apr 2026 ✅" in chat.text
     chat.press("1. ")
     chat.press("Status")
     assert chat.button("✓").data.endswith(":status:a:done")

@@ -123,13 +123,22 @@ def canonical_specialty(text: str | None) -> str:
     names = specialty_names()
     if value in names:
         return names[value]
+    shared = _shared_words()
     for size in (3, 2, 1):  # "internal medicine ward" -> the longest known name inside
         words = value.split()
         for i in range(len(words) - size + 1):
             found = names.get(" ".join(words[i : i + size]))
-            if found:
+            # a head word after another word names something else: "sports medicine", "vascular surgery"
+            if found and not (size == 1 and i > 0 and words[i] in shared):
                 return found
     return value
+
+
+@functools.cache
+def _shared_words() -> frozenset[str]:
+    """Words that end a listed name of several words ("medicine", "surgery"): after another word
+    they are the head of a name that is not on the list."""
+    return frozenset(alias.split()[-1] for alias in specialty_names() if len(alias.split()) > 1)
 
 
 def display_specialty(text: str) -> str:

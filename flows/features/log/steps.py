@@ -15,6 +15,7 @@ from typing import Any
 from flows.base.errors import InvalidAnswer
 from flows.base.text import MAX_INPUT, clean, to_plain
 from flows.domain import typed
+from flows.domain.benchmarks import display_specialty
 from flows.domain.readiness import benchmarks
 from flows.engine.dialog import Ask, Heard, Option, Options, Step, StepKind, present, read_by_kind, read_choice
 from flows.engine.engine import Turn
@@ -256,6 +257,8 @@ def check(ask: Ask, value: Any) -> Any:
         profile = profile_of(turn)
         picks = profile.specialties[:3] if profile else ()
         return clean(picks[int(value[1:])] if int(value[1:]) < len(picks) else value, TEXT_LIMITS["specialty"])
+    if step == "specialty":  # typed: "family med", "peds", "IM" are stored as the list names them
+        return display_specialty(str(value))
     if step == "letter_writer" and (value == REMOVE or typed.yes_no(str(value)) == "no"
                                     or typed.words_of(str(value)) in no_writer_words(turn)):
         return None  # "remove", "nobody": no name
