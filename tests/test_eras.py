@@ -6,8 +6,7 @@ import pytest
 
 from flows.base.content import ContentError
 from flows.base.text import to_plain
-from flows.engine.engine import Engine
-from flows.features.eras import (
+from flows.domain.eras import (
     LEVELS,
     claims,
     content,
@@ -17,6 +16,7 @@ from flows.features.eras import (
     load_eras,
     responsibility_lines,
 )
+from flows.engine.engine import Engine
 from flows.storage.experiences import Experience
 from flows.storage.store import Store
 from tests.chat import Chat

@@ -17,6 +17,7 @@ from flows.domain.nudges import (
     experience_nudges,
     load_config,
     milestone_nudges,
+    outreach_nudges,
     spread,
     vetting_nudges,
 )
@@ -31,7 +32,6 @@ from flows.domain.timezones import (
     utc_offset_label,
     zone_or_utc,
 )
-from flows.features.nudges import outreach_nudges
 from flows.storage.nudges import Prefs, parse_stamp, stamp
 
 CFG = config()

@@ -13,8 +13,7 @@ import pytest
 from flows.base.types import Input
 from flows.engine.engine import Engine, Turn
 from flows.features import all_features
-from flows.features.nudges import Nudges, due_replies, reschedule
-from flows.features.settings import Settings
+from flows.features.nudges import due_replies, reschedule
 from flows.storage.nudges import (
     CLAIM_PLAN_SQL,
     Claimed,
@@ -146,13 +145,10 @@ def test_a_letter_asked_for_cancels_its_nudge(engine: Engine) -> None:
     assert rows(engine) == {}
 
 
-def test_sources_that_do_not_exist_are_skipped() -> None:
-    store = Store.memory()
-    engine = Engine(store, [Nudges(), Settings()])  # no profile, experience, outreach or vetting tables
-    engine.migrate()
-    engine.handle(Input.command(USER, "settings"))
-    reschedule(store, USER, engine.clock())
-    assert schedule_rows(store, USER) == []
+def test_a_user_without_records_has_nothing_scheduled(engine: Engine) -> None:
+    engine.handle(Input.command(USER, "settings"))  # no profile, experience, outreach or vetting rows
+    reschedule(engine.store, USER, engine.clock())
+    assert schedule_rows(engine.store, USER) == []
 
 
 # -- the nudge's buttons ------------------------------------------------------------------------

@@ -9,17 +9,15 @@ import pytest
 from flows.base.content import ContentError, texts
 from flows.base.text import to_plain
 from flows.domain import typed
+from flows.domain.outreach import followup_days, is_followup_due, load_settings
 from flows.engine.engine import Engine
 from flows.features.email import (
     Counts,
     Outreach,
     count,
     email_draft,
-    followup_days,
     followups_due,
-    is_followup_due,
     load_role_words,
-    load_settings,
     parse_sent_date,
 )
 from flows.storage import experiences

@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 
 from flows.engine.engine import Engine
-from flows.features.reflect import ANSWER_LIMIT, FIELDS, Reflections, specialty_choice
+from flows.features.reflect import ANSWER_LIMIT, FIELDS, Reflections
+from flows.storage.reflections import specialty_choice
 from flows.storage.store import Store
 from tests.chat import Chat
 from tests.factories import insert_experience

@@ -1,5 +1,6 @@
-"""Timeline nudges, the pure part: their settings from ``content/nudges.yaml`` and which
-nudges a user's records call for, as plain values (no database, no clock but ``today``).
+"""Timeline nudges, the pure part: their settings from ``content/nudges.yaml``, which nudges
+a user's records call for, as plain values (no database, no clock but ``today``), and the
+words of each one.
 
 The table that holds them is ``flows/storage/nudges.py``; the feature that keeps it in step
 with a user's records and answers a nudge's buttons is ``flows/features/nudges.py``.
@@ -15,8 +16,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from flows.base.content import CONTENT_DIR, ContentError, line_of, load_yaml, require
-from flows.base.text import clean
+from flows.base.content import CONTENT_DIR, ContentError, Texts, line_of, load_yaml, require
+from flows.base.text import clean, escape
+from flows.domain.outreach import followup_due_on
+from flows.domain.plan import load_milestones, milestone_dates
+from flows.domain.records import Experience, Profile
 from flows.domain.timezones import QuietHours, parse_hhmm
 
 KINDS = ("milestone", "letter", "reflection", "followup", "vetting")
@@ -191,6 +195,48 @@ def vetting_nudges(
     return wanted
 
 
+def outreach_nudges(
+    rows: Iterable[Mapping[str, Any]], today: date, days: int, cfg: NudgeConfig
+) -> list[Wanted]:
+    """``rows``: outreach log entries (id, contact, status, sent_on, followed_up_on). A follow-up
+    ``days`` after an email that is still unanswered and not followed up yet."""
+    wanted = []
+    for row in rows:
+        due = followup_due_on(row, days)
+        if due is None:
+            continue
+        expires = due + timedelta(days=cfg.expire_days["followup"])
+        if today <= expires:
+            args = {"contact": clean(row.get("contact") or "", 80), "days": days}
+            wanted.append(Wanted(f"fu:{row['id']}", "followup", max(due, today), expires, args))
+    return wanted
+
+
+def called_for(
+    profile: Profile | None,
+    experiences: Iterable[Experience],
+    outreach: Iterable[Mapping[str, Any]],
+    unsure: Iterable[tuple[int, str, int, str | None]],
+    today: date,
+    cfg: NudgeConfig,
+    followup_days: int,
+) -> list[Wanted]:
+    """Every nudge a user's records call for (before preferences): the timeline's windows from
+    the profile, letters and reflections from the experiences, follow-ups from the outreach log
+    (``followup_days`` after each email), and the vetting answers still "Not sure"."""
+    try:
+        application = profile.application_date if profile else None
+    except ValueError:  # not a month we can read: no milestones rather than a crash
+        application = None
+    wanted: list[Wanted] = []
+    if profile and application:
+        wanted += milestone_nudges(milestone_dates(application), today, profile.is_student, cfg)
+    wanted += experience_nudges(experiences, today, cfg)
+    wanted += outreach_nudges(outreach, today, followup_days, cfg)
+    wanted += vetting_nudges(unsure, today, cfg)
+    return wanted
+
+
 def spread(wanted: Sequence[Wanted]) -> list[Wanted]:
     """At most one nudge per day: later ones on a crowded day move to the next free day."""
     taken: set[date] = set()
@@ -203,3 +249,28 @@ def spread(wanted: Sequence[Wanted]) -> list[Wanted]:
         out.append(w if day == w.due_on else Wanted(w.key, w.kind, day, max(w.expires_on, day), w.args, w.new_ok))
     return out
 
+
+# -- the words of a nudge ----------------------------------------------------------------------
+@functools.cache
+def milestones() -> Mapping[str, Any]:
+    """The timeline's milestones by id (what a milestone nudge names)."""
+    return MappingProxyType({m.id: m for m in load_milestones()})
+
+
+def body(texts: Texts, kind: str, args: Mapping[str, Any]) -> str:
+    """The text of one nudge (the reminder itself, its calendar event's description)."""
+    if kind == "milestone":
+        milestone = milestones().get(str(args.get("m")))
+        title = milestone.title if milestone else str(args.get("title", ""))
+        tasks = milestone.tasks_for(bool(args.get("student"))) if milestone else ()
+        why = f"nudges.why.{args.get('m')}"
+        lines = [texts.fmt("nudges.milestone", title=title)]
+        lines += [f"• {escape(task)}" for task in tasks]
+        if why in texts:
+            lines.append(texts[why])
+        return "\n".join(lines)
+    values = {k: v for k, v in args.items() if isinstance(v, str | int)}
+    try:
+        return texts.fmt(f"nudges.{kind}", **values)
+    except (KeyError, IndexError):  # an unknown kind, or a row written with other fields
+        return texts["nudges.generic"]

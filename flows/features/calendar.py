@@ -16,11 +16,12 @@ from zoneinfo import ZoneInfo
 from flows.base.text import to_plain
 from flows.base.types import Attachment, Button, Reply
 from flows.domain.ics import CalendarEvent, all_day, build_calendar
+from flows.domain.nudges import body, config
 from flows.domain.plan import milestone_dates
 from flows.domain.timezones import local_today
 from flows.engine.engine import CommandHandler, Feature, MenuEntry, Turn
-from flows.features.nudges import PENDING, body, config, parse_stamp, schedule_rows, user_zone, wanted_for
 from flows.storage.experiences import list_experiences, month_index, month_label
+from flows.storage.nudges import PENDING, parse_stamp, schedule_rows, user_zone, wanted_for
 from flows.storage.profiles import load_profile
 
 FILENAME = "usce-plan.ics"

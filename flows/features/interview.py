@@ -19,7 +19,7 @@ from flows.domain import typed
 from flows.domain.star import PARTS, StarCheck, check_star
 from flows.engine.dialog import Ask, Dialog, End, Step, StepKind, read_by_kind
 from flows.engine.engine import CommandHandler, Feature, Turn
-from flows.features.email import hub_button, short
+from flows.features.common import hub_button, short
 from flows.storage.store import Store
 
 migrations = Migrations("usce-coach.interview")

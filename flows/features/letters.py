@@ -12,10 +12,10 @@ from sqlite_utils import Migrations
 
 from flows.base.errors import NotFound, StaleButton
 from flows.base.types import Button, Reply, column, keyboard
+from flows.domain.eras import experience_title
 from flows.engine.dialog import Dialog, End, Step, StepKind
 from flows.engine.engine import CommandHandler, Feature, Turn
-from flows.features.email import get_applicant, hub_button, local_today, pre, profile_of, read_name
-from flows.features.eras import experience_buttons, experience_title, no_experiences
+from flows.features.common import experience_buttons, hub_button, local_today, no_experiences, pre, read_name
 from flows.storage.experiences import (
     Experience,
     get_experience,
@@ -24,6 +24,8 @@ from flows.storage.experiences import (
     month_label,
     update_experience,
 )
+from flows.storage.outreach import get_applicant
+from flows.storage.profiles import load_profile
 
 WRITER_LIMIT = 100
 CODES = {"n": "none", "a": "asked", "p": "promised", "r": "received"}
@@ -185,7 +187,7 @@ class Letters(Feature):
         return [Reply(turn.t("letters.how"), buttons)]
 
     def note(self, turn: Turn) -> list[Reply]:
-        profile = profile_of(turn.store, turn.user_id)
+        profile = load_profile(turn.store, turn.user_id)
         applicant = get_applicant(turn.store, turn.user_id)
         specialties = ", ".join(profile.specialties) if profile and profile.specialties else ""
         writers = [e.letter_writer for e in list_experiences(turn.store, turn.user_id)

@@ -24,38 +24,23 @@ Kinds and keys (what should be scheduled: ``flows/domain/nudges.py``):
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from types import MappingProxyType
 from typing import Any
 
 from flows.base.content import Texts
 from flows.base.errors import NotFound, StaleButton
-from flows.base.text import clean, escape
 from flows.base.types import Button, Reply, keyboard
-from flows.domain.nudges import (
-    NudgeConfig,
-    Wanted,
-    config,
-    experience_nudges,
-    milestone_nudges,
-    spread,
-    vetting_nudges,
-)
-from flows.domain.plan import load_milestones, milestone_dates
+from flows.domain.nudges import NudgeConfig, body, config, milestones, spread
 from flows.domain.timezones import local_today, morning_slot, next_morning
 from flows.engine.engine import Engine, Feature, Turn
-from flows.features.email import followup_days, followup_due_on
-from flows.storage.experiences import list_experiences
 from flows.storage.nudges import (
     PENDING,
     Claimed,
     channel_of,
     claim_one_for,
-    known_tables,
     load_prefs,
     mark_failed,
     mark_sent,
@@ -67,73 +52,13 @@ from flows.storage.nudges import (
     schedule_rows,
     stamp,
     user_zone,
+    wanted_for,
     write_now,
 )
-from flows.storage.profiles import load_profile
 from flows.storage.store import Store
-
-# The calendar feature reads these from here (flows/features/calendar.py).
-__all__ = ["PENDING", "Nudges", "body", "config", "parse_stamp", "reschedule", "schedule_rows", "user_zone",
-           "wanted_for"]
 
 # turn.changed names that call for a new schedule ("nudge_settings": written by /settings)
 SOURCES = frozenset({"profile", "experiences", "outreach", "programs", "nudge_settings"})
-
-
-@functools.cache
-def _milestones() -> Mapping[str, Any]:
-    return MappingProxyType({m.id: m for m in load_milestones()})
-
-
-# -- what should be scheduled -------------------------------------------------------------------
-def outreach_nudges(
-    rows: Iterable[Mapping[str, Any]], today: date, days: int, cfg: NudgeConfig
-) -> list[Wanted]:
-    """``rows``: outreach log entries (id, contact, status, sent_on, followed_up_on). A follow-up
-    ``days`` after an email that is still unanswered and not followed up yet."""
-    wanted = []
-    for row in rows:
-        due = followup_due_on(row, days)
-        if due is None:
-            continue
-        expires = due + timedelta(days=cfg.expire_days["followup"])
-        if today <= expires:
-            args = {"contact": clean(row.get("contact") or "", 80), "days": days}
-            wanted.append(Wanted(f"fu:{row['id']}", "followup", max(due, today), expires, args))
-    return wanted
-
-
-def wanted_for(store: Store, user_id: str, today: date, cfg: NudgeConfig) -> list[Wanted]:
-    """Every nudge the user's current records call for (before preferences)."""
-    tables = known_tables(store)
-    wanted: list[Wanted] = []
-    if "profiles" in tables:
-        profile = load_profile(store, user_id)
-        try:
-            application = profile.application_date if profile else None
-        except ValueError:  # not a month we can read: no milestones rather than a crash
-            application = None
-        if profile and application:
-            wanted += milestone_nudges(milestone_dates(application), today, profile.is_student, cfg)
-    if "experiences" in tables:
-        wanted += experience_nudges(list_experiences(store, user_id), today, cfg)
-    if "outreach" in tables:
-        cursor = store.conn.execute(
-            "SELECT id, contact, status, sent_on, followed_up_on FROM outreach WHERE user_id = ?"
-            " AND status = 'sent'", (user_id,)
-        )
-        names = [d[0] for d in cursor.description]
-        entries = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
-        wanted += outreach_nudges(entries, today, followup_days(), cfg)
-    if "programs" in tables and "program_answers" in tables:
-        rows = store.conn.execute(
-            "SELECT p.id, p.name, count(*), min(a.answered_at) FROM programs p"
-            " JOIN program_answers a ON a.program_id = p.id AND a.user_id = p.user_id"
-            " WHERE p.user_id = ? AND a.answer = '?' GROUP BY p.id",
-            (user_id,),
-        ).fetchall()
-        wanted += vetting_nudges(rows, today, cfg)
-    return wanted
 
 
 # -- keeping the table in step -----------------------------------------------------------------
@@ -141,8 +66,6 @@ def reschedule(store: Store, user_id: str, now: datetime, cfg: NudgeConfig | Non
     """Bring the user's waiting nudges in line with their records and preferences. Idempotent;
     never touches a nudge that was claimed or sent."""
     cfg = cfg or config()
-    if "nudges" not in known_tables(store):
-        return
     _, zone = user_zone(store, user_id)
     today = local_today(now, zone)
     prefs = load_prefs(store, user_id, cfg)
@@ -258,30 +181,10 @@ def render(texts: Texts, nudge_id: int, kind: str, args: Mapping[str, Any]) -> R
     )
 
 
-def body(texts: Texts, kind: str, args: Mapping[str, Any]) -> str:
-    if kind == "milestone":
-        milestone = _milestones().get(str(args.get("m")))
-        title = milestone.title if milestone else str(args.get("title", ""))
-        tasks = milestone.tasks_for(bool(args.get("student"))) if milestone else ()
-        why = f"nudges.why.{args.get('m')}"
-        lines = [texts.fmt("nudges.milestone", title=title)]
-        lines += [f"• {escape(task)}" for task in tasks]
-        if why in texts:
-            lines.append(texts[why])
-        return "\n".join(lines)
-    values = {k: v for k, v in args.items() if isinstance(v, str | int)}
-    try:
-        return texts.fmt(f"nudges.{kind}", **values)
-    except (KeyError, IndexError):  # an unknown kind, or a row written with other fields
-        return texts["nudges.generic"]
-
-
 def due_replies(engine: Engine, user_id: str, limit: int = 1) -> list[Reply]:
     """For the terminal channel: the user's due nudges, shown when they next write (one at a time).
     Each is marked sent as it is shown."""
     store = engine.store
-    if "nudges" not in known_tables(store):
-        return []
     now = engine.clock()
     token = new_token()
     replies: list[Reply] = []
@@ -340,7 +243,7 @@ class Nudges(Feature):
 
     def __init__(self) -> None:
         config()  # validate content at start, not on the first update
-        _milestones()
+        milestones()
 
     def on_changed(self, turn: Turn, changed: set[str]) -> None:
         if changed & SOURCES:

@@ -3,47 +3,23 @@
 Four prompts — key cases, skills, how it shaped the specialty choice, differences from the
 home system — each saved to the ``reflections`` table the moment it is answered. Saved
 reflections are listed, can be edited field by field, and go into the data export like every
-table with a ``user_id``. The ERAS draft reads the specialty-choice answer.
+table with a ``user_id`` (the table and its reads: ``flows/storage/reflections.py``, where the
+ERAS draft reads the specialty-choice answer).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlite_utils import Database, Migrations
-
 from flows.base.errors import NotFound, StaleButton
 from flows.base.text import escape
 from flows.base.types import Button, Reply, column, keyboard
+from flows.domain.eras import experience_title
 from flows.engine.dialog import Dialog, End, Step, StepKind
 from flows.engine.engine import CommandHandler, Feature, Turn
-from flows.features.email import hub_button, short
-from flows.features.eras import experience_buttons, experience_title
+from flows.features.common import experience_buttons, hub_button, short
 from flows.storage.experiences import Experience, get_experience, list_experiences
-from flows.storage.store import Store
-
-migrations = Migrations("usce-coach.reflections")
-
-
-@migrations()
-def m001_reflections(db: Database) -> None:
-    db.table("reflections").create(
-        {
-            "id": int,
-            "user_id": str,
-            "experience_id": int,  # the tracked experience, NULL for a general reflection
-            "cases": str,
-            "skills": str,
-            "specialty_choice": str,
-            "differences": str,
-            "created_at": str,
-            "updated_at": str,
-        },
-        pk="id",
-        foreign_keys=[("user_id", "users", "user_id")],
-    )
-    db.table("reflections").create_index(["user_id"])
-
+from flows.storage.reflections import get_reflection, list_reflections, migrations
 
 FLOW = "reflect"
 ANSWER_LIMIT = 4000
@@ -53,37 +29,6 @@ MAX_LISTED = 20
 # The prompts, in order: step -> column. Button codes for editing one answer from the card.
 FIELDS = {"cases": "cases", "skills": "skills", "choice": "specialty_choice", "differences": "differences"}
 CODES = {"c": "cases", "s": "skills", "h": "choice", "d": "differences"}
-
-
-_COLUMNS = ("id", "experience_id", "cases", "skills", "specialty_choice", "differences", "created_at")
-
-
-def get_reflection(store: Store, user_id: str, reflection_id: int) -> dict[str, Any]:
-    row = store.conn.execute(
-        f"SELECT {', '.join(_COLUMNS)} FROM reflections WHERE id = ? AND user_id = ?",
-        (reflection_id, user_id),
-    ).fetchone()
-    if row is None:
-        raise NotFound()
-    return dict(zip(_COLUMNS, row, strict=True))
-
-
-def list_reflections(store: Store, user_id: str) -> list[dict[str, Any]]:
-    rows = store.conn.execute(
-        f"SELECT {', '.join(_COLUMNS)} FROM reflections WHERE user_id = ? ORDER BY id DESC",
-        (user_id,),
-    ).fetchall()
-    return [dict(zip(_COLUMNS, row, strict=True)) for row in rows]
-
-
-def specialty_choice(store: Store, user_id: str, experience_id: int) -> str | None:
-    """What the user wrote about their specialty choice for this experience, if anything."""
-    row = store.conn.execute(
-        "SELECT specialty_choice FROM reflections WHERE user_id = ? AND experience_id = ?"
-        " AND coalesce(specialty_choice, '') != '' ORDER BY updated_at DESC, id DESC LIMIT 1",
-        (user_id, experience_id),
-    ).fetchone()
-    return str(row[0]) if row else None
 
 
 def _id(value: str) -> int:

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, time
 from typing import Any
 
-from flows.base.errors import InvalidAnswer, NotFound, StaleButton
+from flows.base.errors import InvalidAnswer, StaleButton
 from flows.base.text import clean
 from flows.base.types import Button, Reply, keyboard
 from flows.domain.goals import parse_timezone
@@ -30,7 +30,7 @@ from flows.domain.plan import load_rules
 from flows.domain.timezones import QuietHours, parse_hhmm, parse_quiet_hours, utc_offset_label, zone_or_utc
 from flows.engine.dialog import Ask, Dialog, End, Option, Step, StepKind, read_choice
 from flows.engine.engine import CommandHandler, Feature, MenuEntry, Turn
-from flows.storage.nudges import PENDING, known_tables, load_prefs, save_prefs, schedule_rows, user_zone
+from flows.storage.nudges import PENDING, load_prefs, save_prefs, schedule_rows, user_zone
 from flows.storage.profiles import save_answer
 
 FLOW = "settings"
@@ -203,8 +203,6 @@ class Settings(Feature):
 
     def _save(self, turn: Turn, step: Step, value: Any) -> None:
         if step.name == ZONE:
-            if "profiles" not in known_tables(turn.store):
-                raise NotFound()
             save_answer(turn.store, turn.user_id, turn.now.isoformat(timespec="seconds"), timezone=str(value))
             turn.changed.add("profile")
             return

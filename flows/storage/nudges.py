@@ -1,5 +1,6 @@
 """The ``nudges`` table (the only truth about what will be sent) and ``nudge_settings`` (each
-user's quiet hours, pause, amount and stopped kinds), as plain functions on a :class:`Store`.
+user's quiet hours, pause, amount and stopped kinds), as plain functions on a :class:`Store`,
+and the reads of a user's records that say which nudges are called for (:func:`wanted_for`).
 
 The feature (``flows/features/nudges.py``) keeps the table in step with a user's records;
 /settings (``flows/features/settings.py``) changes the preferences; delivery
@@ -12,17 +13,20 @@ from __future__ import annotations
 
 import json
 import secrets
-import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlite_utils import Database, Migrations
 
-from flows.domain.nudges import AMOUNTS, KINDS, NudgeConfig, config
+from flows.domain.nudges import AMOUNTS, KINDS, NudgeConfig, Wanted, called_for, config
+from flows.domain.outreach import followup_days
 from flows.domain.timezones import QuietHours, parse_hhmm, zone_or_utc
+from flows.storage.experiences import list_experiences
+from flows.storage.outreach import sent_entries
+from flows.storage.profiles import load_profile
 from flows.storage.store import Store
 
 PENDING = ("scheduled", "held")  # rows a reschedule may still change
@@ -104,21 +108,6 @@ def write_now(store: Store) -> Iterator[None]:
     conn.commit()
 
 
-_KNOWN: weakref.WeakKeyDictionary[Store, frozenset[str]] = weakref.WeakKeyDictionary()
-
-
-def known_tables(store: Store) -> frozenset[str]:
-    """The tables of this database, read once per store (sources written by other features
-    may not exist in every installation)."""
-    found = _KNOWN.get(store)
-    if found is None:
-        rows = store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
-        found = frozenset(r[0] for r in rows)
-        if "nudges" in found:  # only cache once migrations have run
-            _KNOWN[store] = found
-    return found
-
-
 # -- the user's preferences --------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Prefs:
@@ -162,18 +151,38 @@ def save_prefs(store: Store, user_id: str, now: datetime, **fields: Any) -> None
 
 def user_zone(store: Store, user_id: str) -> tuple[str | None, tzinfo]:
     """The user's IANA zone name (None if not given yet) and the zone to compute with."""
-    if "profiles" not in known_tables(store):
-        return None, UTC
     row = store.conn.execute("SELECT timezone FROM profiles WHERE user_id = ?", (user_id,)).fetchone()
     name = row[0] if row and row[0] else None
     return name, zone_or_utc(name)
 
 
 def schedule_rows(store: Store, user_id: str) -> list[dict[str, Any]]:
-    """Every nudge row of a user, soonest first (for ``usce-coach nudges``, /settings and tests)."""
-    if "nudges" not in known_tables(store):
-        return []
+    """Every nudge row of a user, soonest first (for ``usce-coach nudges``, /settings, /calendar
+    and tests)."""
     return list(store.db.table("nudges").rows_where("user_id = ?", [user_id], order_by="due_at, id"))
+
+
+def unsure_programs(store: Store, user_id: str) -> list[tuple[int, str, int, str | None]]:
+    """The user's vetted programs with "Not sure" answers: (id, name, how many, the first one's time)."""
+    return store.conn.execute(
+        "SELECT p.id, p.name, count(*), min(a.answered_at) FROM programs p"
+        " JOIN program_answers a ON a.program_id = p.id AND a.user_id = p.user_id"
+        " WHERE p.user_id = ? AND a.answer = '?' GROUP BY p.id",
+        (user_id,),
+    ).fetchall()
+
+
+def wanted_for(store: Store, user_id: str, today: date, cfg: NudgeConfig) -> list[Wanted]:
+    """Every nudge the user's current records call for (before preferences)."""
+    return called_for(
+        load_profile(store, user_id),
+        list_experiences(store, user_id),
+        sent_entries(store, user_id),
+        unsure_programs(store, user_id),
+        today,
+        cfg,
+        followup_days(),
+    )
 
 
 def channel_of(user_id: str) -> str:

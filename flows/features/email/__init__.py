@@ -4,13 +4,13 @@ Two dialogs: ``email`` asks what the draft needs beyond the profile (name, schoo
 each only when it is missing or asked to be changed — then the purpose), and ``outreach_add``
 logs one contact (name, role, institution, the day it was sent), saving the row as soon as the
 name is given. Records and rules are in :mod:`.outreach`, the log's screens in :mod:`.log`.
-Letters, interviews, reflections, ERAS entries and reminders import the shared pieces from
-here (``hub_button``, ``short``, ``pre``, ``followup_days``...).
+The pieces other features share with it are below it: widgets in ``flows/features/common.py``,
+follow-up rules in ``flows/domain/outreach.py``, both tables in ``flows/storage/outreach.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -18,15 +18,16 @@ from flows.base.errors import InvalidAnswer, NotFound, StaleButton
 from flows.base.text import clean
 from flows.base.types import Button, Reply, keyboard
 from flows.domain import typed
+from flows.domain.outreach import followup_days, settings
 from flows.domain.plan import load_rules
-from flows.engine.dialog import Ask, Dialog, End, Heard, Option, Step, StepKind
+from flows.engine.dialog import Ask, Dialog, End, Option, Step, StepKind
 from flows.engine.engine import CommandHandler, Feature, MenuEntry, Turn
+from flows.features.common import Reader, hub_button, local_today, pre, read_name, short
 from flows.features.email import log
 from flows.features.email.outreach import (
     ANSWERED,
     CONTACT_LIMIT,
     INSTITUTION_LIMIT,
-    LABEL_LIMIT,
     NAME_LIMIT,
     PURPOSES,
     ROLES,
@@ -34,43 +35,25 @@ from flows.features.email.outreach import (
     SPECIALTY_LIMIT,
     STATUSES,
     Counts,
-    OutreachSettings,
     count,
     email_draft,
-    followup_days,
-    followup_due_on,
     followups_due,
-    get_applicant,
-    get_entry,
     hub,
-    hub_button,
-    is_followup_due,
-    list_entries,
     load_role_words,
-    load_settings,
-    local_today,
-    migrations,
     number,
     parse_sent_date,
-    pre,
-    profile_of,
     role_words,
-    save_applicant,
-    settings,
-    short,
     student_stage,
     update_entry,
     year_words,
 )
-from flows.storage.profiles import Profile
+from flows.storage.outreach import get_applicant, get_entry, migrations, save_applicant
+from flows.storage.profiles import Profile, load_profile
 
-__all__ = [  # what other helpers and the tests use from here
-    "ANSWERED", "CONTACT_LIMIT", "INSTITUTION_LIMIT", "LABEL_LIMIT", "NAME_LIMIT", "PURPOSES", "ROLES",
-    "SCHOOL_LIMIT", "SPECIALTY_LIMIT", "STATUSES", "Counts", "Outreach", "OutreachSettings", "count",
-    "email_draft", "followup_days", "followup_due_on", "followups_due", "get_applicant", "get_entry", "hub",
-    "hub_button", "is_followup_due", "list_entries", "load_role_words", "load_settings", "local_today",
-    "parse_sent_date", "pre", "profile_of", "read_name", "read_place", "save_applicant", "settings", "short",
-    "student_stage", "update_entry", "year_words",
+__all__ = [  # what the tests use from here
+    "ANSWERED", "CONTACT_LIMIT", "INSTITUTION_LIMIT", "NAME_LIMIT", "PURPOSES", "ROLES", "SCHOOL_LIMIT",
+    "SPECIALTY_LIMIT", "STATUSES", "Counts", "Outreach", "count", "email_draft", "followups_due", "hub",
+    "load_role_words", "parse_sent_date", "read_place", "student_stage", "update_entry", "year_words",
 ]
 
 EMAIL_FLOW = "email"
@@ -80,26 +63,6 @@ MAX_SPECIALTY_BUTTONS = 4
 
 
 # -- typed answers ------------------------------------------------------------------------------------
-Reader = Callable[[Ask, str], Any]
-
-
-def read_name(limit: int, bad: str, odd: str, heard: str) -> Reader:
-    """Reads a person's name: refused (never cut) past ``limit`` characters with ``bad``, refused
-    with ``odd`` when it is plainly not a name (a question, "idk", a sentence); an opener such as
-    "I'm" is dropped and ``heard`` says so."""
-
-    def read(ask: Ask, text: str) -> Any:
-        value = clean(text, limit + 1)
-        if len(value) > limit:
-            raise InvalidAnswer(ask.t(bad, limit=limit))
-        name = typed.person_name(value)
-        if name is None:
-            raise InvalidAnswer(ask.t(odd))
-        return name if name == " ".join(value.split()) else Heard(name, ask.t(heard, name=name))
-
-    return read
-
-
 def read_place(limit: int, bad: str) -> Reader:
     """Reads the name of a school, an institution or a specialty: refused (never cut) past
     ``limit`` characters, and when it has no letter or is only "no", "not sure" or "skip"."""
@@ -155,7 +118,7 @@ def gaps(applicant: Mapping[str, Any], profile: Profile | None, redo: bool, new_
 
 
 def specialties_of(ask: Ask) -> Sequence[str]:
-    profile = profile_of(ask.turn.store, ask.turn.user_id)
+    profile = load_profile(ask.turn.store, ask.turn.user_id)
     return profile.specialties[:MAX_SPECIALTY_BUTTONS] if profile else ()
 
 
@@ -255,7 +218,7 @@ class Outreach(Feature):
 
     def email(self, turn: Turn, args: str, *, redo: bool = False, new_specialty: bool = False) -> list[Reply]:
         applicant = get_applicant(turn.store, turn.user_id)
-        asks = gaps(applicant, profile_of(turn.store, turn.user_id), redo, new_specialty)
+        asks = gaps(applicant, load_profile(turn.store, turn.user_id), redo, new_specialty)
         return self.drafting.begin(turn, data={ASKS: asks})
 
     def log(self, turn: Turn, args: str) -> list[Reply]:
@@ -267,7 +230,7 @@ class Outreach(Feature):
         applicant = get_applicant(turn.store, turn.user_id)
         asks = data.get(ASKS)
         if not isinstance(asks, list):  # a draft opened before the dialog: its "redo" and "sp" flags
-            asks = gaps(applicant, profile_of(turn.store, turn.user_id), bool(data.get("redo")), bool(data.get("sp")))
+            asks = gaps(applicant, load_profile(turn.store, turn.user_id), bool(data.get("redo")), bool(data.get("sp")))
         return {**applicant, "purpose": data.get("purpose"), ASKS: tuple(asks)}
 
     def _email_save(self, turn: Turn, step: Step, value: Any) -> None:
@@ -275,11 +238,11 @@ class Outreach(Feature):
             turn.session.data["purpose"] = value  # not kept: each draft asks it again
             turn.session.dirty = True
         else:
-            save_applicant(turn, **{step.key: value})
+            save_applicant(turn.store, turn.user_id, turn.now.isoformat(timespec="seconds"), **{step.key: value})
 
     def _draft(self, turn: Turn, end: End) -> list[Reply]:
         answers = end.answers
-        profile = profile_of(turn.store, turn.user_id)
+        profile = load_profile(turn.store, turn.user_id)
         specialty = answers.get("specialty")
         if "specialty" not in answers[ASKS] and profile and len(profile.specialties) == 1:
             specialty = profile.specialties[0]

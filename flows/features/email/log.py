@@ -10,24 +10,11 @@ from typing import Any
 
 from flows.base.errors import NotFound, StaleButton
 from flows.base.types import Button, Reply, column, keyboard
+from flows.domain.outreach import followup_days, followup_due_on, is_followup_due, settings
 from flows.engine.engine import Turn
-from flows.features.email.outreach import (
-    ROLES,
-    STATUSES,
-    count,
-    followup_days,
-    followup_due_on,
-    get_applicant,
-    get_entry,
-    hub_button,
-    is_followup_due,
-    list_entries,
-    local_today,
-    pre,
-    settings,
-    short,
-    update_entry,
-)
+from flows.features.common import hub_button, local_today, pre, short
+from flows.features.email.outreach import ROLES, STATUSES, count, update_entry
+from flows.storage.outreach import get_applicant, get_entry, list_entries
 
 ADD_FLOW = "outreach_add"  # the dialog adding a contact (a deleted contact ends it)
 

@@ -1,68 +1,31 @@
-"""The records and rules of application help: the ``outreach`` and ``applicant`` tables,
-follow-up dates, typed dates, the cold-email draft and the widgets other helpers share.
+"""The rules of application help: button codes, typed dates, the cold-email draft and the
+/apply submenu.
 
 The email draft is built from the profile (status, graduation year, specialties) plus the
 user's name and school, which the profile does not hold: they are asked once and kept in
-the ``applicant`` table. The outreach log is the ``outreach`` table; the reminders feature
-reads its ``user_id, id, contact, status, sent_on`` columns and :func:`followup_days`.
+the ``applicant`` table. The outreach log is the ``outreach`` table (both tables:
+``flows/storage/outreach.py``); when a follow-up is due is ``flows/domain/outreach.py``,
+which the reminders read too.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
-
-from sqlite_utils import Database, Migrations
 
 from flows.base.content import CONTENT_DIR, ContentError, Texts, line_of, load_yaml, require
 from flows.base.errors import NotFound, StaleButton
 from flows.base.types import Button, Reply, column
+from flows.domain.outreach import followup_days, is_followup_due
 from flows.domain.readiness import school_stage
 from flows.engine.engine import Turn
-from flows.storage.profiles import Profile, load_profile
+from flows.storage.outreach import list_entries
+from flows.storage.profiles import Profile
 from flows.storage.store import Store
-
-migrations = Migrations("usce-coach.outreach")
-
-
-@migrations()
-def m001_outreach(db: Database) -> None:
-    db.table("outreach").create(
-        {
-            "id": int,
-            "user_id": str,
-            "contact": str,
-            "role": str,  # one of ROLES' values
-            "institution": str,
-            "sent_on": str,  # "YYYY-MM-DD"
-            "status": str,  # one of STATUSES' values
-            "followed_up_on": str,  # "YYYY-MM-DD" once a follow-up went out
-            "created_at": str,
-            "updated_at": str,
-        },
-        pk="id",
-        foreign_keys=[("user_id", "users", "user_id")],
-        defaults={"status": "sent"},
-    )
-    db.table("outreach").create_index(["user_id"])
-    db.table("outreach").create_index(["status", "sent_on"])  # follow-up reminders scan these
-
-
-@migrations()
-def m002_applicant(db: Database) -> None:
-    # What the email draft needs beyond the profile, asked once.
-    db.table("applicant").create(
-        {"user_id": str, "name": str, "school": str, "specialty": str, "updated_at": str},
-        pk="user_id",
-        foreign_keys=[("user_id", "users", "user_id")],
-    )
-
 
 # Button codes (short, for callback data) -> stored values.
 ROLES = {"p": "program_director", "c": "clerkship_director", "s": "section_chief", "f": "faculty"}
@@ -75,34 +38,9 @@ SCHOOL_LIMIT = 120
 SPECIALTY_LIMIT = 60
 CONTACT_LIMIT = 100
 INSTITUTION_LIMIT = 120
-LABEL_LIMIT = 44  # characters of a button label
 
 
 # -- content ------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class OutreachSettings:
-    followup_days: int
-    expected_response_rate: int
-    typical_volume: int
-    page_size: int
-
-
-def load_settings(path: Any = CONTENT_DIR / "outreach.yaml") -> OutreachSettings:
-    data = load_yaml(path)
-    if not isinstance(data, dict):
-        raise ContentError(path, None, "expected a mapping")
-    values = {name: require(path, data, name, int) for name in OutreachSettings.__dataclass_fields__}
-    for name, value in values.items():
-        if value < 1:
-            raise ContentError(path, line_of(data), f"'{name}' must be at least 1")
-    return OutreachSettings(**values)
-
-
-@functools.cache
-def settings() -> OutreachSettings:
-    return load_settings()
-
-
 def load_role_words(path: Any = CONTENT_DIR / "outreach.yaml") -> dict[str, tuple[str, ...]]:
     """Role code -> the words a typed role may use for it besides its label."""
     data = load_yaml(path)
@@ -117,11 +55,6 @@ def load_role_words(path: Any = CONTENT_DIR / "outreach.yaml") -> dict[str, tupl
 @functools.cache
 def role_words() -> dict[str, tuple[str, ...]]:
     return load_role_words()
-
-
-def followup_days() -> int:
-    """Days after ``sent_on`` with status still 'sent' before a follow-up is suggested."""
-    return settings().followup_days
 
 
 # -- pure helpers ---------------------------------------------------------------------------
@@ -147,21 +80,6 @@ def count(statuses: Iterable[str]) -> Counts:
     return Counts(len(seen), seen.count("replied"), seen.count("declined"), seen.count("accepted"))
 
 
-def followup_due_on(row: Mapping[str, Any], days: int) -> date | None:
-    """The day a follow-up becomes due, or None when none is needed (answered, already done)."""
-    if row.get("status") != "sent" or row.get("followed_up_on") or not row.get("sent_on"):
-        return None
-    try:
-        return date.fromisoformat(row["sent_on"]) + timedelta(days=days)
-    except ValueError:
-        return None
-
-
-def is_followup_due(row: Mapping[str, Any], today: date, days: int) -> bool:
-    due = followup_due_on(row, days)
-    return due is not None and due <= today
-
-
 _DAYS_AGO = re.compile(r"(\d{1,3})\s*days?\s*ago")
 _DMY = re.compile(r"(\d{1,2})[./](\d{1,2})[./](\d{4})")
 
@@ -185,12 +103,6 @@ def parse_sent_date(text: str, today: date) -> date | None:
     except ValueError:
         return None
     return None
-
-
-def short(value: str, limit: int = LABEL_LIMIT) -> str:
-    """Cut a label to ``limit`` characters with an ellipsis."""
-    value = " ".join(value.split())
-    return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"
 
 
 def email_draft(
@@ -239,64 +151,7 @@ def year_words(texts: Texts, year: int | None) -> str:
     return words[year - 1] if year and 1 <= year <= len(words) else str(year or "")
 
 
-def pre(text: str) -> Reply:
-    """A ready-to-copy message: ``text`` must already be escaped."""
-    return Reply(f"<pre>{text}</pre>", full=True)  # a text to copy whole: never cut to a screen
-
-
-# -- storage --------------------------------------------------------------------------------
-def profile_of(store: Store, user_id: str) -> Profile | None:
-    try:
-        return load_profile(store, user_id)
-    except sqlite3.OperationalError:  # the profile feature is not installed
-        return None
-
-
-def local_today(turn: Turn, profile: Profile | None = None) -> date:
-    """Today in the user's time zone (from the profile), else in UTC."""
-    profile = profile or profile_of(turn.store, turn.user_id)
-    if profile and profile.timezone:
-        try:
-            return turn.now.astimezone(ZoneInfo(profile.timezone)).date()
-        except (ValueError, KeyError):
-            pass
-    return turn.now.date()
-
-
-def get_applicant(store: Store, user_id: str) -> dict[str, Any]:
-    row = store.conn.execute(
-        "SELECT name, school, specialty FROM applicant WHERE user_id = ?", (user_id,)
-    ).fetchone()
-    return dict(zip(("name", "school", "specialty"), row, strict=True)) if row else {}
-
-
-def save_applicant(turn: Turn, **fields: str) -> None:
-    row = {"user_id": turn.user_id, "updated_at": turn.now.isoformat(timespec="seconds"), **fields}
-    turn.store.db.table("applicant").upsert(row, pk="user_id", alter=False)
-
-
-_ENTRY_COLUMNS = ("id", "contact", "role", "institution", "sent_on", "status", "followed_up_on")
-
-
-def get_entry(store: Store, user_id: str, entry_id: int) -> dict[str, Any]:
-    row = store.conn.execute(
-        f"SELECT {', '.join(_ENTRY_COLUMNS)} FROM outreach WHERE id = ? AND user_id = ?",
-        (entry_id, user_id),
-    ).fetchone()
-    if row is None:
-        raise NotFound()
-    return dict(zip(_ENTRY_COLUMNS, row, strict=True))
-
-
-def list_entries(store: Store, user_id: str) -> list[dict[str, Any]]:
-    rows = store.conn.execute(
-        f"SELECT {', '.join(_ENTRY_COLUMNS)} FROM outreach WHERE user_id = ?"
-        " ORDER BY sent_on DESC, id DESC",
-        (user_id,),
-    ).fetchall()
-    return [dict(zip(_ENTRY_COLUMNS, row, strict=True)) for row in rows]
-
-
+# -- the log's records ------------------------------------------------------------------------
 def followups_due(store: Store, user_id: str, today: date) -> list[dict[str, Any]]:
     """The user's log entries that need a follow-up today (for reminders)."""
     days = followup_days()
@@ -314,16 +169,12 @@ def update_entry(turn: Turn, entry_id: int, **fields: Any) -> None:
     turn.changed.add("outreach")
 
 
-# -- shared widgets -------------------------------------------------------------------------
+# -- screens and buttons --------------------------------------------------------------------
 def hub(turn: Turn) -> Reply:
     """The application-help submenu (/apply)."""
     items = ("email", "outreach", "letters", "reflect", "eras", "interview")
     buttons = [Button(turn.t(f"outreach.hub_{name}"), f"go:{name}") for name in items]
     return Reply(turn.t("outreach.hub"), column(buttons, 2))
-
-
-def hub_button(turn: Turn) -> Button:
-    return Button(turn.t("outreach.button_hub"), "go:apply")
 
 
 def number(value: str) -> int:
