@@ -128,12 +128,10 @@ def test_stats_lists_the_most_frequent_unanswered_questions(engine: Engine, cloc
     assert "&lt;script&gt;" in raw and "<script>" not in raw  # escaped in the HTML sent
 
 
-def test_stats_work_before_other_features_have_tables(store: Store, clock: Clock) -> None:
-    engine = Engine(store, [], clock=clock)
-    engine.migrate()
+def test_stats_of_a_new_database_are_zeros(engine: Engine, store: Store, clock: Clock) -> None:
     figures = collect_stats(store, clock.now)
-    assert figures["nudges"] is None and figures["unanswered"] is None
-    assert figures["users"]["users"] == 0
+    assert figures["nudges"] == {"sent": 0, "failed": 0} and figures["unanswered"] == []
+    assert figures["users"]["users"] == 0 and figures["flows"] == []
 
 
 # -- /broadcast -------------------------------------------------------------------------------

@@ -85,13 +85,10 @@ class Admin(Feature):
         figures = collect_stats(turn.store, turn.now)
         lines = [turn.t("admin.stats", now=turn.now.strftime("%Y-%m-%d %H:%M"), **figures["users"])]
         lines += [turn.t("admin.stats_flows_line", flow=f, count=n) for f, n in figures["flows"]]
-        nudges = figures["nudges"]
-        lines.append(turn.t("admin.stats_nudges", **nudges) if nudges else turn.t("admin.stats_nudges_none"))
+        lines.append(turn.t("admin.stats_nudges", **figures["nudges"]))
         lines.append("")
         unanswered = figures["unanswered"]
-        if unanswered is None:
-            lines.append(turn.t("admin.stats_unanswered_off"))
-        elif not unanswered:
+        if not unanswered:
             lines.append(turn.t("admin.stats_unanswered_none"))
         else:
             lines.append(turn.t("admin.stats_unanswered_heading"))
@@ -193,15 +190,8 @@ def queued_messages(store: Store, limit: int = 100) -> list[dict[str, Any]]:
     return [{"id": i, "user_id": u, "chat_id": c, "text": t} for i, u, c, t in rows]
 
 
-def _has(store: Store, table: str, *cols: str) -> bool:
-    if not store.db.table(table).exists():
-        return False
-    present = store.db.table(table).columns_dict
-    return all(c in present for c in cols)
-
-
 def collect_stats(store: Store, now: Any) -> dict[str, Any]:
-    """The figures /stats shows; tables of features that are not installed count as absent."""
+    """The figures /stats shows."""
     q = store.conn.execute
     week = (now - timedelta(days=7)).isoformat(timespec="seconds")
     month = (now - timedelta(days=30)).isoformat(timespec="seconds")
@@ -212,20 +202,15 @@ def collect_stats(store: Store, now: Any) -> dict[str, Any]:
     ).fetchone()
     completed = q("SELECT count(*) FROM completions").fetchone()[0]
     flows = q("SELECT flow, count(*) FROM completions GROUP BY flow ORDER BY 2 DESC, 1 LIMIT 10").fetchall()
-    nudges: dict[str, int] | None = None
-    if _has(store, "nudges", "status"):
-        sent, failed = q(
-            "SELECT coalesce(sum(status = 'sent'), 0), coalesce(sum(status = 'failed'), 0) FROM nudges"
-        ).fetchone()
-        nudges = {"sent": sent, "failed": failed}
-    unanswered: list[tuple[str, int]] | None = None
-    if _has(store, "unanswered", "text", "asked_at"):
-        rows = q(
-            "SELECT min(text), count(*) FROM unanswered WHERE asked_at >= ?"
-            " GROUP BY lower(trim(text)) ORDER BY 2 DESC, 1 LIMIT ?",
-            (month, TOP_UNANSWERED),
-        ).fetchall()
-        unanswered = [(clean(str(t), 120), int(n)) for t, n in rows]
+    sent, failed = q(
+        "SELECT coalesce(sum(status = 'sent'), 0), coalesce(sum(status = 'failed'), 0) FROM nudges"
+    ).fetchone()
+    rows = q(
+        "SELECT min(text), count(*) FROM unanswered WHERE asked_at >= ?"
+        " GROUP BY lower(trim(text)) ORDER BY 2 DESC, 1 LIMIT ?",
+        (month, TOP_UNANSWERED),
+    ).fetchall()
+    unanswered = [(clean(str(t), 120), int(n)) for t, n in rows]
     return {
         "users": {
             "users": users,
@@ -235,6 +220,6 @@ def collect_stats(store: Store, now: Any) -> dict[str, Any]:
             "completed": completed,
         },
         "flows": [(str(f), int(n)) for f, n in flows],
-        "nudges": nudges,
+        "nudges": {"sent": sent, "failed": failed},
         "unanswered": unanswered,
     }

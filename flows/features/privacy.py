@@ -76,8 +76,7 @@ class Privacy(Feature):
     def details(self, turn: Turn) -> list[Reply]:
         lines = [turn.t("privacy.intro"), turn.t("privacy.stored_heading")]
         lines += [turn.t("privacy.stored_line", what=describe(turn, t)) for t in sections(turn.store)]
-        if turn.store.db.table("unanswered").exists():
-            lines.append(turn.t("privacy.unanswered_note"))
+        lines.append(turn.t("privacy.unanswered_note"))
         lines += [turn.t("privacy.telegram_note"), turn.t("privacy.how_to")]
         buttons = (
             (Button(turn.t("privacy.button_export"), "pv:x"), Button(turn.t("privacy.button_delete"), "pv:d")),

@@ -66,11 +66,10 @@ def m003_edit_sessions(db: Database) -> None:
     # Changing one field from a card is now a dialog told which answer it changes (under
     # "_only" in the session's data): a change begun before the upgrade is told here, so it
     # still ends after that one answer.
-    if db.table("users").exists():
-        db.execute(
-            "UPDATE users SET data = json_set(coalesce(data, '{}'), '$._only', json_array(state))"
-            " WHERE flow = 'tracker_edit' AND state IS NOT NULL"
-        )
+    db.execute(
+        "UPDATE users SET data = json_set(coalesce(data, '{}'), '$._only', json_array(state))"
+        " WHERE flow = 'tracker_edit' AND state IS NOT NULL"
+    )
 
 
 _COLUMNS = ", ".join(f"[{name}]" for name in Experience.__dataclass_fields__)

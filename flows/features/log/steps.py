@@ -88,9 +88,6 @@ def bare(turn: Turn, field: str, code: str) -> str:
 
 
 def profile_of(turn: Turn) -> Profile | None:
-    # The goal-clarification feature owns the profiles table; without it there is no profile.
-    if not turn.store.db.table("profiles").exists():
-        return None
     return load_profile(turn.store, turn.user_id)
 
 

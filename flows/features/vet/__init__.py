@@ -295,7 +295,7 @@ class Vetting(Feature):
         program = get_program(turn.store, turn.user_id, program_id)
         answers = load_answers(turn.store, turn.user_id, program_id)
         verdict = verdict_of(answers)
-        if not program.finished or verdict.level < Level.PROMISING or not views.tracker_exists(turn):
+        if not program.finished or verdict.level < Level.PROMISING:
             return [Reply(turn.t("vetting.tracker_not_ready"))]
         exists = turn.store.conn.execute(
             "SELECT 1 FROM experiences WHERE user_id = ? AND institution = ? AND type = 'externship'",

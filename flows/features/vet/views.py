@@ -39,13 +39,6 @@ def program_mark(program: Program) -> str:
     return _LEVEL_MARK.get(program.verdict, "•")
 
 
-def tracker_exists(turn: Turn) -> bool:
-    row = turn.store.conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'experiences'"
-    ).fetchone()
-    return row is not None
-
-
 def level_text(turn: Turn, program: Program, answered: int | None = None) -> str:
     if program.finished and program.verdict:
         return turn.t(f"vetting.level_{program.verdict}")
@@ -76,7 +69,7 @@ def verdict(turn: Turn, program: Program, verdict: Verdict) -> list[Reply]:
     lines.append(turn.t("vetting.suggest_fee"))
     change = [Button(turn.t("vetting.button_change"), f"vet:e:{program.id}")]
     more = [Button(turn.t("vetting.button_programs"), "vet:l")]
-    if verdict.level >= Level.PROMISING and tracker_exists(turn):
+    if verdict.level >= Level.PROMISING:
         more.append(Button(turn.t("vetting.button_tracker"), f"vet:t:{program.id}"))
     asked = questions(verdict)
     if not asked:
@@ -140,7 +133,7 @@ def card(turn: Turn, program_id: int, *, replace: bool = False) -> Reply:
                      Button(turn.t("vetting.button_compare"), f"vet:x:{pid}")])
         rows.append([Button(turn.t("vetting.button_change"), f"vet:e:{pid}")])
         rows.append([Button(turn.t("vetting.button_rename"), f"vet:r:{pid}")])
-        if program.verdict in ("strong", "promising") and tracker_exists(turn):
+        if program.verdict in ("strong", "promising"):
             rows[-1].append(Button(turn.t("vetting.button_tracker"), f"vet:t:{pid}"))
     else:
         rows.append([Button(turn.t("vetting.button_continue"), f"vet:c:{pid}"),
