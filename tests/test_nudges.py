@@ -372,12 +372,12 @@ def test_every_text_the_feature_uses_exists() -> None:
     import re
 
     from flows.base.content import texts
-    from flows.domain.nudges import AMOUNTS, KINDS
+    from flows.domain.nudges import AMOUNTS, KINDS, body
     from flows.domain.plan import load_milestones
-    from flows.features.nudges import body
 
     catalogue = texts()
-    source = "".join(Path(f"flows/features/{name}.py").read_text(encoding="utf-8") for name in ("nudges", "settings"))
+    files = ("features/nudges", "features/settings", "domain/nudges")  # domain/nudges: the words of a nudge
+    source = "".join(Path(f"flows/{name}.py").read_text(encoding="utf-8") for name in files)
     static = set(re.findall(r'"((?:nudges|settings)\.[a-z_]+)"', source)) - {"nudges.yaml"}
     dynamic = {f"nudges.{p}{k}" for k in KINDS for p in ("kind_", "one_")}
     dynamic |= {f"nudges.answer_{a}" for a in ("done", "snoozed", "stopped")}
