@@ -23,7 +23,7 @@ from typing import Any
 from bot.delivery import AGAIN, Dispatcher, Outgoing, Result, Sender
 from flows.base.types import Reply
 from flows.engine.engine import utcnow
-from flows.features.admin import queued_messages
+from flows.storage.broadcasts import fail_interrupted, move_copy, queued_messages
 from flows.storage.store import Store
 
 log = logging.getLogger("usce_coach.broadcast")
@@ -32,28 +32,18 @@ TICK_SECONDS = 5.0
 BATCH = 200
 
 
-def _stamp(now: datetime) -> str:
-    return now.isoformat(timespec="seconds")
-
-
 def recover(store: Store, now: datetime) -> int:
     """At start: copies a crash interrupted mid-send are in doubt; never resend them."""
     with store.atomic():
-        return store.conn.execute(
-            "UPDATE broadcast_messages SET status = 'failed', sent_at = ? WHERE status = 'sending'",
-            (_stamp(now),),
-        ).rowcount
+        return fail_interrupted(store, now)
 
 
-def _move(store: Store, copy_id: int, old: str, new: str, sent_at: str | None = None) -> bool:
+def _move(store: Store, copy_id: int, old: str, new: str, sent_at: datetime | None = None) -> bool:
     """``old`` → ``new`` if the copy is still ``old``; ``old="any"``: queued or sending (a sender
     whose requests are not guarded never marks a copy as sending)."""
-    olds = ("queued", "sending") if old == "any" else (old, old)
+    olds = ("queued", "sending") if old == "any" else (old,)
     with store.atomic():
-        return bool(store.conn.execute(
-            "UPDATE broadcast_messages SET status = ?, sent_at = ? WHERE id = ? AND status IN (?, ?)",
-            (new, sent_at, copy_id, *olds),
-        ).rowcount)
+        return move_copy(store, copy_id, olds, new, sent_at)
 
 
 async def send_queued(store: Store, dispatcher: Dispatcher, bot: Sender, now: Any = utcnow) -> Counter[str]:
@@ -71,7 +61,7 @@ async def send_queued(store: Store, dispatcher: Dispatcher, bot: Sender, now: An
             result = await dispatcher.send(bot, Outgoing(row["chat_id"], Reply(row["text"]), row["user_id"]), flight)
         except asyncio.CancelledError:  # shutting down mid-send: in doubt if its request had left
             if flight.marked:
-                _move(store, copy_id, "sending", "failed", _stamp(now()))
+                _move(store, copy_id, "sending", "failed", now())
             raise
         if result in AGAIN:
             if flight.marked:  # not reached Telegram: queued again
@@ -80,7 +70,7 @@ async def send_queued(store: Store, dispatcher: Dispatcher, bot: Sender, now: An
                 done["queued"] += 1
             return result is not Result.SKIPPED or not dispatcher.live  # the network is down: the rest waits
         status = "sent" if result is Result.SENT else "failed"
-        _move(store, copy_id, "any", status, _stamp(now()))
+        _move(store, copy_id, "any", status, now())
         done[status] += 1
         return False
 

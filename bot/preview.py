@@ -22,10 +22,11 @@ from flows.domain.plan import load_rules
 from flows.domain.readiness import assess
 from flows.engine.engine import Engine
 from flows.features import all_features
-from flows.features.vet import create_program, list_programs, update_program, verdict_of
-from flows.features.vet import save_answer as save_program_answer
+from flows.features.vet import verdict_of
 from flows.storage.experiences import list_experiences
 from flows.storage.profiles import load_profile, save_answer
+from flows.storage.programs import create_program, list_programs, update_program
+from flows.storage.programs import save_answer as save_program_answer
 from flows.storage.store import Store
 
 USER = "preview:persona"
@@ -68,7 +69,7 @@ def seed(engine: Engine, persona: Persona, user: str = USER) -> None:
             answers = persona.program_answers(program)
             for item, answer in answers.items():
                 save_program_answer(store, user, program_id, item, answer, stamp)
-            update_program(store, program_id, stamp, finished=1, verdict=verdict_of(answers).level.code)
+            update_program(store, user, program_id, stamp, finished=1, verdict=verdict_of(answers).level.code)
 
 
 def _level(kind: str) -> str:

@@ -8,7 +8,8 @@ import pytest
 
 from flows.base.types import Input
 from flows.engine.engine import Engine
-from flows.features.admin import collect_stats, queued_messages
+from flows.features.admin import collect_stats
+from flows.storage.broadcasts import queued_messages
 from flows.storage.store import Store
 from tests.chat import Chat, Clock
 from tests.test_privacy import insert_generic

@@ -852,7 +852,8 @@ async def test_a_broadcast_is_limited_by_its_length_as_sent_and_every_copy_is_on
     engine: Engine, dispatcher: Dispatcher, bot: FakeBot
 ) -> None:
     from bot.broadcast import send_queued
-    from flows.features.admin import BROADCAST_LIMIT, queued_messages
+    from flows.features.admin import BROADCAST_LIMIT
+    from flows.storage.broadcasts import queued_messages
     from tests.chat import Chat
 
     admin = Chat(engine, "tg:42")  # the conftest engine's admin

@@ -12,7 +12,7 @@ from sqlite_utils import Database
 from flows.base.types import Input
 from flows.domain.scrub import scrub
 from flows.engine.engine import Engine
-from flows.features import ask
+from flows.storage import unanswered
 from flows.storage.store import Store, core_migrations
 from tests.chat import Chat
 
@@ -83,9 +83,9 @@ def test_privacy_says_exactly_how_unanswered_questions_are_kept(chat: Chat) -> N
 def test_questions_kept_before_are_cleaned_and_can_be_linked() -> None:
     db = Database(memory=True)
     Store(db).migrate([core_migrations])
-    ask.m001_unanswered(db)  # the table as it was: text and time only
+    unanswered.m001_unanswered(db)  # the table as it was: text and time only
     db.execute("INSERT INTO unanswered (text, asked_at) VALUES (?, '2026-01-01T00:00:00+00:00')", (PRIVATE,))
-    ask.m002_unanswered_owner(db)
+    unanswered.m002_unanswered_owner(db)
     [(text, user_id)] = db.execute("SELECT text, user_id FROM unanswered").fetchall()
     assert user_id is None and not any(s in text for s in SECRETS)
     assert any(fk.other_table == "users" and fk.column == "user_id" for fk in db.table("unanswered").foreign_keys)

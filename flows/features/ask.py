@@ -17,8 +17,6 @@ import re
 import unicodedata
 from pathlib import Path
 
-from sqlite_utils import Database, Migrations
-
 from flows.base.content import CONTENT_DIR, ContentError, Texts, load_yaml
 from flows.base.errors import StaleButton
 from flows.base.text import clean, to_plain
@@ -28,8 +26,7 @@ from flows.faq import FaqEntry, FaqIndex, Reader, Response, default_index, respo
 from flows.faq.render import response_html
 from flows.storage import unanswered
 from flows.storage.profiles import load_profile
-
-migrations = Migrations("usce-coach.faq")
+from flows.storage.unanswered import migrations
 
 MAX_QUESTION = 1000  # characters of a question kept for content authors
 QUESTION_WORDS = frozenset({  # a message opening with one of these is asking something
@@ -40,12 +37,6 @@ ASIDE_MIN_WORDS = 3  # without a "?", a typed reply this short is more likely a 
 ASIDE_MAX_WORDS = 40  # longer text typed at a step is prose meant as the answer
 MAX_TOPIC_BUTTONS = 4  # topic buttons under an answer (runner-ups first, then related)
 FLOW = "faq.ask"
-
-
-@migrations()
-def m001_unanswered(db: Database) -> None:
-    db.table("unanswered").create({"id": int, "text": str, "asked_at": str}, pk="id")
-    db.table("unanswered").create_index(["asked_at"])
 
 
 SMALLTALK_KINDS = ("greeting", "thanks", "acknowledge", "goodbye", "identity")
@@ -90,11 +81,6 @@ def _load_smalltalk(path: Path) -> tuple[dict[str, str], re.Pattern[str]]:
                 raise ContentError(path, getattr(phrases, "line", None), f"empty or repeated phrase {phrase!r}")
             found[key] = kind
     return found, distress
-
-
-@migrations()
-def m002_unanswered_owner(db: Database) -> None:
-    unanswered.link_to_users(db)  # so /export and /delete find them; personal details taken out
 
 
 def record_unanswered(turn: Turn, question: str) -> None:
@@ -280,12 +266,9 @@ class Questions(Feature):
 
     # -- for content authors -------------------------------------------------------------
     def unanswered(self, turn: Turn, args: str) -> list[Reply]:
-        rows = turn.store.conn.execute(
-            "SELECT text, count(*) AS n, max(asked_at) FROM unanswered"
-            " GROUP BY lower(text) ORDER BY n DESC, max(asked_at) DESC LIMIT 20"
-        ).fetchall()
+        rows = unanswered.most_asked(turn.store, 20)
         if not rows:
             return [Reply(turn.t("faq.unanswered_none"))]
         lines = [turn.t("faq.unanswered_heading")]
-        lines += [turn.t("faq.unanswered_line", count=n, text=text[:200]) for text, n, _ in rows]
+        lines += [turn.t("faq.unanswered_line", count=n, text=text[:200]) for text, n in rows]
         return [Reply("\n".join(lines))]

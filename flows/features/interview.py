@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import functools
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlite_utils import Database, Migrations
-
 from flows.base.content import CONTENT_DIR, ContentError, line_of, load_yaml, require
-from flows.base.errors import InvalidAnswer, NotFound, StaleButton
+from flows.base.errors import InvalidAnswer, StaleButton
 from flows.base.text import escape
 from flows.base.types import Button, Reply, column, keyboard
 from flows.domain import typed
@@ -20,27 +17,14 @@ from flows.domain.star import PARTS, StarCheck, check_star
 from flows.engine.dialog import Ask, Dialog, End, Step, StepKind, read_by_kind
 from flows.engine.engine import CommandHandler, Feature, Turn
 from flows.features.common import hub_button, short
-from flows.storage.store import Store
-
-migrations = Migrations("usce-coach.interview")
-
-
-@migrations()
-def m001_interview_answers(db: Database) -> None:
-    db.table("interview_answers").create(
-        {
-            "id": int,
-            "user_id": str,
-            "question_id": str,  # an id from content/interview.yaml
-            "answer": str,
-            "feedback": str,  # JSON: StarCheck.as_json()
-            "created_at": str,
-        },
-        pk="id",
-        foreign_keys=[("user_id", "users", "user_id")],
-    )
-    db.table("interview_answers").create_index(["user_id"])
-
+from flows.storage.interview import (
+    count_answers,
+    delete_answer,
+    get_answer,
+    latest_answers,
+    migrations,
+    save_answer,
+)
 
 ANSWER_LIMIT = 4000
 MAX_LISTED = 15
@@ -93,29 +77,6 @@ def feedback_lines(turn: Turn, check: StarCheck) -> list[str]:
         lines.append(turn.t("interview.all_found"))
     lines.append(turn.t("interview.heuristic"))
     return lines
-
-
-def count_answers(store: Store, user_id: str) -> int:
-    row = store.conn.execute("SELECT count(*) FROM interview_answers WHERE user_id = ?", (user_id,)).fetchone()
-    return int(row[0])
-
-
-def get_answer(store: Store, user_id: str, answer_id: int) -> dict[str, Any]:
-    row = store.conn.execute(
-        "SELECT id, question_id, answer, feedback, created_at FROM interview_answers WHERE id = ? AND user_id = ?",
-        (answer_id, user_id),
-    ).fetchone()
-    if row is None:
-        raise NotFound()
-    return dict(zip(("id", "question_id", "answer", "feedback", "created_at"), row, strict=True))
-
-
-def _check_of(feedback: str | None) -> StarCheck:
-    try:
-        data = json.loads(feedback or "{}")
-    except ValueError:
-        data = {}
-    return StarCheck.from_json(data if isinstance(data, dict) else {})
 
 
 def read_answer(ask: Ask, text: str) -> Any:
@@ -184,59 +145,48 @@ class Interview(Feature):
 
     def _save(self, turn: Turn, step: Step, value: Any) -> None:
         check = check_star(value)
-        row = turn.store.db.table("interview_answers").insert(
-            {
-                "user_id": turn.user_id,
-                "question_id": self._question(turn).id,
-                "answer": value,
-                "feedback": json.dumps(check.as_json(), separators=(",", ":")),
-                "created_at": turn.now.isoformat(timespec="seconds"),
-            }
-        )
-        turn.session.data["saved"] = int(row.last_pk or 0)
+        question_id = self._question(turn).id
+        saved = save_answer(turn.store, turn.user_id, question_id, value, check.as_json(), turn.now)
+        turn.session.data["saved"] = saved
         turn.session.dirty = True
 
     def _feedback(self, turn: Turn, end: End) -> list[Reply]:
-        row = get_answer(turn.store, turn.user_id, int(end.data["saved"]))
+        saved = get_answer(turn.store, turn.user_id, int(end.data["saved"]))
         turn.store.record_completion(turn.user_id, "interview", turn.now)
-        lines = [*feedback_lines(turn, _check_of(row["feedback"])), "", turn.t("interview.saved")]
+        lines = [*feedback_lines(turn, StarCheck.from_json(saved.feedback)), "", turn.t("interview.saved")]
         buttons = keyboard(
-            [Button(turn.t("interview.button_again"), f"iv:q:{row['question_id']}"),
+            [Button(turn.t("interview.button_again"), f"iv:q:{saved.question_id}"),
              Button(turn.t("interview.button_other"), "iv:m")],
             [Button(turn.t("interview.button_saved"), "iv:s")],
         )
         return [Reply("\n".join(lines), buttons)]
 
     def saved(self, turn: Turn) -> list[Reply]:
-        rows = turn.store.conn.execute(
-            "SELECT id, question_id, feedback, created_at FROM interview_answers WHERE user_id = ?"
-            " ORDER BY id DESC LIMIT ?",
-            (turn.user_id, MAX_LISTED),
-        ).fetchall()
+        rows = latest_answers(turn.store, turn.user_id, MAX_LISTED)
         back = keyboard([Button(turn.t("interview.button_other"), "iv:m")], [hub_button(turn)])
         if not rows:
             return [Reply(turn.t("interview.saved_empty"), back)]
         known = questions()
         picks = []
-        for answer_id, question_id, feedback, created_at in rows:
-            question = known.get(question_id)
+        for saved in rows:
+            question = known.get(saved.question_id)
             label = question.label if question else turn.t("interview.retired_question")
-            picks.append(Button(short(f"{_check_of(feedback).score}/4 · {label} · {created_at[5:10]}"),
-                                f"iv:a:{answer_id}"))
+            score = StarCheck.from_json(saved.feedback).score
+            picks.append(Button(short(f"{score}/4 · {label} · {saved.created_at[5:10]}"), f"iv:a:{saved.id}"))
         text = f"{turn.t('interview.saved_title')}\n{turn.t('interview.saved_pick')}"
         return [Reply(text, (*column(picks, 1), *back))]
 
     def view(self, turn: Turn, answer_id: int) -> list[Reply]:
-        row = get_answer(turn.store, turn.user_id, answer_id)
-        question = questions().get(row["question_id"])
-        check = _check_of(row["feedback"])
+        saved = get_answer(turn.store, turn.user_id, answer_id)
+        question = questions().get(saved.question_id)
+        check = StarCheck.from_json(saved.feedback)
         head = turn.t(
             "interview.answer_view",
             question=question.text if question else turn.t("interview.retired_question"),
-            date=row["created_at"][:10],
+            date=saved.created_at[:10],
             score=check.score,
         )
-        parts = [head, "", escape(row["answer"])]
+        parts = [head, "", escape(saved.answer)]
         if check.missing:
             missing = ", ".join(turn.t(f"interview.part_{p}") for p in check.missing)
             parts += ["", turn.t("interview.answer_missing", parts=missing)]
@@ -256,11 +206,7 @@ class Interview(Feature):
         return [Reply(turn.t("interview.confirm_delete"), buttons)]
 
     def delete(self, turn: Turn, answer_id: int) -> list[Reply]:
-        cursor = turn.store.conn.execute(
-            "DELETE FROM interview_answers WHERE id = ? AND user_id = ?", (answer_id, turn.user_id)
-        )
-        if cursor.rowcount == 0:
-            raise NotFound()
+        delete_answer(turn.store, turn.user_id, answer_id)
         return [Reply(turn.t("interview.deleted")), *self.saved(turn)]
 
     def on_button(self, turn: Turn, payload: str) -> list[Reply]:

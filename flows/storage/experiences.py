@@ -129,6 +129,15 @@ def update_experience(store: Store, user_id: str, experience_id: int, now: str, 
         raise NotFound()
 
 
+def has_record(store: Store, user_id: str, **fields: Any) -> bool:
+    """Whether one of the user's records, finished or draft, has these values."""
+    unknown = set(fields) - set(Experience.__dataclass_fields__)
+    if unknown:
+        raise ValueError(f"not experience fields: {sorted(unknown)}")
+    where = " AND ".join(["user_id = ?", *(f"[{name}] = ?" for name in fields)])
+    return bool(store.db.table("experiences").count_where(where, [user_id, *fields.values()]))
+
+
 def delete_experience(store: Store, user_id: str, experience_id: int) -> None:
     cursor = store.conn.execute(
         "DELETE FROM experiences WHERE id = ? AND user_id = ?", (experience_id, user_id)

@@ -32,6 +32,12 @@ BUSY_TIMEOUT_MS = 10_000  # a second writer (a backup, `usce-coach nudges --refr
 _UNWRITABLE = ("readonly database", "disk is full", "disk i/o error", "unable to open database", "out of memory")
 
 
+def timestamp(moment: datetime) -> str:
+    """The one format the tables keep times in: ISO 8601 to the second of an aware UTC time
+    (``2026-11-25T09:00:00+00:00``), so they sort and compare as text."""
+    return moment.isoformat(timespec="seconds")
+
+
 class DatabaseRefused(Exception):
     """The database file cannot be used as it is; ``str()`` is one sentence saying why and what to do."""
 

@@ -23,27 +23,20 @@ from flows.engine.dialog import Ask, Dialog, End, Heard, Option, Step, StepKind,
 from flows.engine.engine import CommandHandler, Feature, MenuEntry, Turn
 from flows.features.vet import views
 from flows.features.vet.checklist import Checklist, Item, checklist, load_checklist
-from flows.features.vet.programs import (
-    FLOW,
-    NAME,
-    Program,
+from flows.features.vet.programs import FLOW, NAME, migrations, verdict_of
+from flows.storage.experiences import create_draft, has_record
+from flows.storage.programs import (
     create_program,
     delete_program,
     get_program,
     list_programs,
     load_answers,
-    migrations,
     save_answer,
-    stamp,
     update_program,
-    verdict_of,
 )
-from flows.storage.experiences import create_draft
+from flows.storage.store import timestamp
 
-__all__ = [
-    "FLOW", "NAME", "Checklist", "Item", "Program", "Vetting", "checklist", "create_program", "get_program",
-    "list_programs", "load_answers", "load_checklist", "migrations", "save_answer", "update_program", "verdict_of",
-]  # fmt: skip
+__all__ = ["FLOW", "NAME", "Checklist", "Item", "Vetting", "checklist", "load_checklist", "migrations", "verdict_of"]
 
 NAME_LIMIT = 80
 MAX_PROGRAMS = 50
@@ -141,7 +134,7 @@ class Vetting(Feature):
         data = turn.session.data
         if step.name == NAME:
             if "p" in data:
-                update_program(turn.store, data["p"], turn.now, name=value)
+                update_program(turn.store, turn.user_id, data["p"], turn.now, name=value)
             else:
                 data["p"] = create_program(turn.store, turn.user_id, value, turn.now)
             return
@@ -149,9 +142,9 @@ class Vetting(Feature):
         save_answer(turn.store, turn.user_id, program.id, step.name, STORED[value], turn.now)
         if program.finished:  # a changed answer: the verdict stays current
             verdict = verdict_of(load_answers(turn.store, turn.user_id, program.id))
-            update_program(turn.store, program.id, turn.now, verdict=verdict.level.code)
+            update_program(turn.store, turn.user_id, program.id, turn.now, verdict=verdict.level.code)
         else:
-            update_program(turn.store, program.id, turn.now)
+            update_program(turn.store, turn.user_id, program.id, turn.now)
 
     def _finish(self, turn: Turn, end: End) -> list[Reply]:
         program_id = int(end.data["p"])
@@ -162,7 +155,7 @@ class Vetting(Feature):
         if end.edited:
             return [views.answers_list(turn, program_id, replace=True)]
         verdict = verdict_of(load_answers(turn.store, turn.user_id, program_id))
-        update_program(turn.store, program_id, turn.now, verdict=verdict.level.code, finished=1)
+        update_program(turn.store, turn.user_id, program_id, turn.now, verdict=verdict.level.code, finished=1)
         if not program.finished:
             turn.store.record_completion(turn.user_id, "vet", turn.now)
         return views.verdict(turn, get_program(turn.store, turn.user_id, program_id), verdict)
@@ -297,17 +290,14 @@ class Vetting(Feature):
         verdict = verdict_of(answers)
         if not program.finished or verdict.level < Level.PROMISING:
             return [Reply(turn.t("vetting.tracker_not_ready"))]
-        exists = turn.store.conn.execute(
-            "SELECT 1 FROM experiences WHERE user_id = ? AND institution = ? AND type = 'externship'",
-            (turn.user_id, program.name),
-        ).fetchone()
+        exists = has_record(turn.store, turn.user_id, type="externship", institution=program.name)
         open_log = keyboard([Button(turn.t("vetting.button_open_log"), "go:log")])
         if exists:
             return [Reply(turn.t("vetting.tracker_already", name=program.name), open_log)]
         fields: dict[str, Any] = {"type": "externship", "level": "hands_on", "institution": program.name}
         if answers.get("affiliation") == YES:
             fields["teaching"] = 1
-        create_draft(turn.store, turn.user_id, stamp(turn.now), "specialty", **fields)
+        create_draft(turn.store, turn.user_id, timestamp(turn.now), "specialty", **fields)
         return [Reply(turn.t("vetting.tracker_added", name=program.name), open_log)]
 
 

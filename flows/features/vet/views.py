@@ -7,7 +7,7 @@ from flows.base.types import Button, Reply, column, keyboard
 from flows.domain.scoring import NO, YES, Level, Verdict
 from flows.engine.engine import Turn
 from flows.features.vet.checklist import Item, checklist
-from flows.features.vet.programs import Program, get_program, list_programs, load_answers
+from flows.storage.programs import Program, get_program, list_programs, load_answers
 
 LABEL_LIMIT = 36  # characters of a program name shown on a button
 _GOOD_MARK = {YES: "✅", NO: "❌"}  # a good sign the program has / lacks
