@@ -29,21 +29,24 @@ NO_PREVIEW = '{"is_disabled":true}'  # the link preview every reply goes without
 class CoachBot(ExtBot[Any]):
     async def post_text(
         self, chat_id: int, text: str, keyboard: str | None = None, parse_mode: str | None = ParseMode.HTML
-    ) -> None:
-        """sendMessage; ``keyboard`` is the reply_markup as JSON text (or None)."""
-        await self._do_post("sendMessage", self._message(chat_id, text, keyboard, parse_mode))
+    ) -> int | None:
+        """sendMessage; ``keyboard`` is the reply_markup as JSON text (or None). Returns the new
+        message's id (read straight from Telegram's answer, which is otherwise not parsed)."""
+        result = await self._do_post("sendMessage", self._message(chat_id, text, keyboard, parse_mode))
+        found = result.get("message_id") if isinstance(result, dict) else None
+        return found if isinstance(found, int) else None
 
-    async def post_html(self, chat_id: int, text: str, keyboard: str | None = None) -> None:
+    async def post_html(self, chat_id: int, text: str, keyboard: str | None = None) -> int | None:
         """post_text in HTML; if Telegram cannot parse the HTML, the same words go again as plain
         text, so a message is never lost to a markup slip. Replies, reminders and broadcasts
         all go through here."""
         try:
-            await self.post_text(chat_id, text, keyboard)
+            return await self.post_text(chat_id, text, keyboard)
         except BadRequest as exc:
             if "parse entities" not in str(exc).lower():
                 raise
             log.warning("Telegram could not parse a message; sent as plain text: %s", exc)
-            await self.post_text(chat_id, to_plain(text), keyboard, parse_mode=None)
+            return await self.post_text(chat_id, to_plain(text), keyboard, parse_mode=None)
 
     async def edit_text(
         self, chat_id: int, message_id: int, text: str, keyboard: str | None = None

@@ -92,7 +92,7 @@ from flows.storage.store import Store
 class Sender(Protocol):
     """What the dispatcher sends through: :class:`bot.coachbot.CoachBot` (tests pass fakes)."""
 
-    async def post_html(self, chat_id: int, text: str, keyboard: str | None = None) -> None: ...
+    async def post_html(self, chat_id: int, text: str, keyboard: str | None = None) -> object: ...
 
 
 log = logging.getLogger("usce_coach.delivery")

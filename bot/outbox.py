@@ -22,7 +22,7 @@ import logging
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from enum import Enum
 
@@ -69,6 +69,15 @@ def fate_of(exc: BaseException) -> Fate:
     return Fate.DOUBT  # not Telegram's error: a bug on the way out; keep the reply and retry
 
 
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """A message with buttons the user has on screen: where it is and what it says."""
+
+    chat_id: int
+    message_id: int
+    text: str
+
+
 class Courier:
     """Delivers the outbox's rows, one user at a time each, and retries what failed."""
 
@@ -79,6 +88,7 @@ class Courier:
         self.clock = clock
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._tasks: set[asyncio.Task[str]] = set()
+        self.keyboards: dict[str, Shown] = {}  # per user, the latest message sent with buttons (this process)
 
     async def deliver(self, bot: CoachBot, user_id: str, ready: list[Parcel] | None = None) -> str:
         """Send the user's waiting replies in order, up to the first that fails (it and the rest
@@ -144,6 +154,7 @@ class Courier:
         if parcel.edit_id is not None:
             try:  # editing the same message again is harmless: a repeat edit is "not modified"
                 await bot.edit_text(chat_id, parcel.edit_id, reply.text, keyboard_json(reply.buttons))
+                self._shown(parcel, parcel.edit_id, reply.text)
                 return
             except BadRequest as exc:
                 if "not modified" in str(exc).lower():
@@ -153,9 +164,28 @@ class Courier:
         steps = pieces(reply)
         for index in range(parcel.part, len(steps)):
             last = index == len(steps) - 1
-            await post_piece(bot, chat_id, reply, steps[index], label if index == parcel.part else None, last)
+            sent = await post_piece(bot, chat_id, reply, steps[index], label if index == parcel.part else None, last)
             if not last:  # a failure later on never sends this piece again
                 self.outbox.delivered_part(parcel.id)
+            elif sent is not None and len(steps) == 1:
+                self._shown(parcel, sent, reply.text)
+
+    def _shown(self, parcel: Parcel, message_id: int, text: str) -> None:
+        """Remember the user's latest message with buttons: when a typed answer moves its dialog
+        on, those buttons are taken off it (:meth:`retire`)."""
+        if parcel.reply.buttons:
+            self.keyboards[parcel.user_id] = Shown(parcel.chat_id, message_id, text)
+
+    async def retire(self, bot: CoachBot, user_id: str, shown: Shown, answer: str) -> None:
+        """Take the buttons off a question the user answered by typing, and show the answer under
+        it, so only the current step's buttons look pressable. Best effort: never retried."""
+        if self.keyboards.get(user_id) == shown:
+            del self.keyboards[user_id]
+        text = f"{shown.text}\n\n{self.texts.fmt('dialog.chosen', value=answer)}"
+        try:
+            await bot.edit_text(shown.chat_id, shown.message_id, text, None)
+        except TelegramError as exc:  # too old to edit, deleted by the user...
+            log.info("an answered question kept its buttons (%s)", type(exc).__name__)
 
     def _failed(self, parcel: Parcel, exc: BaseException) -> str:
         fate, name = fate_of(exc), type(exc).__name__
@@ -204,9 +234,9 @@ def pieces(reply: Reply) -> list[str | None]:
 
 async def post_piece(
     bot: CoachBot, chat_id: int, reply: Reply, piece: str | None, label: str | None, last: bool
-) -> None:
+) -> int | None:
     """Send one piece of ``reply`` (the keyboard goes under the ``last``); ``label`` goes above
-    it when it fits."""
+    it when it fits. Returns the id of a text message sent (None for a file)."""
     if piece is None:
         assert reply.attachment is not None
         att = reply.attachment
@@ -219,9 +249,9 @@ async def post_piece(
             await bot.send_photo(chat_id, payload, caption=caption, filename=att.filename, reply_markup=buttons)
         else:
             await bot.send_document(chat_id, payload, caption=caption, filename=att.filename, reply_markup=buttons)
-        return
+        return None
     text = f"{label}\n{piece}" if label and len(label) + len(piece) < 4096 else piece
-    await bot.post_html(chat_id, text, keyboard_json(reply.buttons) if last else None)
+    return await bot.post_html(chat_id, text, keyboard_json(reply.buttons) if last else None)
 
 
 async def post_replies(bot: CoachBot, chat_id: int, replies: list[Reply]) -> str:

@@ -36,8 +36,8 @@ from bot.logs import begin_update, hash_user
 from bot.outbox import Courier, post_replies
 from bot.settings import Settings
 from flows.base.text import MAX_INPUT
-from flows.base.types import Input
-from flows.engine.engine import Engine
+from flows.base.types import Input, Kind
+from flows.engine.engine import Engine, Outcome
 from flows.storage.outbox import Outbox
 
 log = logging.getLogger("usce_coach.telegram")
@@ -114,6 +114,11 @@ class PerUserOrder(BaseUpdateProcessor):
 
     async def shutdown(self) -> None:
         pass
+
+
+def typed_answer(inp: Input, outcome: Outcome) -> bool:
+    """Typed text that an open dialog took as the answer to its step."""
+    return inp.kind is Kind.TEXT and outcome.took_answer
 
 
 def for_another_bot(text: str, username: str | None) -> bool:
@@ -237,10 +242,14 @@ class TelegramChannel:
             if query is not None:
                 self.stop_spinner(context, query.id, outcome.notice)
                 query = None
+            answered = self.courier.keyboards.get(inp.user_id) if typed_answer(inp, outcome) else None
             if outcome.queued:
                 failed = await self.courier.deliver(lean(context), inp.user_id, outcome.parcels)
             elif outcome.replies and chat is not None:  # nothing could be stored (the disk): say so directly
                 failed = await post_replies(lean(context), chat.id, outcome.replies)
+            if answered is not None and not failed:  # the question just answered by typing: its buttons go
+                shown = inp.value if len(inp.value) <= 60 else inp.value[:59] + "…"
+                await self.courier.retire(lean(context), inp.user_id, answered, shown)
         except Exception as exc:  # a bug: logged in full by on_error, nothing was stored
             failed = f" failed={type(exc).__name__}"
             raise

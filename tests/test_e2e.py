@@ -350,3 +350,28 @@ async def test_onboarding_by_buttons_edits_one_message_and_an_edit_replaces_an_a
         "SELECT status, grad_year, completed_at IS NOT NULL FROM profiles WHERE user_id = ?", (f"tg:{USER}",)
     ).fetchone()
     assert tuple(row) == ("graduate", 2018, 1), "finished, with the edited year"
+
+
+def last_text(emulator: Emulator) -> str:
+    message = emulator.last_message(USER)
+    return message.plain_text if message else ""
+
+
+async def test_a_question_answered_by_typing_keeps_its_answer_and_loses_its_buttons(
+    emulator: Emulator, bot: BotProcess
+) -> None:
+    emulator.send_command(USER, "plan")
+    await emulator.wait_for(lambda: "Step 1 of" in last_text(emulator), timeout=30)
+    asked = emulator.last_message(USER)
+    assert asked is not None and asked.callback_data
+    emulator.send_text(USER, "graduate")
+    await emulator.wait_for(lambda: "Step 2 of" in last_text(emulator), timeout=30)
+    await emulator.wait_for(lambda: not (emulator.find_message(USER, asked.message_id) or asked).callback_data,
+                            timeout=30)
+    answered = emulator.find_message(USER, asked.message_id)
+    assert answered is not None and "Step 1 of" in answered.plain_text and "✓ graduate" in answered.plain_text
+    now = emulator.last_message(USER)
+    assert now is not None and now.message_id != asked.message_id and now.callback_data  # the step to answer
+    emulator.send_text(USER, "is this free?")  # a question, not an answer: the step keeps its buttons
+    await emulator.wait_for(lambda: (emulator.last_message(USER) or now).message_id != now.message_id, timeout=30)
+    assert (emulator.find_message(USER, now.message_id) or now).callback_data

@@ -49,6 +49,7 @@ class Outcome:
     parcels: list[Parcel] = field(default_factory=list, repr=False)  # those rows, when first in line
     repeatable: bool = True  # the input wrote no records: showing its replies twice changes nothing
     notice: str | None = None  # a button press: a short line shown on the tap itself (no new message)
+    took_answer: bool = False  # typed text the open flow took as its step's answer
 
 
 class Engine:
@@ -183,7 +184,7 @@ class Engine:
                 self.store.save_session(session, turn.now, chat_id)
             parcels = self._queue(turn, inp, update_id, replies, repeatable=not wrote)
         return Outcome(replies, turn.route, session, parcels is not None, parcels or [], repeatable=not wrote,
-                       notice=notice)
+                       notice=notice, took_answer=turn.took_answer and notice is None)
 
     @staticmethod
     def _in_place(replies: list[Reply]) -> list[Reply]:
@@ -332,6 +333,7 @@ class Engine:
                     return [*aside, *self.resume(turn)]
                 turn.pending = entry
                 answered = self._give(turn, owner, text)
+                turn.took_answer = True
                 turn.pending = None
                 turn.log.append(entry)
                 return answered

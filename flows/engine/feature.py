@@ -37,6 +37,7 @@ class Turn:
     changed: set[str] = field(default_factory=set)  # tables a feature changed, e.g. "experiences"
     log: list[answers.Entry] = field(default_factory=list)  # what the open flow was told (answers.py)
     pending: answers.Entry | None = None  # the message the open flow is reading now
+    took_answer: bool = False  # the open flow took the typed text as its step's answer
 
     def t(self, key: str, **values: object) -> str:
         """A text from the catalogue with ``values`` escaped into it."""
