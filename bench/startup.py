@@ -55,10 +55,10 @@ async def _round_trips(
         bot = BotProcess(emu, database, log, LOG_LEVEL="WARNING", TELEGRAM_RATE_LIMIT=str(limited).lower())
         await bot.start(timeout=30)
         ids = [7_000_000 + u for u in range(users)]
-        for uid in ids:  # first contact creates the user (welcome, then the menu); not measured
+        for uid in ids:  # first contact creates the user (the welcome with the menu: one message); not measured
             emu.send_command(uid, "start")
         for uid in ids:
-            await emu.wait_for_messages(uid, 2, timeout=60)
+            await emu.wait_for_messages(uid, 1, timeout=60)
         rtts: list[float] = []
 
         async def one(uid: int, text: str) -> None:
