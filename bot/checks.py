@@ -23,6 +23,7 @@ from pathlib import Path
 
 import flows
 from flows.base.content import ContentError
+from flows.content import load_content
 from flows.engine.engine import Engine
 from flows.storage.store import first_finding
 
@@ -32,7 +33,9 @@ TEXT_CALLS = {"t", "fmt"}  # turn.t("key", x=...), texts.fmt("key", x=...)
 
 # -- content ------------------------------------------------------------------------------------
 def check_loaders() -> tuple[list[str], int]:
-    """Run every ``load_*`` function of the flows modules that needs no argument."""
+    """Run every ``load_*`` function of the flows modules that needs no argument, but
+    :func:`~flows.content.load_content`: building the engine ran it on the configured folder,
+    and run again here it would keep ``content/``'s values in place of that folder's."""
     problems: list[str] = []
     ran = 0
     for info in pkgutil.walk_packages(flows.__path__, "flows."):
@@ -44,6 +47,8 @@ def check_loaders() -> tuple[list[str], int]:
         for name, member in inspect.getmembers(module, callable):
             fn = inspect.unwrap(member)  # loaders are often functools.cache-wrapped
             if not name.startswith("load_") or not inspect.isfunction(fn) or fn.__module__ != module.__name__:
+                continue
+            if fn is load_content:
                 continue
             params = inspect.signature(fn).parameters.values()
             if any(p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params):

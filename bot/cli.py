@@ -104,6 +104,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         engine = build_engine(settings, open_store(settings))
     except ContentError as exc:
         print(f"  ✗ content: {exc}", file=sys.stderr)
+        print("1 problem(s) found")
         return 1
     except DatabaseRefused as exc:
         print(f"  ✗ database: {exc}.", file=sys.stderr)

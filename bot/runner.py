@@ -29,6 +29,7 @@ import logging
 import re
 import signal
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -60,11 +61,11 @@ def version() -> str:
         return "unknown"
 
 
-def content_checksum() -> str:
+def content_checksum(folder: Path = CONTENT_DIR) -> str:
     """A short fingerprint of everything in content/, so an operator can tell which texts run."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in CONTENT_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        digest.update(str(path.relative_to(CONTENT_DIR)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:12]
 
 
@@ -290,7 +291,7 @@ async def serve(
             app.bot.username,
             mode,
             store.path or ":memory:",
-            content_checksum(),
+            content_checksum(settings.content_dir),
         )
         waiters = [
             asyncio.ensure_future(stop.wait()),

@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.logs import protect
+from flows.base.content import CONTENT_DIR
 
 _TOKEN_SHAPE = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{1,100}")
 _SECRET_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what Telegram accepts as a webhook's secret_token
@@ -44,6 +45,7 @@ class Settings(BaseSettings):
     webhook_port: int = Field(default=8443, ge=1, le=65535)
     webhook_secret: SecretStr | None = None
     export_dir: Path = Path("data/exports")
+    content_dir: Path = CONTENT_DIR  # texts, FAQ, checklist...: another folder of the same files, e.g. a copy
     # Keep sends under Telegram's limits (≈30 messages/s overall). Only a local Bot API
     # emulator or a benchmark of the bot's own capacity should turn this off.
     telegram_rate_limit: bool = True
@@ -65,6 +67,11 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value  # "WEBHOOK_SECRET=" in .env means not set
+
+    @field_validator("content_dir", mode="before")
+    @classmethod
+    def _empty_is_ours(cls, value: object) -> object:
+        return CONTENT_DIR if value == "" else value  # "CONTENT_DIR=": the bot's own content
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -103,6 +110,8 @@ class Settings(BaseSettings):
                 f"DEFAULT_TIMEZONE {self.default_timezone!r} is not a known IANA time zone"
                 " (for example Europe/Berlin or Asia/Kolkata)."
             )
+        if not self.content_dir.is_dir():
+            found.append(f"CONTENT_DIR {self.content_dir} is not a folder; leave it unset for the bot's own content.")
         if str(self.database_path) != ":memory:":
             folder = self.database_path.resolve().parent
             existing = next((p for p in (folder, *folder.parents) if p.exists()), None)

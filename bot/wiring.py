@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 from bot.settings import Settings
+from flows.content import load_content
 from flows.engine.engine import Engine
 from flows.features import all_features
 from flows.storage.store import Store
@@ -17,6 +18,7 @@ def open_store(settings: Settings, *, background_checkpoints: bool = False) -> S
 
 
 def build_engine(settings: Settings, store: Store) -> Engine:
+    load_content(settings.content_dir)  # every content file checked first: a mistake stops the start
     engine = Engine(store, all_features(), admins=settings.admin_user_ids)
     engine.migrate()
     return engine

@@ -98,20 +98,20 @@ def test_duplicate_id(tmp_path: Path) -> None:
 
 def test_unknown_related_id(tmp_path: Path) -> None:
     body = _valid().replace("related: [a, b]", "related: [a, zzz]")
-    line = body.splitlines().index("  - id: c") + 1
+    line = body.splitlines().index("    related: [a, zzz]") + 1  # the line of the list that names it
     with pytest.raises(ContentError, match=rf"faq\.yaml:{line}: 'c': unknown related id 'zzz'"):
         load_faq(_write(tmp_path, body))
 
 
 def test_too_long_topic(tmp_path: Path) -> None:
     body = _valid().replace("topic: A topic", "topic: " + "x" * (MAX_TOPIC + 1), 1)
-    with pytest.raises(ContentError, match=r"faq\.yaml:2: 'a': topic is"):
+    with pytest.raises(ContentError, match=r"faq\.yaml:3: 'a': topic is"):  # the topic's own line
         load_faq(_write(tmp_path, body))
 
 
 def test_too_few_phrasings(tmp_path: Path) -> None:
     body = "entries:\n" + _entry("a", "[b, c]", phrasings=3) + _entry("b", "[a, c]") + _entry("c", "[a, b]")
-    with pytest.raises(ContentError, match=r"faq\.yaml:2: 'a': needs at least 4 phrasings"):
+    with pytest.raises(ContentError, match=r"faq\.yaml:7: 'a': needs at least 4 phrasings"):  # 'phrasings:'
         load_faq(_write(tmp_path, body))
 
 

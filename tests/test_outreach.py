@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.base.content import ContentError, texts
+from flows.base.content import CONTENT_DIR, ContentError, texts
 from flows.base.text import to_plain
 from flows.domain import typed
 from flows.domain.outreach import followup_days, is_followup_due, load_settings
@@ -115,8 +115,10 @@ def test_settings_name_the_file_and_line_on_mistakes(tmp_path: Path) -> None:
 def test_role_words_name_the_file_on_mistakes(tmp_path: Path) -> None:
     assert "attending" in load_role_words()["f"]
     bad = tmp_path / "outreach.yaml"
-    bad.write_text("role_words:\n  dean: [dean]\n")
-    with pytest.raises(ContentError, match=r"outreach\.yaml:1: 'role_words' takes only program_director"):
+    source = (CONTENT_DIR / "outreach.yaml").read_text(encoding="utf-8")
+    bad.write_text(source.replace("  faculty:", "  dean: [dean]\n  faculty:"))
+    line = bad.read_text().splitlines().index("  dean: [dean]") + 1
+    with pytest.raises(ContentError, match=rf"outreach\.yaml:{line}: 'role_words' takes only program_director"):
         load_role_words(bad)
 
 

@@ -72,7 +72,8 @@ def test_milestones_are_frozen_and_split_tasks_by_status() -> None:
 @pytest.mark.parametrize(
     ("yaml_text", "message"),
     [
-        ("- id: a\n  months_before: [12, 18]\n  title: x\n  tasks: [y]\n", "milestones.yaml:1"),
+        ("- id: a\n  months_before: [12, 18]\n  title: x\n  tasks: [y]\n",
+         "milestones.yaml:2: 'months_before' must be"),
         ("- id: a\n  months_before: [12, 6]\n  title: x\n", "missing 'tasks'"),
         ("- id: a\n  months_before: [12, 6]\n  title: x\n  tasks: [y]\n"
          "- id: a\n  months_before: [6, 0]\n  title: z\n  tasks: [y]\n", "milestones.yaml:5: duplicate"),

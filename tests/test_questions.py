@@ -158,7 +158,7 @@ def test_smalltalk_content_is_checked_at_load(tmp_path: Path) -> None:
     broken.write_text("greeting: [hi]\nthanks: [thanks]\nacknowledge: [ok]\ngoodbye: [hi]\nidentity: [who are you]\n"
                       "distress: [stressed]\n")
     with pytest.raises(ContentError, match="repeated"):
-        load_smalltalk.__wrapped__(broken)
+        load_smalltalk(broken)
 
 
 def test_a_command_instead_of_the_awaited_question_just_moves_on(chat: Chat, engine: Engine) -> None:

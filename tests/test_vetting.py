@@ -330,7 +330,7 @@ def test_a_checklist_mistake_names_the_file_and_line(tmp_path: Path) -> None:
         "    essential: maybe\nred_flags: []\n",
         encoding="utf-8",
     )
-    with pytest.raises(ContentError, match=r"checklist.yaml:2: 'essential' and 'guide_ask' must be true or false"):
+    with pytest.raises(ContentError, match=r"checklist.yaml:7: 'essential' must be bool"):
         load_checklist(path)
     path.write_text("checks:\n  - id: a\n    label: L\n    weight: 1\nred_flags: []\n", encoding="utf-8")
     with pytest.raises(ContentError, match=r"checklist.yaml:2: missing 'question'"):

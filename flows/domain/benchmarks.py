@@ -9,13 +9,15 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated
 
-from flows.base.content import CONTENT_DIR, ContentError, line_of, load_yaml, require
+from pydantic import AfterValidator, field_validator
+
+from flows.base.content import CONTENT_DIR, ContentFile, ContentModel, Int, read, rule
+from flows.domain.plan_content import load_rules
 from flows.domain.records import LEVELS, TYPES, Experience
 
 BENCHMARKS_PATH = CONTENT_DIR / "benchmarks.yaml"
-SPECIALTIES_PATH = CONTENT_DIR / "plan.yaml"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,51 +49,102 @@ class Benchmarks:
     lead_letters: Range
 
 
-def _range(path: Path, node: Mapping[str, Any], key: str) -> Range:
-    value = require(path, node, key, dict)
-    low = require(path, value, "min", int)
-    high = value.get("max", low)
-    if not isinstance(high, int) or high < low or low < 0:
-        raise ContentError(path, line_of(value), f"'{key}': max must be a whole number ≥ min")
-    return Range(low, high)
+class _Range(ContentModel):
+    min: Int
+    max: Int | None = None  # the same as min when not given
+
+
+def _ordered(value: _Range) -> _Range:
+    if value.min < 0 or (value.max is not None and value.max < value.min):
+        raise ValueError("must have 0 ≤ min ≤ max")
+    return value
+
+
+RangeField = Annotated[_Range, AfterValidator(_ordered)]
+
+
+def _range(value: _Range) -> Range:
+    return Range(value.min, value.min if value.max is None else value.max)
+
+
+class _Recency(ContentModel):
+    window_years: Int
+    catch_up_months: RangeField
+    older_graduation_years: Int
+
+
+class _LeadTimes(ContentModel):
+    electives: RangeField
+    secure: RangeField
+    letters: RangeField
+
+
+class BenchmarksFile(ContentModel):
+    """``content/benchmarks.yaml``."""
+
+    levels: dict[str, str]
+    not_usce: tuple[str, ...]
+    total_months: RangeField
+    hands_on_months: RangeField
+    specialty_months: RangeField
+    recency: _Recency
+    letters: RangeField
+    letters_ideal: RangeField
+    letters_by_months_before: Int
+    observership_only_months: RangeField
+    letter_late_months: Int
+    lead_times: _LeadTimes
+
+    @field_validator("levels")
+    @classmethod
+    def _every_type(cls, levels: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(levels.keys() - set(TYPES))
+        if unknown:
+            raise rule(f"levels: '{unknown[0]}' is not a type of experience ({', '.join(TYPES)})", unknown[0])
+        for kind in TYPES:
+            if levels.get(kind) not in LEVELS:
+                raise rule(f"levels: '{kind}' must be one of {LEVELS}", kind)
+        return levels
+
+    @field_validator("not_usce")
+    @classmethod
+    def _known_types(cls, kinds: tuple[str, ...]) -> tuple[str, ...]:
+        for n, kind in enumerate(kinds):
+            if kind not in TYPES:
+                raise rule(f"not_usce: use types from {TYPES}", n)
+        return kinds
+
+    def benchmarks(self) -> Benchmarks:
+        return Benchmarks(
+            levels={kind: self.levels[kind] for kind in TYPES},
+            not_usce=frozenset(self.not_usce),
+            total=_range(self.total_months),
+            hands_on=_range(self.hands_on_months),
+            specialty=_range(self.specialty_months),
+            recency_years=self.recency.window_years,
+            recent_catch_up=_range(self.recency.catch_up_months),
+            older_graduation_years=self.recency.older_graduation_years,
+            letters=_range(self.letters),
+            letters_ideal=_range(self.letters_ideal),
+            letters_by=self.letters_by_months_before,
+            observership_only=_range(self.observership_only_months),
+            letter_late_months=self.letter_late_months,
+            lead_electives=_range(self.lead_times.electives),
+            lead_secure=_range(self.lead_times.secure),
+            lead_letters=_range(self.lead_times.letters),
+        )
 
 
 def load_benchmarks(path: Path = BENCHMARKS_PATH) -> Benchmarks:
-    data = load_yaml(path)
-    if not isinstance(data, dict):
-        raise ContentError(path, None, "expected a mapping")
-    levels = require(path, data, "levels", dict)
-    for kind in TYPES:
-        if levels.get(kind) not in LEVELS:
-            raise ContentError(path, line_of(levels), f"levels: '{kind}' must be one of {LEVELS}")
-    not_usce = require(path, data, "not_usce", list)
-    if any(kind not in TYPES for kind in not_usce):
-        raise ContentError(path, line_of(data), f"not_usce: use types from {TYPES}")
-    recency = require(path, data, "recency", dict)
-    return Benchmarks(
-        levels={kind: levels[kind] for kind in TYPES},
-        not_usce=frozenset(not_usce),
-        total=_range(path, data, "total_months"),
-        hands_on=_range(path, data, "hands_on_months"),
-        specialty=_range(path, data, "specialty_months"),
-        recency_years=require(path, recency, "window_years", int),
-        recent_catch_up=_range(path, recency, "catch_up_months"),
-        older_graduation_years=require(path, recency, "older_graduation_years", int),
-        letters=_range(path, data, "letters"),
-        letters_ideal=_range(path, data, "letters_ideal"),
-        letters_by=require(path, data, "letters_by_months_before", int),
-        observership_only=_range(path, data, "observership_only_months"),
-        letter_late_months=require(path, data, "letter_late_months", int),
-        lead_electives=_range(path, require(path, data, "lead_times", dict), "electives"),
-        lead_secure=_range(path, data["lead_times"], "secure"),
-        lead_letters=_range(path, data["lead_times"], "letters"),
-    )
+    return read(path, BenchmarksFile).benchmarks()
 
 
-@functools.cache
+BENCHMARKS = ContentFile(BENCHMARKS_PATH.name, load_benchmarks)
+
+
 def benchmarks() -> Benchmarks:
-    """The benchmarks, loaded once per process."""
-    return load_benchmarks()
+    """The benchmarks, as loaded at start."""
+    return BENCHMARKS.value()
 
 
 # -- specialties ------------------------------------------------------------------------------
@@ -104,13 +157,7 @@ def _norm(text: str) -> str:
 @functools.cache
 def specialty_names() -> Mapping[str, str]:
     """Normalised name or alias -> the canonical specialty name (``content/plan.yaml``)."""
-    data = load_yaml(SPECIALTIES_PATH)
-    names: dict[str, str] = {}
-    for node in require(SPECIALTIES_PATH, data, "specialties", list):
-        name = require(SPECIALTIES_PATH, node, "name").strip()
-        for word in (name, *node.get("aliases", ())):
-            names[_norm(str(word))] = name
-    return names
+    return {_norm(word): s.name for s in load_rules().specialties for word in (s.name, *s.aliases)}
 
 
 _HEDGES = re.compile(r"\b(maybe|probably|perhaps|or so|i think|mostly)\b")

@@ -6,15 +6,16 @@ may be called and how it becomes a draft entry. The one place that names an expe
 
 from __future__ import annotations
 
-import functools
 import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated
 
-from flows.base.content import CONTENT_DIR, ContentError, line_of, load_yaml, require
+from pydantic import AfterValidator, model_validator
+
+from flows.base.content import CONTENT_DIR, ContentFile, ContentModel, Text, read, rule
 from flows.domain.records import Experience, month_index, month_label
 
 LEVELS = ("non", "semi", "hands_on")  # weakest first
@@ -31,14 +32,25 @@ class ErasContent:
     connect: str
 
 
-def _check_placeholders(path: Path, node: Any, text: str) -> None:
+def _placeholders(text: str) -> str:
     try:
         fields = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
     except ValueError as exc:
-        raise ContentError(path, line_of(node), f"{text!r}: {exc}") from exc
+        raise rule(f"{text!r}: {exc}") from None
     unknown = fields - LINE_FIELDS - {""}
     if unknown or "" in fields:
-        raise ContentError(path, line_of(node), f"{text!r}: unknown placeholder {sorted(unknown) or ['{}']}")
+        raise rule(f"{text!r}: unknown placeholder {sorted(unknown) or ['{}']}")
+    return text
+
+
+def _level(value: str) -> str:
+    if value not in LEVELS:
+        raise ValueError(f"must be one of {LEVELS}")
+    return value
+
+
+Line = Annotated[Text, AfterValidator(_placeholders)]
+Level = Annotated[Text, AfterValidator(_level)]
 
 
 def claims(line: str, words: tuple[str, ...]) -> list[str]:
@@ -47,50 +59,63 @@ def claims(line: str, words: tuple[str, ...]) -> list[str]:
     return [w for w in words if re.search(r"(?<![a-z])" + re.escape(w.lower()), lower)]
 
 
+class _Type(ContentModel):
+    title: Text
+    cap: Level
+
+
+class ErasFile(ContentModel):
+    """``content/eras.yaml``: no line may claim more than its level allows."""
+
+    types: dict[str, _Type]
+    settings: dict[str, Text]
+    never_claim: dict[Level, tuple[Text, ...]]
+    responsibilities: dict[Level, dict[str, tuple[Line, ...]]]  # level -> type or "default" -> lines
+    connect: Line
+
+    @model_validator(mode="after")
+    def _lines_fit(self) -> ErasFile:
+        if "unknown" not in self.settings:
+            raise rule("missing 'unknown'", "settings")
+        for level in LEVELS:
+            if level not in self.responsibilities:
+                raise rule(f"missing '{level}'", "responsibilities")
+            by_type = self.responsibilities[level]
+            if "default" not in by_type:
+                raise rule("missing 'default'", "responsibilities", level)
+            for kind, lines in by_type.items():
+                at = ("responsibilities", level, kind)
+                if kind != "default" and kind not in self.types:
+                    raise rule(f"unknown type '{kind}' under {level}", *at)
+                if not lines:
+                    raise rule(f"{level}.{kind} must be a list of lines", *at)
+                for n, line in enumerate(lines):
+                    bad = claims(line, self.never_claim.get(level, ()))
+                    if bad:
+                        raise rule(f"{level}.{kind}: {line!r} claims too much ({', '.join(bad)})", *at, n)
+        return self
+
+    def content(self) -> ErasContent:
+        return ErasContent(
+            type_titles={name: t.title for name, t in self.types.items()},
+            caps={name: t.cap for name, t in self.types.items()},
+            settings=dict(self.settings),
+            never_claim=dict(self.never_claim),
+            lines={level: dict(self.responsibilities[level]) for level in LEVELS},
+            connect=self.connect,
+        )
+
+
 def load_eras(path: Path = CONTENT_DIR / "eras.yaml") -> ErasContent:
-    data = load_yaml(path)
-    if not isinstance(data, dict):
-        raise ContentError(path, None, "expected a mapping")
-    types = require(path, data, "types", dict)
-    titles, caps = {}, {}
-    for name, spec in types.items():
-        if not isinstance(spec, dict):
-            raise ContentError(path, line_of(types), f"type '{name}' must be a mapping")
-        titles[name] = require(path, spec, "title")
-        caps[name] = require(path, spec, "cap")
-        if caps[name] not in LEVELS:
-            raise ContentError(path, line_of(spec), f"cap of '{name}' must be one of {LEVELS}")
-    settings = require(path, data, "settings", dict)
-    require(path, settings, "unknown")
-    never = require(path, data, "never_claim", dict)
-    never_claim = {level: tuple(str(w) for w in words) for level, words in never.items()}
-    responsibilities = require(path, data, "responsibilities", dict)
-    lines: dict[str, dict[str, tuple[str, ...]]] = {}
-    for level in LEVELS:
-        by_type = require(path, responsibilities, level, dict)
-        require(path, by_type, "default", list)
-        lines[level] = {}
-        for kind, items in by_type.items():
-            if kind != "default" and kind not in titles:
-                raise ContentError(path, line_of(by_type), f"unknown type '{kind}' under {level}")
-            if not isinstance(items, list) or not items or not all(isinstance(i, str) for i in items):
-                raise ContentError(path, line_of(by_type), f"{level}.{kind} must be a list of lines")
-            for item in items:
-                _check_placeholders(path, items, item)
-                bad = claims(item, never_claim.get(level, ()))
-                if bad:
-                    raise ContentError(
-                        path, line_of(items), f"{level}.{kind}: {item!r} claims too much ({', '.join(bad)})"
-                    )
-            lines[level][kind] = tuple(items)
-    connect = require(path, data, "connect")
-    _check_placeholders(path, data, connect)
-    return ErasContent(titles, caps, dict(settings), never_claim, lines, connect)
+    return read(path, ErasFile).content()
 
 
-@functools.cache
+ERAS = ContentFile("eras.yaml", load_eras)
+
+
 def content() -> ErasContent:
-    return load_eras()
+    """The ERAS wording, as loaded at start."""
+    return ERAS.value()
 
 
 # -- naming an experience ------------------------------------------------------------------

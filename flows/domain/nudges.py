@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Annotated, Any
 
-from flows.base.content import CONTENT_DIR, ContentError, Texts, line_of, load_yaml, require
+from pydantic import BeforeValidator, field_validator
+
+from flows.base.content import CONTENT_DIR, ContentFile, ContentModel, Int, Number, Texts, between, read, rule
 from flows.base.text import clean, escape
 from flows.domain.outreach import followup_due_on
 from flows.domain.plan import load_milestones, milestone_dates
@@ -55,60 +57,99 @@ class NudgeConfig:
     delivery: DeliveryConfig
 
 
-def _time(path: Path, node: Mapping[str, Any], key: str) -> time:
-    value = parse_hhmm(str(require(path, node, key)))
-    if value is None:
-        raise ContentError(path, line_of(node), f"'{key}' must be a time like 09:30")
-    return value
+def _clock(value: object) -> time:
+    found = parse_hhmm(value) if isinstance(value, str) else None
+    if found is None:
+        raise ValueError("must be a time like 09:30")
+    return found
 
 
-def _number(path: Path, node: Mapping[str, Any], key: str, low: float, high: float) -> Any:
-    value = require(path, node, key, (int, float))
-    if isinstance(value, bool) or not low <= value <= high:
-        raise ContentError(path, line_of(node), f"'{key}' must be between {low} and {high}")
-    return value
+Clock = Annotated[time, BeforeValidator(_clock)]
+
+
+class _Schedule(ContentModel):
+    send_time: Clock
+    morning_hours: Annotated[Number, between(0.5, 4)]
+    quiet_start: Clock
+    quiet_end: Clock
+    min_gap_hours: Annotated[Number, between(0, 24 * 7)]
+    snooze_days: Annotated[Int, between(1, 60)]
+
+
+class _Events(ContentModel):
+    letter_days_before_end: Annotated[Int, between(1, 28)]
+    reflection_days_after_end: Annotated[Int, between(1, 28)]
+    vetting_days: Annotated[Int, between(1, 90)]
+
+
+class _Delivery(ContentModel):
+    tick_seconds: Annotated[Number, between(1, 3600)]
+    batch: Annotated[Int, between(1, 100_000)]
+    rate_per_second: Annotated[Number, between(0.1, 30)]
+    per_chat_seconds: Annotated[Number, between(0, 60)]
+    lease_minutes: Annotated[Number, between(1, 24 * 60)]
+    network_retries: Annotated[Int, between(0, 10)]
+    network_backoff_seconds: Annotated[Number, between(0, 600)]
+    retry_after_max: Annotated[Int, between(0, 10)]
+    max_attempts: Annotated[Int, between(1, 50)]
+    parallel: Annotated[Int, between(1, 64)]
+
+
+class NudgesFile(ContentModel):
+    """``content/nudges.yaml``."""
+
+    schedule: _Schedule
+    events: _Events
+    expire_days: dict[str, Annotated[Int, between(1, 365)]]
+    delivery: _Delivery
+
+    @field_validator("expire_days")
+    @classmethod
+    def _every_kind(cls, days: dict[str, int]) -> dict[str, int]:
+        missing, unknown = set(KINDS) - set(days), sorted(set(days) - set(KINDS))
+        if missing:
+            raise rule(f"expire_days needs {sorted(missing)}")
+        if unknown:
+            raise rule(f"expire_days: '{unknown[0]}' is not a kind of nudge ({', '.join(KINDS)})", unknown[0])
+        return days
+
+    def config(self) -> NudgeConfig:
+        sched, events, deliv = self.schedule, self.events, self.delivery
+        return NudgeConfig(
+            send_time=sched.send_time,
+            quiet=QuietHours(sched.quiet_start, sched.quiet_end),
+            morning=timedelta(hours=sched.morning_hours),
+            min_gap=timedelta(hours=sched.min_gap_hours),
+            snooze_days=sched.snooze_days,
+            letter_days_before_end=events.letter_days_before_end,
+            reflection_days_after_end=events.reflection_days_after_end,
+            vetting_days=events.vetting_days,
+            expire_days=MappingProxyType({k: self.expire_days[k] for k in KINDS}),
+            delivery=DeliveryConfig(
+                tick_seconds=deliv.tick_seconds,
+                batch=deliv.batch,
+                rate_per_second=deliv.rate_per_second,
+                per_chat_seconds=deliv.per_chat_seconds,
+                lease=timedelta(minutes=deliv.lease_minutes),
+                network_retries=deliv.network_retries,
+                network_backoff_seconds=deliv.network_backoff_seconds,
+                retry_after_max=deliv.retry_after_max,
+                max_attempts=deliv.max_attempts,
+                parallel=deliv.parallel,
+            ),
+        )
 
 
 def load_config(path: Path = CONTENT_DIR / "nudges.yaml") -> NudgeConfig:
-    data = load_yaml(path)
-    if not isinstance(data, dict):
-        raise ContentError(path, None, "expected a mapping")
-    sched = require(path, data, "schedule", dict)
-    events = require(path, data, "events", dict)
-    expire = require(path, data, "expire_days", dict)
-    deliv = require(path, data, "delivery", dict)
-    missing = set(KINDS) - set(expire)
-    if missing:
-        raise ContentError(path, line_of(expire), f"expire_days needs {sorted(missing)}")
-    return NudgeConfig(
-        send_time=_time(path, sched, "send_time"),
-        quiet=QuietHours(_time(path, sched, "quiet_start"), _time(path, sched, "quiet_end")),
-        morning=timedelta(hours=_number(path, sched, "morning_hours", 0.5, 4)),
-        min_gap=timedelta(hours=_number(path, sched, "min_gap_hours", 0, 24 * 7)),
-        snooze_days=int(_number(path, sched, "snooze_days", 1, 60)),
-        letter_days_before_end=int(_number(path, events, "letter_days_before_end", 1, 28)),
-        reflection_days_after_end=int(_number(path, events, "reflection_days_after_end", 1, 28)),
-        vetting_days=int(_number(path, events, "vetting_days", 1, 90)),
-        expire_days=MappingProxyType({k: int(_number(path, expire, k, 1, 365)) for k in KINDS}),
-        delivery=DeliveryConfig(
-            tick_seconds=float(_number(path, deliv, "tick_seconds", 1, 3600)),
-            batch=int(_number(path, deliv, "batch", 1, 100_000)),
-            rate_per_second=float(_number(path, deliv, "rate_per_second", 0.1, 30)),
-            per_chat_seconds=float(_number(path, deliv, "per_chat_seconds", 0, 60)),
-            lease=timedelta(minutes=_number(path, deliv, "lease_minutes", 1, 24 * 60)),
-            network_retries=int(_number(path, deliv, "network_retries", 0, 10)),
-            network_backoff_seconds=float(_number(path, deliv, "network_backoff_seconds", 0, 600)),
-            retry_after_max=int(_number(path, deliv, "retry_after_max", 0, 10)),
-            max_attempts=int(_number(path, deliv, "max_attempts", 1, 50)),
-            parallel=int(_number(path, deliv, "parallel", 1, 64)),
-        ),
-    )
+    return read(path, NudgesFile).config()
 
 
-@functools.cache
+NUDGES = ContentFile("nudges.yaml", load_config)
+
+
 def config() -> NudgeConfig:
-    """The nudge settings from ``content/nudges.yaml``, loaded once per process."""
-    return load_config()
+    """The nudge settings from ``content/nudges.yaml``, as loaded at start."""
+    return NUDGES.value()
 
 
 # -- what should be scheduled (pure) -----------------------------------------------------------

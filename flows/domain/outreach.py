@@ -1,17 +1,22 @@
-"""The outreach log's rules: its settings from ``content/outreach.yaml`` and when an email
+"""The outreach log's rules: its settings and role words from ``content/outreach.yaml`` and when an email
 still without a reply calls for a follow-up. The /outreach screens and the reminders both
 read them; the rows themselves are ``flows/storage/outreach.py``.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
-from flows.base.content import CONTENT_DIR, ContentError, line_of, load_yaml, require
+from pydantic import AfterValidator, field_validator
+
+from flows.base.content import CONTENT_DIR, ContentFile, ContentModel, Int, Text, read, rule
+
+# Button codes of the contact's role (short, for callback data) -> stored values.
+ROLES = {"p": "program_director", "c": "clerkship_director", "s": "section_chief", "f": "faculty"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,20 +27,65 @@ class OutreachSettings:
     page_size: int
 
 
-def load_settings(path: Any = CONTENT_DIR / "outreach.yaml") -> OutreachSettings:
-    data = load_yaml(path)
-    if not isinstance(data, dict):
-        raise ContentError(path, None, "expected a mapping")
-    values = {name: require(path, data, name, int) for name in OutreachSettings.__dataclass_fields__}
-    for name, value in values.items():
-        if value < 1:
-            raise ContentError(path, line_of(data), f"'{name}' must be at least 1")
-    return OutreachSettings(**values)
+def _positive(value: int) -> int:
+    if value < 1:
+        raise ValueError("must be at least 1")
+    return value
 
 
-@functools.cache
+Positive = Annotated[Int, AfterValidator(_positive)]
+
+
+class OutreachFile(ContentModel):
+    """``content/outreach.yaml``."""
+
+    followup_days: Positive
+    expected_response_rate: Positive
+    typical_volume: Positive
+    page_size: Positive
+    role_words: dict[str, tuple[Text, ...]]  # role -> words a typed role may use besides its label
+
+    @field_validator("role_words")
+    @classmethod
+    def _known_roles(cls, words: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        unknown = sorted(set(words) - set(ROLES.values()))
+        if unknown:
+            raise rule(f"'role_words' takes only {', '.join(ROLES.values())}", unknown[0])
+        return words
+
+
+@dataclass(frozen=True, slots=True)
+class OutreachContent:
+    settings: OutreachSettings
+    role_words: Mapping[str, tuple[str, ...]]  # role code -> words
+
+
+def parse_outreach(path: Path) -> OutreachContent:
+    data = read(path, OutreachFile)
+    numbers = OutreachSettings(data.followup_days, data.expected_response_rate, data.typical_volume, data.page_size)
+    return OutreachContent(numbers, {code: data.role_words.get(role, ()) for code, role in ROLES.items()})
+
+
+OUTREACH = ContentFile("outreach.yaml", parse_outreach)
+
+
+def load_settings(path: Path = CONTENT_DIR / "outreach.yaml") -> OutreachSettings:
+    return parse_outreach(path).settings
+
+
 def settings() -> OutreachSettings:
-    return load_settings()
+    """The outreach numbers, as loaded at start."""
+    return OUTREACH.value().settings
+
+
+def load_role_words(path: Path = CONTENT_DIR / "outreach.yaml") -> dict[str, tuple[str, ...]]:
+    """Role code -> the words a typed role may use for it besides its label."""
+    return dict(parse_outreach(path).role_words)
+
+
+def role_words() -> Mapping[str, tuple[str, ...]]:
+    """Role code -> its typed words, as loaded at start."""
+    return OUTREACH.value().role_words
 
 
 def followup_days() -> int:

@@ -4,23 +4,29 @@ to a :class:`Plan` (:mod:`flows.domain.plan_view` words it).
 Where the user stands comes from the one readiness model (:mod:`flows.domain.readiness`, figures in
 ``content/benchmarks.yaml``) and what doesn't fit from :mod:`flows.domain.checks`, so the plan says
 what /progress says. ``content/plan.yaml`` holds the answer ranges, specialties and time
-zones, ``content/milestones.yaml`` the timeline windows. :func:`milestone_dates` is public:
+zones, ``content/milestones.yaml`` the timeline windows (both read by
+:mod:`flows.domain.plan_content`, and importable from here). :func:`milestone_dates` is public:
 reminders schedule their nudges from the same windows.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
-from types import MappingProxyType
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flows.base.content import CONTENT_DIR, ContentError, line_of, load_yaml, require
 from flows.domain.checks import Warning, run_checks
+from flows.domain.plan_content import (  # noqa: F401 (the plan's content: callers import it from here)
+    GAPS,
+    VISAS,
+    Milestone,
+    Rules,
+    Span,
+    load_milestones,
+    load_rules,
+    parse_milestones,
+    parse_rules,
+)
 from flows.domain.readiness import (
     Readiness,
     assess,
@@ -30,211 +36,7 @@ from flows.domain.readiness import (
 from flows.domain.readiness import is_older_graduate as readiness_older
 from flows.domain.records import Experience, Profile
 
-PLAN_FILE = CONTENT_DIR / "plan.yaml"
-MILESTONES_FILE = CONTENT_DIR / "milestones.yaml"
-
 MONTH_ABBR = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-GAPS = ("recent", "specialty", "letters", "first")
-BUDGETS = ("limited", "moderate", "flexible")
-VISAS = ("visitor", "b1b2", "authorized", "unsure")  # needs a visa | holds B1/B2 | can work | unsure
-ALIAS_STATES = {
-    "status": ("student", "graduate"),
-    "budget": BUDGETS,
-    "visa": VISAS,
-    "us_experience": ("none", "some"),
-    "gaps": GAPS,
-}
-
-
-# -- content ------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Span:
-    """An inclusive range of whole numbers, shown as "2–4"."""
-
-    low: int
-    high: int
-
-    def __contains__(self, value: object) -> bool:
-        return isinstance(value, int) and self.low <= value <= self.high
-
-    def __str__(self) -> str:
-        return f"{self.low}–{self.high}" if self.low != self.high else str(self.low)
-
-
-@dataclass(frozen=True, slots=True)
-class Specialty:
-    name: str
-    aliases: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ZoneButton:
-    zone: str
-    label: str
-
-
-@dataclass(frozen=True, slots=True)
-class Rules:
-    cycle_month: int
-    cycles_offered: int
-    close_months: int
-    max_years_ahead: int
-    student_year: Span
-    years_to_graduation: int
-    years_since_graduation: int
-    months_available: Span
-    us_months: Span
-    us_letters: Span
-    specialty_length: int
-    specialties: tuple[Specialty, ...]
-    aliases: Mapping[str, Mapping[str, tuple[str, ...]]]  # state -> code -> typed words
-    zone_buttons: tuple[ZoneButton, ...]
-    places: Mapping[str, str]  # typed place (lower case) -> IANA zone
-    part_hour_offsets: Mapping[str, str]  # "+5:30" -> IANA zone
-
-
-@dataclass(frozen=True, slots=True)
-class Milestone:
-    """A timeline window, counted back in months from the application month."""
-
-    id: str
-    months_before_start: int
-    months_before_end: int
-    title: str
-    tasks: tuple[str, ...]
-    students_only_tasks: tuple[str, ...] = ()
-    graduates_only_tasks: tuple[str, ...] = ()
-
-    def tasks_for(self, student: bool | None) -> tuple[str, ...]:
-        """The window's tasks for a student (True), a graduate (False) or anyone (None)."""
-        if student is None:
-            return self.tasks
-        return self.tasks + (self.students_only_tasks if student else self.graduates_only_tasks)
-
-
-def _span(path: Path, node: Mapping[str, Any], key: str) -> Span:
-    value = require(path, node, key, list)
-    if len(value) != 2 or not all(isinstance(v, int) for v in value) or value[0] > value[1]:
-        raise ContentError(path, line_of(value) or line_of(node), f"'{key}' must be [low, high]")
-    return Span(value[0], value[1])
-
-
-def _int(path: Path, node: Mapping[str, Any], key: str, low: int, high: int) -> int:
-    value = require(path, node, key, int)
-    if not low <= value <= high:
-        raise ContentError(path, line_of(node), f"'{key}' must be between {low} and {high}")
-    return int(value)
-
-
-def _strings(path: Path, node: Mapping[str, Any], key: str, optional: bool = False) -> tuple[str, ...]:
-    if optional and key not in node:
-        return ()
-    value = require(path, node, key, list)
-    if not all(isinstance(v, str) and v.strip() for v in value):
-        raise ContentError(path, line_of(value) or line_of(node), f"'{key}' must be a list of texts")
-    return tuple(v.strip() for v in value)
-
-
-def _zone(path: Path, node: Mapping[str, Any], name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ContentError(path, line_of(node), f"unknown time zone {name!r}") from None
-    return name
-
-
-def parse_rules(path: Path) -> Rules:
-    data = load_yaml(path)
-    if not isinstance(data, dict):
-        raise ContentError(path, None, "expected a mapping")
-    application = require(path, data, "application", dict)
-    ranges = require(path, data, "ranges", dict)
-
-    specialties = []
-    for node in require(path, data, "specialties", list):
-        if not isinstance(node, dict):
-            raise ContentError(path, line_of(data["specialties"]), "each specialty needs a name")
-        words = _strings(path, node, "aliases", optional=True)
-        specialties.append(Specialty(require(path, node, "name").strip(), tuple(a.lower() for a in words)))
-
-    aliases_node = require(path, data, "aliases", dict)
-    aliases: dict[str, Mapping[str, tuple[str, ...]]] = {}
-    for state, codes in ALIAS_STATES.items():
-        node = require(path, aliases_node, state, dict)
-        unknown = set(node) - set(codes)
-        if unknown:
-            raise ContentError(path, line_of(node), f"unknown answer {sorted(unknown)[0]!r} for {state}")
-        aliases[state] = MappingProxyType(
-            {code: tuple(w.lower() for w in _strings(path, node, code, optional=True)) for code in codes}
-        )
-
-    zones = require(path, data, "timezones", dict)
-    buttons = []
-    for node in require(path, zones, "buttons", list):
-        if not isinstance(node, dict):
-            raise ContentError(path, line_of(zones), "each time zone button needs a zone and a label")
-        buttons.append(ZoneButton(_zone(path, node, require(path, node, "zone")), require(path, node, "label")))
-    places_node = require(path, zones, "places", dict)
-    places = {str(k).lower(): _zone(path, places_node, str(v)) for k, v in places_node.items()}
-    offsets_node = require(path, zones, "part_hour_offsets", dict)
-    offsets = {str(k): _zone(path, offsets_node, str(v)) for k, v in offsets_node.items()}
-
-    return Rules(
-        cycle_month=_int(path, application, "cycle_month", 1, 12),
-        cycles_offered=_int(path, application, "cycles_offered", 1, 6),
-        close_months=_int(path, application, "close_months", 0, 36),
-        max_years_ahead=_int(path, application, "max_years_ahead", 1, 20),
-        student_year=_span(path, ranges, "student_year"),
-        years_to_graduation=_int(path, ranges, "years_to_graduation", 1, 15),
-        years_since_graduation=_int(path, ranges, "years_since_graduation", 1, 80),
-        months_available=_span(path, ranges, "months_available"),
-        us_months=_span(path, ranges, "us_months"),
-        us_letters=_span(path, ranges, "us_letters"),
-        specialty_length=_int(path, ranges, "specialty_length", 10, 200),
-        specialties=tuple(specialties),
-        aliases=MappingProxyType(aliases),
-        zone_buttons=tuple(buttons),
-        places=MappingProxyType(places),
-        part_hour_offsets=MappingProxyType(offsets),
-    )
-
-
-def parse_milestones(path: Path) -> tuple[Milestone, ...]:
-    data = load_yaml(path)
-    if not isinstance(data, list) or not data:
-        raise ContentError(path, None, "expected a list of milestones")
-    milestones: list[Milestone] = []
-    for node in data:
-        if not isinstance(node, dict):
-            raise ContentError(path, line_of(data), "each milestone must be a mapping")
-        months = require(path, node, "months_before", list)
-        if len(months) != 2 or not all(isinstance(m, int) for m in months) or months[0] <= months[1]:
-            raise ContentError(path, line_of(node), "'months_before' must be [start, end] with start > end")
-        milestone = Milestone(
-            id=require(path, node, "id"),
-            months_before_start=months[0],
-            months_before_end=months[1],
-            title=require(path, node, "title").strip(),
-            tasks=_strings(path, node, "tasks"),
-            students_only_tasks=_strings(path, node, "students_only_tasks", optional=True),
-            graduates_only_tasks=_strings(path, node, "graduates_only_tasks", optional=True),
-        )
-        if any(m.id == milestone.id for m in milestones):
-            raise ContentError(path, line_of(node), f"duplicate milestone id {milestone.id!r}")
-        if milestones and milestone.months_before_start > milestones[-1].months_before_start:
-            raise ContentError(path, line_of(node), "milestones must run from earliest to latest")
-        milestones.append(milestone)
-    return tuple(milestones)
-
-
-@functools.cache
-def load_rules() -> Rules:
-    return parse_rules(PLAN_FILE)
-
-
-@functools.cache
-def load_milestones() -> tuple[Milestone, ...]:
-    return parse_milestones(MILESTONES_FILE)
 
 
 # -- dates --------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ March, where a user planning a rotation means March 2027.
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 import unicodedata
@@ -21,10 +20,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 from rapidfuzz import fuzz, process, utils
 
-from flows.base.content import CONTENT_DIR, ContentError, line_of, load_yaml
+from flows.base.content import CONTENT_DIR, ContentFile, read
 
 TYPED_FILE = CONTENT_DIR / "typed.yaml"
 SURE = 88  # a name this close to a listed one is taken as it
@@ -64,25 +63,14 @@ class Vocabulary(BaseModel):
 
 
 def parse_vocabulary(path: Path) -> Vocabulary:
-    raw = load_yaml(path)
-    try:
-        return Vocabulary.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        node, line = raw, line_of(raw)
-        for part in first["loc"]:  # the deepest node of the mistake that still has a line
-            try:
-                node = node[part]
-            except (KeyError, IndexError, TypeError):
-                break
-            line = line_of(node) or line
-        where = ".".join(str(p) for p in first["loc"])
-        raise ContentError(path, line, f"{where}: {first['msg']}") from None
+    return read(path, Vocabulary)
 
 
-@functools.cache
+VOCABULARY = ContentFile(TYPED_FILE.name, parse_vocabulary)
+
+
 def vocabulary() -> Vocabulary:
-    return parse_vocabulary(TYPED_FILE)
+    return VOCABULARY.value()
 
 
 # -- words ---------------------------------------------------------------------------------------

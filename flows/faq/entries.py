@@ -18,12 +18,13 @@ An entry is one fact (or a few that belong together) in the shape of one questio
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Union
 
-from flows.base.content import CONTENT_DIR, ContentError, line_of, load_yaml, require
+from pydantic import AfterValidator, BeforeValidator, Discriminator, Tag, ValidationInfo, model_validator
+
+from flows.base.content import CONTENT_DIR, ContentFile, ContentModel, Text, read, rule
 
 FAQ_PATH = CONTENT_DIR / "faq.yaml"
 EXAMPLES_PATH = CONTENT_DIR / "faq_examples.yaml"
@@ -67,170 +68,216 @@ class OutOfScope:
     phrasings: tuple[str, ...]
 
 
-def load_faq(path: Path = FAQ_PATH) -> tuple[FaqEntry, ...]:
-    """Read and validate the FAQ; any mistake raises ContentError naming file:line."""
-    return load(path)[0]
-
-
-def load_out_of_scope(path: Path = FAQ_PATH) -> tuple[OutOfScope, ...]:
-    """The out-of-scope question groups from the same file (may be empty)."""
-    return load(path)[1]
-
-
-def load_examples(path: Path = EXAMPLES_PATH, faq_path: Path = FAQ_PATH) -> dict[str, tuple[str, ...]]:
-    """The classifier's extra training messages, by entry or out-of-scope group id; every id
-    must be one of faq.yaml's. Only training reads them."""
-    entries, oos = load(faq_path)
-    known = {e.id for e in entries} | {o.id for o in oos}
-    data = load_yaml(path)
-    if not isinstance(data, dict):
-        raise ContentError(path, None, "expected 'entries' and 'out_of_scope' mappings")
-    examples: dict[str, tuple[str, ...]] = {}
-    for part in ("entries", "out_of_scope"):
-        section = data.get(part) or {}
-        if not isinstance(section, dict):
-            raise ContentError(path, line_of(data), f"'{part}' must map ids to lists of messages")
-        for ident, messages in section.items():
-            if ident not in known:
-                raise ContentError(path, line_of(section), f"'{ident}' is not an id in {faq_path.name}")
-            if not isinstance(messages, list) or not all(isinstance(m, str) and m.strip() for m in messages):
-                raise ContentError(path, line_of(section), f"'{ident}': expected a list of non-empty messages")
-            examples[ident] = tuple(m.strip() for m in messages)
-    return examples
-
-
-def load(path: Path = FAQ_PATH) -> tuple[tuple[FaqEntry, ...], tuple[OutOfScope, ...]]:
-    data = load_yaml(path)
-    if not isinstance(data, dict):
-        raise ContentError(path, line_of(data), "expected a mapping with an 'entries' list")
-    raw_entries = require(path, data, "entries", list)
-    if not raw_entries:
-        raise ContentError(path, line_of(raw_entries), "'entries' is empty")
-    entries: list[FaqEntry] = []
-    lines: dict[str, int | None] = {}
-    seen_phrasings: dict[str, str] = {}
-    for node in raw_entries:
-        entry = _entry(path, node, raw_entries)
-        if entry.id in lines:
-            raise ContentError(path, line_of(node), f"duplicate id '{entry.id}' (first at line {lines[entry.id]})")
-        lines[entry.id] = line_of(node)
-        for text in (entry.question, *entry.phrasings):
-            key = " ".join(text.lower().split())
-            other = seen_phrasings.setdefault(key, entry.id)
-            if other != entry.id:
-                raise ContentError(path, line_of(node), f"'{entry.id}': phrasing {text!r} also used by '{other}'")
-        entries.append(entry)
-    for entry in entries:
-        for rel in entry.related:
-            if rel == entry.id:
-                raise ContentError(path, lines[entry.id], f"'{entry.id}' lists itself as related")
-            if rel not in lines:
-                raise ContentError(path, lines[entry.id], f"'{entry.id}': unknown related id '{rel}'")
-    oos: list[OutOfScope] = []
-    raw_oos = data.get("out_of_scope") or []
-    if not isinstance(raw_oos, list):
-        raise ContentError(path, line_of(data), "'out_of_scope' must be a list")
-    for node in raw_oos:
-        if not isinstance(node, dict):
-            raise ContentError(path, line_of(raw_oos), "each out_of_scope item must be a mapping")
-        oid = _ident(path, node)
-        if oid in lines:
-            raise ContentError(path, line_of(node), f"duplicate id '{oid}'")
-        lines[oid] = line_of(node)
-        oos.append(OutOfScope(oid, _phrasings(path, node, oid)))
-    return tuple(entries), tuple(oos)
-
-
-def _ident(path: Path, node: Mapping[str, Any]) -> str:
-    ident: str = require(path, node, "id")
+# -- the file's model ------------------------------------------------------------------------
+def _snake(ident: str) -> str:
     if not _ID_RE.fullmatch(ident):
-        raise ContentError(path, line_of(node), f"id '{ident}' must be snake_case")
+        raise rule(f"id '{ident}' must be snake_case")
     return ident
 
 
-def _phrasings(path: Path, node: Mapping[str, Any], ident: str) -> tuple[str, ...]:
-    raw = require(path, node, "phrasings", list)
-    items: list[str] = []
-    for p in raw:
-        if not isinstance(p, (str, int, float)) or not str(p).strip():
-            raise ContentError(path, line_of(raw) or line_of(node), f"'{ident}': empty phrasing")
-        items.append(str(p).strip())
-    if len(items) < MIN_PHRASINGS:
-        raise ContentError(
-            path, line_of(node), f"'{ident}': needs at least {MIN_PHRASINGS} phrasings, has {len(items)}"
-        )
-    if len({" ".join(p.lower().split()) for p in items}) != len(items):
-        raise ContentError(path, line_of(node), f"'{ident}': repeated phrasing")
-    return tuple(items)
+def _as_text(value: object) -> object:
+    """A phrasing YAML read as a number ("2026") is the text it was."""
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
 
 
-def _cases(path: Path, node: Mapping[str, Any], ident: str) -> tuple[tuple[str, Case], ...]:
-    raw = node.get("cases")
-    if raw is None:
-        return ()
-    where = line_of(raw) or line_of(node)
-    if not isinstance(raw, dict) or not raw:
-        raise ContentError(path, where, f"'{ident}': 'cases' must map case names to texts")
-    found: list[tuple[str, Case]] = []
-    for name, value in raw.items():
-        if name not in CASES:
-            raise ContentError(path, where, f"'{ident}': unknown case '{name}' (cases: {', '.join(CASES)})")
-        if isinstance(value, str) and value.strip():
-            case = Case(value.strip())
-        elif isinstance(value, dict):
-            case = Case(require(path, value, "say").strip(), _verdict(value.get("verdict")))
-        else:
-            raise ContentError(path, where, f"'{ident}': case '{name}' needs a text or {{verdict, say}}")
-        if len(case.say) > MAX_CASE_CHARS:
-            raise ContentError(path, where, f"'{ident}': case '{name}' is {len(case.say)} chars (max {MAX_CASE_CHARS})")
-        found.append((name, case))
-    return tuple(found)
-
-
-def _verdict(value: object) -> str | None:
+def _yes_no(value: object) -> object:
     """A verdict as written; YAML reads a bare Yes / No as true / false."""
-    if isinstance(value, bool):
-        return "Yes" if value else "No"
-    return str(value).strip() or None if value is not None else None
+    return ("Yes" if value else "No") if isinstance(value, bool) else value
 
 
-def _entry(path: Path, node: Any, parent: Any) -> FaqEntry:
-    if not isinstance(node, dict):
-        raise ContentError(path, line_of(parent), "each entry must be a mapping")
-    ident = _ident(path, node)
-    where = line_of(node)
-    topic = require(path, node, "topic").strip()
-    if len(topic) > MAX_TOPIC:
-        raise ContentError(path, where, f"'{ident}': topic is {len(topic)} chars (max {MAX_TOPIC})")
-    answer = require(path, node, "answer").strip()
-    n_lines = len([ln for ln in answer.splitlines() if ln.strip()])
-    if len(answer) > MAX_ANSWER_CHARS or n_lines > MAX_ANSWER_LINES:
-        raise ContentError(
-            path, where,
-            f"'{ident}': answer too long ({len(answer)} chars, {n_lines} lines;"
-            f" max {MAX_ANSWER_CHARS}, {MAX_ANSWER_LINES})",
+Ident = Annotated[Text, AfterValidator(_snake)]
+Phrase = Annotated[Text, BeforeValidator(_as_text)]
+Verdict = Annotated[Text, BeforeValidator(_yes_no)]
+
+
+def _key(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def _check_phrasings(ident: str, phrasings: tuple[str, ...]) -> None:
+    if len(phrasings) < MIN_PHRASINGS:
+        raise rule(f"'{ident}': needs at least {MIN_PHRASINGS} phrasings, has {len(phrasings)}", "phrasings")
+    seen: set[str] = set()
+    for n, text in enumerate(phrasings):
+        if _key(text) in seen:
+            raise rule(f"'{ident}': repeated phrasing", "phrasings", n)
+        seen.add(_key(text))
+
+
+class _Case(ContentModel):
+    say: Text
+    verdict: Verdict | None = None
+
+
+_CaseNode = Annotated[
+    Union[Annotated[Text, Tag("text")], Annotated[_Case, Tag("case")]],  # noqa: UP007 (tagged members)
+    Discriminator(lambda value: "case" if isinstance(value, dict) else "text"),
+]
+
+
+class _Entry(ContentModel):
+    id: Ident
+    topic: Text
+    question: Text
+    answer: Text
+    verdict: Verdict | None = None
+    cases: dict[str, _CaseNode] | None = None
+    differs: Text | None = None
+    phrasings: tuple[Phrase, ...]
+    related: tuple[Phrase, ...]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_more(cls, data: object) -> object:
+        if isinstance(data, dict) and "more" in data:
+            raise rule(f"'{data.get('id')}': no 'more' — every fact goes in the answer, or its own entry", "more")
+        return data
+
+    @model_validator(mode="after")
+    def _fits(self) -> _Entry:
+        ident, topic, answer = self.id, self.topic.strip(), self.answer.strip()
+        if len(topic) > MAX_TOPIC:
+            raise rule(f"'{ident}': topic is {len(topic)} chars (max {MAX_TOPIC})", "topic")
+        n_lines = len([ln for ln in answer.splitlines() if ln.strip()])
+        if len(answer) > MAX_ANSWER_CHARS or n_lines > MAX_ANSWER_LINES:
+            raise rule(
+                f"'{ident}': answer too long ({len(answer)} chars, {n_lines} lines;"
+                f" max {MAX_ANSWER_CHARS}, {MAX_ANSWER_LINES})",
+                "answer",
+            )
+        if not MIN_RELATED <= len(self.related) <= MAX_RELATED or len(set(self.related)) != len(self.related):
+            raise rule(f"'{ident}': needs {MIN_RELATED}-{MAX_RELATED} distinct related ids", "related")
+        if self.cases is not None:
+            if not self.cases:
+                raise rule(f"'{ident}': 'cases' must map case names to texts", "cases")
+            for name, case in self.cases.items():
+                if name not in CASES:
+                    raise rule(f"'{ident}': unknown case '{name}' (cases: {', '.join(CASES)})", "cases", name)
+                say = (case if isinstance(case, str) else case.say).strip()
+                if len(say) > MAX_CASE_CHARS:
+                    raise rule(f"'{ident}': case '{name}' is {len(say)} chars (max {MAX_CASE_CHARS})", "cases", name)
+            if {"student", "graduate"} <= self.cases.keys() and self.differs is None:
+                raise rule(f"'{ident}': student and graduate cases need 'differs' (one line)", "cases")
+        _check_phrasings(ident, self.phrasings)
+        return self
+
+    def entry(self) -> FaqEntry:
+        cases = tuple(
+            (name, Case(case.strip()) if isinstance(case, str) else Case(case.say.strip(), _strip(case.verdict)))
+            for name, case in (self.cases or {}).items()
         )
-    if "more" in node:
-        raise ContentError(path, where, f"'{ident}': no 'more' — every fact goes in the answer, or its own entry")
-    related = tuple(str(r) for r in require(path, node, "related", list))
-    if not MIN_RELATED <= len(related) <= MAX_RELATED or len(set(related)) != len(related):
-        raise ContentError(path, where, f"'{ident}': needs {MIN_RELATED}-{MAX_RELATED} distinct related ids")
-    cases = _cases(path, node, ident)
-    differs = node.get("differs")
-    names = {n for n, _ in cases}
-    if {"student", "graduate"} <= names and not (isinstance(differs, str) and differs.strip()):
-        raise ContentError(path, where, f"'{ident}': student and graduate cases need 'differs' (one line)")
-    verdict = node.get("verdict")
-    if verdict is not None and _verdict(verdict) is None:
-        raise ContentError(path, where, f"'{ident}': empty verdict")
-    return FaqEntry(
-        id=ident,
-        topic=topic,
-        question=require(path, node, "question").strip(),
-        answer=answer,
-        phrasings=_phrasings(path, node, ident),
-        related=related,
-        verdict=_verdict(verdict),
-        cases=cases,
-        differs=differs.strip() if isinstance(differs, str) else None,
-    )
+        return FaqEntry(
+            id=self.id,
+            topic=self.topic.strip(),
+            question=self.question.strip(),
+            answer=self.answer.strip(),
+            phrasings=tuple(p.strip() for p in self.phrasings),
+            related=self.related,
+            verdict=_strip(self.verdict),
+            cases=cases,
+            differs=_strip(self.differs),
+        )
+
+
+def _strip(text: str | None) -> str | None:
+    return text.strip() if text is not None else None
+
+
+class _OutOfScope(ContentModel):
+    id: Ident
+    phrasings: tuple[Phrase, ...]
+
+    @model_validator(mode="after")
+    def _fits(self) -> _OutOfScope:
+        _check_phrasings(self.id, self.phrasings)
+        return self
+
+
+class FaqFile(ContentModel):
+    """``content/faq.yaml``: every entry and out-of-scope group, ids unique, related ids known."""
+
+    entries: tuple[_Entry, ...]
+    out_of_scope: tuple[_OutOfScope, ...] = ()
+
+    @model_validator(mode="after")
+    def _across_entries(self) -> FaqFile:
+        if not self.entries:
+            raise rule("'entries' is empty", "entries")
+        where: dict[str, tuple[str, int]] = {}
+        phrased: dict[str, str] = {}
+        for n, entry in enumerate(self.entries):
+            if entry.id in where:
+                raise rule(f"duplicate id '{entry.id}'", "entries", n, first=("entries", where[entry.id][1]))
+            where[entry.id] = ("entries", n)
+            for k, text in enumerate((entry.question, *entry.phrasings)):
+                other = phrased.setdefault(_key(text), entry.id)
+                if other != entry.id:
+                    at = ("question",) if k == 0 else ("phrasings", k - 1)
+                    raise rule(f"'{entry.id}': phrasing {text.strip()!r} also used by '{other}'", "entries", n, *at)
+        for n, entry in enumerate(self.entries):
+            for k, rel in enumerate(entry.related):
+                if rel == entry.id:
+                    raise rule(f"'{entry.id}' lists itself as related", "entries", n, "related", k)
+                if rel not in where:
+                    raise rule(f"'{entry.id}': unknown related id '{rel}'", "entries", n, "related", k)
+        for n, group in enumerate(self.out_of_scope):
+            if group.id in where:
+                raise rule(f"duplicate id '{group.id}'", "out_of_scope", n, first=where[group.id])
+            where[group.id] = ("out_of_scope", n)
+        return self
+
+
+class ExamplesFile(ContentModel):
+    """``content/faq_examples.yaml``: messages by entry or out-of-scope id, every id one of the FAQ's
+    (given as ``known`` in the validation context, with the FAQ file's name as ``faq``)."""
+
+    entries: dict[str, tuple[Text, ...]] = {}
+    out_of_scope: dict[str, tuple[Text, ...]] = {}
+
+    @model_validator(mode="after")
+    def _known_ids(self, info: ValidationInfo) -> ExamplesFile:
+        context = info.context or {}
+        for part in ("entries", "out_of_scope"):
+            for ident in getattr(self, part):
+                if ident not in context.get("known", ()):
+                    raise rule(f"'{ident}' is not an id in {context.get('faq')}", part, ident)
+        return self
+
+
+# -- loading ----------------------------------------------------------------------------------
+Faq = tuple[tuple[FaqEntry, ...], tuple[OutOfScope, ...]]
+
+
+def load(path: Path = FAQ_PATH) -> Faq:
+    """Read and validate the FAQ; any mistake raises ContentError naming file:line."""
+    faq = read(path, FaqFile)
+    return tuple(e.entry() for e in faq.entries), tuple(OutOfScope(o.id, o.phrasings) for o in faq.out_of_scope)
+
+
+def parse_examples(path: Path, faq: Faq) -> dict[str, tuple[str, ...]]:
+    known = {e.id for e in faq[0]} | {o.id for o in faq[1]}
+    examples = read(path, ExamplesFile, context={"known": known, "faq": FAQ_PATH.name})
+    return {ident: tuple(m.strip() for m in messages)
+            for part in (examples.entries, examples.out_of_scope) for ident, messages in part.items()}
+
+
+FAQ = ContentFile(FAQ_PATH.name, load)
+EXAMPLES = ContentFile(EXAMPLES_PATH.name, lambda path: parse_examples(path, load(path.parent / FAQ_PATH.name)))
+
+
+def load_faq(path: Path | None = None) -> tuple[FaqEntry, ...]:
+    """The FAQ's entries: of the file at ``path``, or as loaded at start."""
+    return (load(path) if path else FAQ.value())[0]
+
+
+def load_out_of_scope(path: Path | None = None) -> tuple[OutOfScope, ...]:
+    """The out-of-scope question groups from the same file (may be empty)."""
+    return (load(path) if path else FAQ.value())[1]
+
+
+def load_examples(path: Path | None = None, faq_path: Path | None = None) -> dict[str, tuple[str, ...]]:
+    """The classifier's extra training messages, by entry or out-of-scope group id; every id
+    must be one of faq.yaml's. Only training reads them; without paths, as loaded at start."""
+    if path is None and faq_path is None:
+        return EXAMPLES.value()
+    return parse_examples(path or EXAMPLES_PATH, load(faq_path) if faq_path else FAQ.value())

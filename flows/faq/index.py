@@ -29,7 +29,7 @@ from flows.base.content import CONTENT_DIR
 from flows.base.text import MAX_INPUT
 from flows.faq import words
 from flows.faq.embed import Embedder, default_embedder
-from flows.faq.entries import FAQ_PATH, FaqEntry, OutOfScope, load
+from flows.faq.entries import FAQ, FaqEntry, OutOfScope, load
 from flows.faq.model import FaqModel, ModelError, file_sha256
 
 log = logging.getLogger(__name__)
@@ -174,11 +174,14 @@ class FaqIndex:
         return Match(cands[0][0] if ok else None, top, cands, decline)
 
 
-def load_index(path: Path = FAQ_PATH, model_path: Path = MODEL_PATH) -> FaqIndex:
-    """The index of a FAQ file, with the classifier when its model was trained on exactly this
-    file. A missing, unreadable or stale model is logged once and the nearest neighbours
-    answer alone: a content edit without ``make faq-model`` costs accuracy, never the bot."""
-    entries, oos = load(path)
+def load_index(path: Path | None = None, model_path: Path | None = None) -> FaqIndex:
+    """The index of a FAQ file (by default the FAQ loaded at start), with the classifier when its
+    model (by default the one beside that file) was trained on exactly this file. A missing,
+    unreadable or stale model is logged once and the nearest neighbours answer alone: a content
+    edit without ``make faq-model`` costs accuracy, never the bot."""
+    entries, oos = load(path) if path else FAQ.value()
+    path = path or FAQ.source
+    model_path = model_path or path.parent / MODEL_PATH.name
     model: FaqModel | None = None
     try:
         model = FaqModel.load(model_path)

@@ -12,12 +12,16 @@ linked to the user so /export shows them and /delete erases them (``flows/storag
 from __future__ import annotations
 
 import datetime
-import functools
 import re
 import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
-from flows.base.content import CONTENT_DIR, ContentError, Texts, load_yaml
+from pydantic import Field, model_validator
+
+from flows.base.content import ContentFile, ContentModel, Text, Texts, read, rule
 from flows.base.errors import StaleButton
 from flows.base.text import clean, to_plain
 from flows.base.types import Button, Reply, column
@@ -39,7 +43,6 @@ MAX_TOPIC_BUTTONS = 4  # topic buttons under an answer (runner-ups first, then r
 FLOW = "faq.ask"
 
 
-SMALLTALK_KINDS = ("greeting", "thanks", "acknowledge", "goodbye", "identity")
 DISTRESS = "distress"  # words that, anywhere in a message, mean someone is struggling
 
 
@@ -49,38 +52,60 @@ def _normal(text: str) -> str:
     return re.sub(r"\s+", " ", kept).strip()
 
 
-@functools.cache
-def load_smalltalk(path: Path = CONTENT_DIR / "smalltalk.yaml") -> dict[str, str]:
+Phrases = Annotated[tuple[Text, ...], Field(min_length=1)]
+
+
+class SmalltalkFile(ContentModel):
+    """``content/smalltalk.yaml``: whole short messages by kind, each once; and the distress words."""
+
+    greeting: Phrases
+    thanks: Phrases
+    acknowledge: Phrases
+    goodbye: Phrases
+    identity: Phrases
+    distress: Phrases
+
+    @model_validator(mode="after")
+    def _each_once(self) -> SmalltalkFile:
+        found: set[str] = set()
+        for kind in SMALLTALK_KINDS:
+            for n, phrase in enumerate(getattr(self, kind)):
+                if not _normal(phrase) or _normal(phrase) in found:
+                    raise rule(f"empty or repeated phrase {phrase!r}", kind, n)
+                found.add(_normal(phrase))
+        for n, words in enumerate(self.distress):
+            if not _normal(words):
+                raise rule(f"'{DISTRESS}' must list words or phrases", DISTRESS, n)
+        return self
+
+
+SMALLTALK_KINDS = tuple(kind for kind in SmalltalkFile.model_fields if kind != DISTRESS)
+
+
+@dataclass(frozen=True, slots=True)
+class Smalltalk:
+    kinds: Mapping[str, str]  # whole short message (normalised) -> its kind
+    distress: re.Pattern[str]
+
+
+def parse_smalltalk(path: Path) -> Smalltalk:
+    data = read(path, SmalltalkFile)
+    kinds = {_normal(phrase): kind for kind in SMALLTALK_KINDS for phrase in getattr(data, kind)}
+    words = "|".join(re.escape(_normal(w)) for w in data.distress)
+    return Smalltalk(kinds, re.compile(r"\b(?:" + words + r")\b"))
+
+
+SMALLTALK = ContentFile("smalltalk.yaml", parse_smalltalk)
+
+
+def load_smalltalk(path: Path | None = None) -> Mapping[str, str]:
     """Whole short messages -> their kind, e.g. "thank you" -> "thanks"."""
-    return _load_smalltalk(path)[0]
+    return (parse_smalltalk(path) if path else SMALLTALK.value()).kinds
 
 
-@functools.cache
-def load_distress(path: Path = CONTENT_DIR / "smalltalk.yaml") -> re.Pattern[str]:
+def load_distress(path: Path | None = None) -> re.Pattern[str]:
     """Words or phrases that show someone is struggling, found anywhere in a message."""
-    return _load_smalltalk(path)[1]
-
-
-def _load_smalltalk(path: Path) -> tuple[dict[str, str], re.Pattern[str]]:
-    data = load_yaml(path)
-    if not isinstance(data, dict) or set(data) != {*SMALLTALK_KINDS, DISTRESS}:
-        raise ContentError(path, None, f"expected exactly the kinds {', '.join((*SMALLTALK_KINDS, DISTRESS))}")
-    words = data[DISTRESS]
-    if not isinstance(words, list) or not words or not all(_normal(str(w)) for w in words):
-        raise ContentError(path, getattr(data, "line", None), f"'{DISTRESS}' must list words or phrases")
-    distress = re.compile(r"\b(?:" + "|".join(re.escape(_normal(str(w))) for w in words) + r")\b")
-    found: dict[str, str] = {}
-    for kind, phrases in data.items():
-        if kind == DISTRESS:
-            continue
-        if not isinstance(phrases, list) or not phrases:
-            raise ContentError(path, getattr(data, "line", None), f"'{kind}' must list phrases")
-        for phrase in phrases:
-            key = _normal(str(phrase))
-            if not key or key in found:
-                raise ContentError(path, getattr(phrases, "line", None), f"empty or repeated phrase {phrase!r}")
-            found[key] = kind
-    return found, distress
+    return (parse_smalltalk(path) if path else SMALLTALK.value()).distress
 
 
 def record_unanswered(turn: Turn, question: str) -> None:

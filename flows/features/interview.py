@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flows.base.content import CONTENT_DIR, ContentError, line_of, load_yaml, require
+from pydantic import field_validator, model_validator
+
+from flows.base.content import CONTENT_DIR, ContentFile, ContentModel, Text, read, rule
 from flows.base.errors import InvalidAnswer, StaleButton
 from flows.base.text import escape
 from flows.base.types import Button, Reply, column, keyboard
@@ -38,29 +39,44 @@ class Question:
     text: str
 
 
+class _Question(ContentModel):
+    id: Text
+    label: Text
+    text: Text
+
+    @field_validator("id")
+    @classmethod
+    def _short(cls, ident: str) -> str:
+        if not _ID.fullmatch(ident):
+            raise rule(f"id {ident!r}: use a-z, 0-9 and _ (max 20)")
+        return ident
+
+
+class InterviewFile(ContentModel):
+    """``content/interview.yaml``: the practice questions, ids unique."""
+
+    questions: tuple[_Question, ...]
+
+    @model_validator(mode="after")
+    def _unique(self) -> InterviewFile:
+        if not self.questions:
+            raise rule("no questions", "questions")
+        for n, question in enumerate(self.questions):
+            if any(q.id == question.id for q in self.questions[:n]):
+                raise rule(f"duplicate id {question.id!r}", "questions", n)
+        return self
+
+
 def load_questions(path: Path = CONTENT_DIR / "interview.yaml") -> tuple[Question, ...]:
-    data = load_yaml(path)
-    if not isinstance(data, dict):
-        raise ContentError(path, None, "expected a mapping")
-    items = require(path, data, "questions", list)
-    questions: list[Question] = []
-    for item in items:
-        if not isinstance(item, dict):
-            raise ContentError(path, line_of(items), "each question must be a mapping")
-        question = Question(require(path, item, "id"), require(path, item, "label"), require(path, item, "text"))
-        if not _ID.fullmatch(question.id):
-            raise ContentError(path, line_of(item), f"id {question.id!r}: use a-z, 0-9 and _ (max 20)")
-        if any(q.id == question.id for q in questions):
-            raise ContentError(path, line_of(item), f"duplicate id {question.id!r}")
-        questions.append(question)
-    if not questions:
-        raise ContentError(path, line_of(items), "no questions")
-    return tuple(questions)
+    return tuple(Question(q.id, q.label, q.text) for q in read(path, InterviewFile).questions)
 
 
-@functools.cache
+QUESTIONS = ContentFile("interview.yaml", load_questions)
+
+
 def questions() -> dict[str, Question]:
-    return {q.id: q for q in load_questions()}
+    """The questions by id, as loaded at start."""
+    return {q.id: q for q in QUESTIONS.value()}
 
 
 FLOW = "interview"

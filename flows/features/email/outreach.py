@@ -10,25 +10,29 @@ which the reminders read too.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from flows.base.content import CONTENT_DIR, ContentError, Texts, line_of, load_yaml, require
+from flows.base.content import Texts
 from flows.base.errors import NotFound, StaleButton
 from flows.base.types import Button, Reply, column
-from flows.domain.outreach import followup_days, is_followup_due
+from flows.domain.outreach import (  # noqa: F401 (the roles and their words: importable from here too)
+    ROLES,
+    followup_days,
+    is_followup_due,
+    load_role_words,
+    role_words,
+)
 from flows.domain.readiness import school_stage
 from flows.engine.engine import Turn
 from flows.storage.outreach import list_entries
 from flows.storage.profiles import Profile
 from flows.storage.store import Store
 
-# Button codes (short, for callback data) -> stored values.
-ROLES = {"p": "program_director", "c": "clerkship_director", "s": "section_chief", "f": "faculty"}
+# Button codes (short, for callback data) -> stored values (ROLES, the contact's role: flows/domain/outreach.py).
 STATUSES = {"s": "sent", "r": "replied", "d": "declined", "a": "accepted"}
 PURPOSES = {"o": "observership", "s": "shadowing", "r": "research"}
 ANSWERED = ("replied", "declined", "accepted")
@@ -38,23 +42,6 @@ SCHOOL_LIMIT = 120
 SPECIALTY_LIMIT = 60
 CONTACT_LIMIT = 100
 INSTITUTION_LIMIT = 120
-
-
-# -- content ------------------------------------------------------------------------------
-def load_role_words(path: Any = CONTENT_DIR / "outreach.yaml") -> dict[str, tuple[str, ...]]:
-    """Role code -> the words a typed role may use for it besides its label."""
-    data = load_yaml(path)
-    words = require(path, data, "role_words", dict) if isinstance(data, dict) else None
-    if words is None or set(words) - set(ROLES.values()):
-        raise ContentError(path, line_of(data), f"'role_words' takes only {', '.join(ROLES.values())}")
-    if not all(isinstance(w, list) and all(isinstance(x, str) for x in w) for w in words.values()):
-        raise ContentError(path, line_of(words), "each role takes a list of words")
-    return {code: tuple(words.get(role, ())) for code, role in ROLES.items()}
-
-
-@functools.cache
-def role_words() -> dict[str, tuple[str, ...]]:
-    return load_role_words()
 
 
 # -- pure helpers ---------------------------------------------------------------------------

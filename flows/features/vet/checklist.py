@@ -6,11 +6,12 @@ it may not be the name of the dialog's first step or ``done``.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-from flows.base.content import CONTENT_DIR, ContentError, line_of, load_yaml, require
+from pydantic import field_validator, model_validator
+
+from flows.base.content import CONTENT_DIR, Bool, ContentFile, ContentModel, Text, read, rule
 from flows.domain.scoring import Criterion
 
 CHECKLIST_PATH = CONTENT_DIR / "checklist.yaml"
@@ -50,46 +51,66 @@ class Checklist:
         return next(n for n, i in enumerate(self.items, 1) if i.id == item_id)
 
 
+class _Item(ContentModel):
+    id: Text
+    label: Text
+    question: Text
+    why: Text
+    ask: Text
+    essential: Bool = False
+    guide_ask: Bool = False
+    label_no: Text | None = None  # red flags only
+
+    @field_validator("id")
+    @classmethod
+    def _step_name(cls, item_id: str) -> str:
+        if len(item_id) > 12 or not item_id.replace("_", "").isalnum():
+            raise rule(f"id {item_id!r}: use up to 12 letters, digits or _")
+        if item_id in RESERVED:
+            raise rule(f"id {item_id!r} is reserved: choose another")
+        return item_id
+
+    def item(self, red: bool) -> Item:
+        return Item(self.id, self.label, self.question, self.why, self.ask, red, self.essential, self.guide_ask,
+                    self.label_no or "")
+
+
+class ChecklistFile(ContentModel):
+    """``content/checklist.yaml``: the checks, then the red flags; ids unique."""
+
+    checks: tuple[_Item, ...]
+    red_flags: tuple[_Item, ...]
+
+    @model_validator(mode="after")
+    def _sections(self) -> ChecklistFile:
+        if not self.checks:
+            raise rule("no checks", "checks")
+        seen: set[str] = set()
+        for section, red in (("checks", False), ("red_flags", True)):
+            for n, item in enumerate(getattr(self, section)):
+                if item.id in seen:
+                    raise rule(f"id {item.id!r} is used twice", section, n, "id")
+                seen.add(item.id)
+                if red and item.essential:
+                    raise rule("red flags take no 'essential'", section, n, "essential")
+                if red and item.label_no is None:
+                    raise rule("missing 'label_no'", section, n)
+                if not red and item.label_no is not None:
+                    raise rule("only red flags take 'label_no'", section, n, "label_no")
+        return self
+
+    def checklist(self) -> Checklist:
+        items = tuple(i.item(False) for i in self.checks) + tuple(i.item(True) for i in self.red_flags)
+        return Checklist(items, tuple(i.criterion for i in items))
+
+
 def load_checklist(path: Path = CHECKLIST_PATH) -> Checklist:
-    data = load_yaml(path)
-    if not isinstance(data, dict):
-        raise ContentError(path, None, "expected 'checks' and 'red_flags'")
-    items: list[Item] = []
-    for section, red in (("checks", False), ("red_flags", True)):
-        entries = require(path, data, section, list)
-        for node in entries:
-            if not isinstance(node, dict):
-                raise ContentError(path, line_of(entries), f"each entry of '{section}' must be a mapping")
-            item_id = require(path, node, "id")
-            if len(item_id) > 12 or not item_id.replace("_", "").isalnum():
-                raise ContentError(path, line_of(node), f"id {item_id!r}: use up to 12 letters, digits or _")
-            if item_id in RESERVED:
-                raise ContentError(path, line_of(node), f"id {item_id!r} is reserved: choose another")
-            if any(i.id == item_id for i in items):
-                raise ContentError(path, line_of(node), f"id {item_id!r} is used twice")
-            flags = {k: node.get(k, False) for k in ("essential", "guide_ask")}
-            if any(not isinstance(v, bool) for v in flags.values()):
-                raise ContentError(path, line_of(node), "'essential' and 'guide_ask' must be true or false")
-            if red and flags["essential"]:
-                raise ContentError(path, line_of(node), "red flags take no 'essential'")
-            items.append(
-                Item(
-                    id=item_id,
-                    label=require(path, node, "label"),
-                    question=require(path, node, "question"),
-                    why=require(path, node, "why"),
-                    ask=require(path, node, "ask"),
-                    red_flag=red,
-                    label_no=require(path, node, "label_no") if red else "",
-                    **flags,
-                )
-            )
-    if not any(not i.red_flag for i in items):
-        raise ContentError(path, line_of(data), "no checks")
-    return Checklist(tuple(items), tuple(i.criterion for i in items))
+    return read(path, ChecklistFile).checklist()
 
 
-@functools.cache
+CHECKLIST = ContentFile(CHECKLIST_PATH.name, load_checklist)
+
+
 def checklist() -> Checklist:
-    """The checklist, loaded once per process."""
-    return load_checklist()
+    """The checklist, as loaded at start."""
+    return CHECKLIST.value()
