@@ -140,6 +140,7 @@ class Dialog:
     scope: Callable[[Turn], object] | None = None
     by_name: dict[str, Step] = field(init=False, repr=False)
     machine: FlowMachine = field(init=False, repr=False)
+    _back_always: frozenset[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.by_name = {s.name: s for s in self.steps}
@@ -148,6 +149,10 @@ class Dialog:
         if any(s.text_for and s.text_for not in self.by_name for s in self.steps):
             raise ValueError(f"dialog {self.name}: text_for names no step")
         self.machine = FlowMachine(self.spec())
+        # steps with Back and an earlier step asked whatever the answers: Back is always there
+        self._back_always = frozenset(
+            s.name for i, s in enumerate(self.steps) if s.back and any(t.when is None for t in self.steps[:i])
+        )
 
     # -- the machine --------------------------------------------------------------------------
     def spec(self) -> FlowSpec:
@@ -328,6 +333,8 @@ class Dialog:
     def can_back(self, ask: Ask) -> bool:
         if ask.editing:
             return False
+        if ask.step.name in self._back_always:  # an earlier step is always asked: no need to fire
+            return True
         return self.back_of(ask.step.name, ask.answers) is not None
 
     def on_button(self, turn: Turn, payload: str) -> list[Reply]:

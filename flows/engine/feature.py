@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Migrations
 
@@ -38,6 +38,7 @@ class Turn:
     log: list[answers.Entry] = field(default_factory=list)  # what the open flow was told (answers.py)
     pending: answers.Entry | None = None  # the message the open flow is reading now
     took_answer: bool = False  # the open flow took the typed text as its step's answer
+    memo: dict[str, Any] = field(default_factory=dict)  # what a feature read once this turn (see its use)
 
     def t(self, key: str, **values: object) -> str:
         """A text from the catalogue with ``values`` escaped into it."""

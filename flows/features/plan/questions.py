@@ -9,7 +9,7 @@ too, and "some" leaves the months to the next step (keeping a number already giv
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import fields
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -72,9 +72,12 @@ def has_some_experience(answers: Mapping[str, Any]) -> bool:
     return answers.get("us_experience") == SOME
 
 
+PROFILE_FIELDS = tuple(f.name for f in fields(Profile))
+
+
 def answers_of(profile: Profile) -> dict[str, Any]:
     """A profile as the dialog's answers: its columns, and "us_experience" read from the months."""
-    answers = asdict(profile)
+    answers = {name: getattr(profile, name) for name in PROFILE_FIELDS}  # asdict would deep-copy every value
     months = profile.us_months
     answers["us_experience"] = None if months is None else "none" if months == 0 else SOME
     return answers
@@ -140,7 +143,14 @@ class Goals:
 
     # -- stored answers ------------------------------------------------------------------------
     def load(self, turn: Turn) -> dict[str, Any]:
-        return answers_of(load_profile(turn.store, turn.user_id) or Profile(turn.user_id))
+        """The profile as answers; read once per turn until this connection writes something."""
+        writes = turn.store.conn.total_changes
+        kept = turn.memo.get("goals")
+        if kept is not None and kept[0] == writes:
+            return dict(kept[1])
+        answers = answers_of(load_profile(turn.store, turn.user_id) or Profile(turn.user_id))
+        turn.memo["goals"] = (writes, answers)
+        return dict(answers)
 
     def save(self, turn: Turn, step: Step, value: Any) -> None:
         before = load_profile(turn.store, turn.user_id) or Profile(turn.user_id)
