@@ -40,7 +40,7 @@ from bot.delivery import Dispatcher
 from flows.domain.nudges import NudgeConfig, config
 from flows.engine.engine import Engine
 from flows.features import all_features
-from flows.storage.nudges import CLAIM_PLAN_SQL, claim_due, new_token, stamp
+from flows.storage.nudges import CLAIM_PLAN_SQL, claim_due, new_token, stamp, until
 from flows.storage.store import Store
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)  # daytime in every zone below
@@ -93,7 +93,7 @@ def build(path: Path, users: int, due: int, seed: int = 7) -> dict[str, int]:
         "users": users,
         "nudges": conn.execute("SELECT count(*) FROM nudges").fetchone()[0],
         "due_now": conn.execute(
-            "SELECT count(*) FROM nudges WHERE status = 'scheduled' AND due_at <= ?", (stamp(NOW),)
+            "SELECT count(*) FROM nudges WHERE status = 'scheduled' AND due_at <= ?", (until(NOW),)
         ).fetchone()[0],
     }
     store.close()
@@ -103,7 +103,7 @@ def build(path: Path, users: int, due: int, seed: int = 7) -> dict[str, int]:
 def time_claims(path: Path, batch: int, runs: int) -> dict[str, Any]:
     store = Store.open(path)
     plan = store.conn.execute(
-        "EXPLAIN QUERY PLAN " + CLAIM_PLAN_SQL, {"channel": "tg", "now": stamp(NOW), "limit": batch}
+        "EXPLAIN QUERY PLAN " + CLAIM_PLAN_SQL, {"channel": "tg", "until": until(NOW), "limit": batch}
     ).fetchall()
     timings, idle = [], []
     for _ in range(runs):

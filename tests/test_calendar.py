@@ -119,7 +119,7 @@ def test_letter_and_follow_up_dates_match_the_reminders(planned: Engine) -> None
     for key, prefix in (("lt:7", "lt-7"), ("fu:5", "fu-5")):
         event = got[prefix]
         assert event.decoded("dtstart") == date.fromisoformat(rows[key]["due_on"])  # type: ignore[attr-defined]
-        sent = datetime.strptime(rows[key]["due_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).astimezone(kolkata)
+        sent = datetime.fromisoformat(rows[key]["due_at"]).astimezone(kolkata)
         assert f"{sent:%d %b %Y, %H:%M}" in str(event["description"])  # type: ignore[index]  # noted, not doubled
     assert "Ask for a letter at St. <Mary> & Co" in str(got["lt-7"]["summary"])  # type: ignore[index]
     assert "Dr Lee" in str(got["fu-5"]["summary"])  # type: ignore[index]
@@ -128,7 +128,7 @@ def test_letter_and_follow_up_dates_match_the_reminders(planned: Engine) -> None
     reflection = got["reminder-rf-7"]
     start = reflection.decoded("dtstart")  # type: ignore[attr-defined]
     assert isinstance(start, datetime) and str(start.tzinfo) == "Asia/Kolkata"
-    assert start == datetime.strptime(rows["rf:7"]["due_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    assert start == datetime.fromisoformat(rows["rf:7"]["due_at"])
     assert reflection["dtstart"].params["TZID"] == "Asia/Kolkata"  # type: ignore[index]
     assert reflection.decoded("dtend") - start == timedelta(minutes=15)  # type: ignore[attr-defined]
 

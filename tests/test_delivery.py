@@ -192,7 +192,7 @@ async def test_nothing_arrives_in_quiet_hours_it_waits_for_the_morning(
     report = await dispatcher.tick(bot)
     assert (report.sent, report.deferred) == (0, 1) and bot.sent == []
     row = status(engine.store)["ms:0"]
-    assert (row["status"], row["due_at"]) == ("scheduled", "2026-11-26T14:30:00Z")  # 09:30 EST
+    assert (row["status"], row["due_at"]) == ("scheduled", "2026-11-26T14:30:00+00:00")  # 09:30 EST
     clock.now = datetime(2026, 11, 26, 14, 30, tzinfo=UTC)
     assert (await dispatcher.tick(bot)).sent == 1
 
@@ -204,7 +204,7 @@ async def test_one_nudge_a_day_per_user_even_when_several_are_due(
     report = await dispatcher.tick(bot)
     assert (report.sent, report.deferred) == (1, 2)
     later = [r["due_at"] for r in status(engine.store).values() if r["status"] == "scheduled"]
-    assert later and min(later) >= "2026-11-26T08:00:00Z"  # at least 20 hours on
+    assert later and min(later) >= "2026-11-26T08:00:00+00:00"  # at least 20 hours on
     clock.now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
     assert (await dispatcher.tick(bot)).sent == 1
 
@@ -839,11 +839,11 @@ async def test_a_catch_up_after_downtime_goes_out_in_the_users_morning(
     sent = [clock.now.astimezone(ny) for _ in bot.sent]
     assert bool(sent) is sent_now
     waiting = sorted(r["due_at"] for r in status(engine.store).values() if r["status"] == "scheduled")
-    first = sent[0] if sent else datetime.strptime(waiting[0], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).astimezone(ny)
+    first = sent[0] if sent else datetime.fromisoformat(waiting[0]).astimezone(ny)
     assert first.strftime("%Y-%m-%d %H:%M") == next_local
     # The one-a-day gap fills in the next morning too, never at an odd hour.
     for due in waiting:
-        local = datetime.strptime(due, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).astimezone(ny)
+        local = datetime.fromisoformat(due).astimezone(ny)
         assert local.strftime("%H:%M") == "09:30"
 
 

@@ -23,7 +23,7 @@ from flows.storage.nudges import (
     new_token,
     recover,
     schedule_rows,
-    stamp,
+    until,
 )
 from flows.storage.profiles import save_answer
 from flows.storage.store import Store
@@ -69,7 +69,7 @@ def test_milestones_ahead_are_scheduled_in_the_users_morning(engine: Engine) -> 
     got = rows(engine)
     assert list(got) == ["ms:secure", "ms:letters", "ms:apply"]  # groundwork is already open: plan only
     assert got["ms:secure"]["due_on"] == "2028-03-01"
-    assert got["ms:secure"]["due_at"] == "2028-03-01T04:00:00Z"  # 09:30 in India
+    assert got["ms:secure"]["due_at"] == "2028-03-01T04:00:00+00:00"  # 09:30 in India
     assert {r["status"] for r in got.values()} == {"scheduled"}
 
 
@@ -108,7 +108,7 @@ def test_an_earlier_application_date_drops_windows_now_open(engine: Engine) -> N
 
 def test_a_user_without_a_time_zone_gets_utc_mornings(engine: Engine) -> None:
     join(engine, application="2029-09")
-    assert rows(engine)["ms:secure"]["due_at"] == "2028-03-01T09:30:00Z"
+    assert rows(engine)["ms:secure"]["due_at"] == "2028-03-01T09:30:00+00:00"
 
 
 def test_experiences_outreach_and_vetting_become_event_nudges(engine: Engine, clock: Clock) -> None:
@@ -178,7 +178,7 @@ def test_snooze_brings_it_back_a_week_later_and_can_repeat(chat: Chat, engine: E
     sent = _sent_letter(engine, clock)
     chat.press_data(f"n:s:{sent.id}")
     assert "Snoozed" in chat.text and "Fri 01 Jan" in chat.text
-    assert rows(engine)["lt:17#1"]["due_at"] == "2027-01-01T09:30:00Z"
+    assert rows(engine)["lt:17#1"]["due_at"] == "2027-01-01T09:30:00+00:00"
     reschedule(engine.store, USER, clock())  # a reschedule keeps the snooze's day
     assert rows(engine)["lt:17#1"]["due_on"] == "2027-01-01"
     clock.now = datetime(2027, 1, 1, 9, 31, tzinfo=UTC)
@@ -331,7 +331,7 @@ def test_two_processes_claiming_at_once_never_share_a_nudge(tmp_path: Path) -> N
 
 def test_the_claim_is_an_index_range_scan(engine: Engine) -> None:
     plan = engine.store.conn.execute(
-        "EXPLAIN QUERY PLAN " + CLAIM_PLAN_SQL, {"channel": "tg", "now": stamp(engine.clock()), "limit": 10}
+        "EXPLAIN QUERY PLAN " + CLAIM_PLAN_SQL, {"channel": "tg", "until": until(engine.clock()), "limit": 10}
     ).fetchall()
     detail = " ".join(str(row[-1]) for row in plan)
     assert detail.startswith("SEARCH nudges USING COVERING INDEX nudges_due (status=? AND channel=? AND due_at<?)")
@@ -402,8 +402,8 @@ def test_something_due_today_after_the_morning_waits_for_tomorrow_morning(engine
     add_experience(engine.store, 17, "2026-11")
     reschedule(engine.store, USER, clock())
     row = rows(engine)["lt:17"]
-    assert (row["due_on"], row["due_at"]) == ("2026-11-28", "2026-11-28T04:00:00Z")  # not mid-flow today
+    assert (row["due_on"], row["due_at"]) == ("2026-11-28", "2026-11-28T04:00:00+00:00")  # not mid-flow today
     clock.now = datetime(2026, 11, 28, 4, 0, 30, tzinfo=UTC)  # a change just after the slot, before the tick
     reschedule(engine.store, USER, clock())
-    assert rows(engine)["lt:17"]["due_at"] == "2026-11-28T04:00:00Z"  # still sent this morning
+    assert rows(engine)["lt:17"]["due_at"] == "2026-11-28T04:00:00+00:00"  # still sent this morning
     assert [n.key for n in send_due(engine)] == ["lt:17"]

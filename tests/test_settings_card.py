@@ -21,8 +21,8 @@ def test_changing_the_time_zone_in_settings_moves_every_waiting_nudge(chat: Chat
     chat.press("Time zone")
     chat.send("new york")
     assert "America/New_York" in chat.text and "04:00" in chat.text  # 09:00 UTC is 04:00 in New York
-    assert rows(engine)["ms:secure"]["due_at"] == "2028-03-01T14:30:00Z"  # 09:30 EST
-    assert rows(engine)["ms:apply"]["due_at"] == "2029-03-01T14:30:00Z"
+    assert rows(engine)["ms:secure"]["due_at"] == "2028-03-01T14:30:00+00:00"  # 09:30 EST
+    assert rows(engine)["ms:apply"]["due_at"] == "2029-03-01T14:30:00+00:00"
 
 
 def test_quiet_hours_push_the_morning_slot(chat: Chat, engine: Engine) -> None:
@@ -31,10 +31,10 @@ def test_quiet_hours_push_the_morning_slot(chat: Chat, engine: Engine) -> None:
     chat.press("Quiet hours")
     chat.send("22:00-10:00")
     assert "22:00–10:00" in chat.text
-    assert rows(engine)["ms:secure"]["due_at"] == "2028-03-01T10:00:00Z"
+    assert rows(engine)["ms:secure"]["due_at"] == "2028-03-01T10:00:00+00:00"
     chat.press("Quiet hours")
     chat.press("No quiet hours")
-    assert rows(engine)["ms:secure"]["due_at"] == "2028-03-01T09:30:00Z"
+    assert rows(engine)["ms:secure"]["due_at"] == "2028-03-01T09:30:00+00:00"
 
 
 def test_quiet_hours_typed_as_people_type_them_and_back_changes_nothing(chat: Chat, engine: Engine) -> None:
@@ -52,7 +52,7 @@ def test_quiet_hours_typed_as_people_type_them_and_back_changes_nothing(chat: Ch
     assert "No quiet hours" in chat.text
     chat.press("Time zone")
     chat.send("keep")  # typed: the same as Back
-    assert "Time zone: UTC" in chat.text and rows(engine)["ms:secure"]["due_at"] == "2028-03-01T09:30:00Z"
+    assert "Time zone: UTC" in chat.text and rows(engine)["ms:secure"]["due_at"] == "2028-03-01T09:30:00+00:00"
 
 
 # -- pause, amount ------------------------------------------------------------------------------
@@ -130,7 +130,7 @@ def test_a_settings_question_left_open_before_the_dialog_ends_at_the_card(chat: 
     chat.send("lagos")
     assert engine.store.load_session(USER).flow is None  # the quiet hours are not asked after it
     assert "Reminder settings" in chat.text and "Africa/Lagos" in chat.text
-    assert rows(engine)["ms:secure"]["due_at"] == "2028-03-01T08:30:00Z"  # 09:30 in Lagos
+    assert rows(engine)["ms:secure"]["due_at"] == "2028-03-01T08:30:00+00:00"  # 09:30 in Lagos
 
 
 @pytest.mark.parametrize("day", [date(2026, 11, 25), date(2027, 3, 14)])

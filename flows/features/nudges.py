@@ -31,7 +31,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flows.base.content import Texts
-from flows.base.errors import NotFound, StaleButton
+from flows.base.errors import StaleButton
 from flows.base.types import Button, Reply, keyboard
 from flows.domain.nudges import NudgeConfig, body, config, milestones, spread
 from flows.domain.timezones import local_today, morning_slot, next_morning
@@ -39,17 +39,25 @@ from flows.engine.engine import Engine, Feature, Turn
 from flows.storage.nudges import (
     PENDING,
     Claimed,
-    channel_of,
+    add_nudge,
+    change_nudge,
     claim_one_for,
+    delete_nudge,
+    drop_waiting_snoozes,
+    get_nudge,
+    last_sent,
     load_prefs,
     mark_failed,
     mark_sent,
     migrations,
     new_token,
     parse_stamp,
+    record_answer,
     release,
+    rows_by_key,
     save_prefs,
     schedule_rows,
+    snooze_keys,
     stamp,
     user_zone,
     wanted_for,
@@ -59,6 +67,7 @@ from flows.storage.store import Store
 
 # turn.changed names that call for a new schedule ("nudge_settings": written by /settings)
 SOURCES = frozenset({"profile", "experiences", "outreach", "programs", "nudge_settings"})
+_COMPARED = ("status", "due_on", "due_at", "args")  # a waiting row is rewritten when one of these moves
 
 
 # -- keeping the table in step -----------------------------------------------------------------
@@ -72,53 +81,35 @@ def reschedule(store: Store, user_id: str, now: datetime, cfg: NudgeConfig | Non
     kinds = prefs.kinds()
     wanted = spread([w for w in wanted_for(store, user_id, today, cfg) if w.kind in kinds])
     status = "held" if prefs.paused else "scheduled"
-    existing = {
-        row[1]: row
-        for row in store.conn.execute(
-            "SELECT id, key, status, due_on, due_at, args FROM nudges WHERE user_id = ?", (user_id,)
-        )
-    }
+    existing = rows_by_key(store, user_id)
     by_key = {w.key: w for w in wanted}
-    updated = stamp(now)
     with write_now(store):
-        for nid, key, row_status, due_on, due_at, _args in existing.values():
-            if row_status not in PENDING:
+        for key, waiting in existing.items():
+            if waiting["status"] not in PENDING:
                 continue
-            base = key.split("#", 1)[0]
-            if base not in by_key:  # its record is gone, or the user no longer wants this kind
-                store.conn.execute("DELETE FROM nudges WHERE id = ?", (nid,))
+            if key.split("#", 1)[0] not in by_key:  # its record is gone, or the user no longer wants this kind
+                delete_nudge(store, user_id, waiting["id"])
             elif "#" in key:  # a snooze keeps its day; follow the zone and the pause
-                slot = stamp(morning_slot(date.fromisoformat(due_on), cfg.send_time, prefs.quiet, zone))
-                if (slot, status) != (due_at, row_status):
-                    store.conn.execute(
-                        "UPDATE nudges SET due_at = ?, status = ?, updated_at = ? WHERE id = ?",
-                        (slot, status, updated, nid),
-                    )
+                slot = stamp(morning_slot(date.fromisoformat(waiting["due_on"]), cfg.send_time, prefs.quiet, zone))
+                if (slot, status) != (waiting["due_at"], waiting["status"]):
+                    change_nudge(store, user_id, waiting["id"], now, due_at=slot, status=status)
         for w in wanted:
             row = existing.get(w.key)
             day = w.due_on
-            if row is None or row[3] != day.isoformat():
+            if row is None or row["due_on"] != day.isoformat():
                 # New or moved: if this day's morning is already over, the next morning. (A row
                 # already waiting for this very day keeps it, so the tick still sends it today.)
                 while morning_slot(day, cfg.send_time, prefs.quiet, zone) < now:
                     day += timedelta(days=1)
             slot = stamp(morning_slot(day, cfg.send_time, prefs.quiet, zone))
             args = json.dumps(dict(w.args), sort_keys=True, ensure_ascii=False)
+            fields = {"status": status, "due_on": day.isoformat(), "due_at": slot,
+                      "expires_on": w.expires_on.isoformat(), "args": args}
             if row is None:
                 if w.new_ok:
-                    store.conn.execute(
-                        "INSERT INTO nudges (user_id, key, kind, channel, status, due_on, due_at,"
-                        " expires_on, args, attempts, created_at, updated_at)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
-                        (user_id, w.key, w.kind, channel_of(user_id), status, day.isoformat(),
-                         slot, w.expires_on.isoformat(), args, updated, updated),
-                    )
-            elif row[2] in PENDING and (row[2], row[3], row[4], row[5]) != (status, day.isoformat(), slot, args):
-                store.conn.execute(
-                    "UPDATE nudges SET status = ?, due_on = ?, due_at = ?, expires_on = ?, args = ?,"
-                    " updated_at = ? WHERE id = ?",
-                    (status, day.isoformat(), slot, w.expires_on.isoformat(), args, updated, row[0]),
-                )
+                    add_nudge(store, user_id, now, key=w.key, kind=w.kind, **fields)
+            elif row["status"] in PENDING and any(row[name] != fields[name] for name in _COMPARED):
+                change_nudge(store, user_id, row["id"], now, **fields)
 
 
 # -- deciding, at send time --------------------------------------------------------------------
@@ -138,10 +129,8 @@ def decide(
     """What to do with a claimed nudge right now. ``present``: the user is writing (terminal),
     so quiet hours do not apply."""
     cfg = cfg or config()
-    user = store.conn.execute(
-        "SELECT chat_id, active FROM users WHERE user_id = ?", (nudge.user_id,)
-    ).fetchone()
-    if user is None or not user[1]:
+    user = store.user(nudge.user_id)
+    if user is None or not user["active"]:
         return Decision("skip", reason="inactive")
     prefs = load_prefs(store, nudge.user_id, cfg)
     if nudge.kind not in prefs.kinds():
@@ -156,17 +145,15 @@ def decide(
         return next_morning(at, cfg.send_time, prefs.quiet, zone, cfg.morning)
 
     earliest = now if present else morning(now)  # late (downtime, a backlog): the next morning window
-    last = store.conn.execute(
-        "SELECT max(sent_at) FROM nudges WHERE user_id = ? AND status = 'sent'", (nudge.user_id,)
-    ).fetchone()[0]
-    if last and parse_stamp(last) + cfg.min_gap > earliest:
-        later = parse_stamp(last) + cfg.min_gap
+    last = last_sent(store, nudge.user_id)
+    if last and last + cfg.min_gap > earliest:
+        later = last + cfg.min_gap
         earliest = later if present else morning(later)
     if earliest > now:
         return Decision("defer", at=earliest, reason="quiet hours or one a day")
-    if not present and user[0] is None:
+    if not present and user["chat_id"] is None:
         return Decision("skip", reason="no chat")
-    return Decision("send", render(texts, nudge.id, nudge.kind, nudge.args), user[0])
+    return Decision("send", render(texts, nudge.id, nudge.kind, nudge.args), user["chat_id"])
 
 
 def render(texts: Texts, nudge_id: int, kind: str, args: Mapping[str, Any]) -> Reply:
@@ -258,21 +245,14 @@ class Nudges(Feature):
     def _answer(self, turn: Turn, action: str, arg: str) -> list[Reply]:
         if not arg.isdigit() or len(arg) > 18:
             raise StaleButton()
-        row = turn.store.conn.execute(
-            "SELECT id, key, kind, status, answer, args FROM nudges WHERE id = ? AND user_id = ?",
-            (int(arg), turn.user_id),
-        ).fetchone()
-        if row is None:
-            raise NotFound()
-        nid, key, kind, status, answer, args = row
-        if status != "sent":
+        row = get_nudge(turn.store, turn.user_id, int(arg))
+        key, kind, answer, args = row["key"], row["kind"], row["answer"], row["args"]
+        if row["status"] != "sent":
             raise StaleButton()
         text = body(turn.texts, kind, json.loads(args or "{}"))
         if answer:
             return [Reply(text + "\n\n" + turn.t("nudges.already", answer=turn.t(f"nudges.answer_{answer}")),
                           replace=True)]
-        now = stamp(turn.now)
-        base = key.split("#", 1)[0]
         if action == "d":
             note = turn.t("nudges.done")
             answer = "done"
@@ -284,16 +264,9 @@ class Nudges(Feature):
             prefs = load_prefs(turn.store, turn.user_id)
             save_prefs(turn.store, turn.user_id, turn.now, muted=prefs.muted | {kind})
             note = turn.t("nudges.stopped", kinds=turn.t(f"nudges.kind_{kind}"))
-        turn.store.conn.execute(
-            "UPDATE nudges SET answer = ?, answered_at = ?, updated_at = ? WHERE id = ?",
-            (answer, now, now, nid),
-        )
+        record_answer(turn.store, turn.user_id, row["id"], answer, turn.now)
         if answer in ("done", "stopped"):  # a snooze of this one, still waiting, is no longer needed
-            turn.store.conn.execute(
-                "DELETE FROM nudges WHERE user_id = ? AND key > ? AND key < ?"
-                " AND status IN ('scheduled', 'held')",
-                (turn.user_id, base + "#", base + "$"),
-            )
+            drop_waiting_snoozes(turn.store, turn.user_id, key)
         if answer == "stopped":
             reschedule(turn.store, turn.user_id, turn.now)
         return [Reply(text + "\n\n" + note, replace=True)]
@@ -301,21 +274,16 @@ class Nudges(Feature):
     def _snooze(self, turn: Turn, key: str, kind: str, args: str) -> str:
         cfg = config()
         base = key.split("#", 1)[0]
-        snoozes = turn.store.conn.execute(
-            "SELECT key FROM nudges WHERE user_id = ? AND key > ? AND key < ?",
-            (turn.user_id, base + "#", base + "$"),
-        ).fetchall()
-        count = max((int(k.rsplit("#", 1)[1]) for (k,) in snoozes if k.rsplit("#", 1)[1].isdigit()), default=0)
+        snoozes = snooze_keys(turn.store, turn.user_id, key)
+        count = max((int(k.rsplit("#", 1)[1]) for k in snoozes if k.rsplit("#", 1)[1].isdigit()), default=0)
         _, zone = user_zone(turn.store, turn.user_id)
         prefs = load_prefs(turn.store, turn.user_id)
         day = local_today(turn.now, zone) + timedelta(days=cfg.snooze_days)
         slot = morning_slot(day, cfg.send_time, prefs.quiet, zone)
         expires = day + timedelta(days=cfg.expire_days[kind])
-        turn.store.conn.execute(
-            "INSERT INTO nudges (user_id, key, kind, channel, status, due_on, due_at, expires_on, args,"
-            " attempts, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
-            (turn.user_id, f"{base}#{count + 1}", kind, channel_of(turn.user_id),
-             "held" if prefs.paused else "scheduled", day.isoformat(), stamp(slot), expires.isoformat(),
-             args, stamp(turn.now), stamp(turn.now)),
+        add_nudge(
+            turn.store, turn.user_id, turn.now, key=f"{base}#{count + 1}", kind=kind,
+            status="held" if prefs.paused else "scheduled", due_on=day.isoformat(), due_at=stamp(slot),
+            expires_on=expires.isoformat(), args=args,
         )
         return turn.t("nudges.snoozed", day=f"{day:%a %d %b}")

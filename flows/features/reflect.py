@@ -19,7 +19,15 @@ from flows.engine.dialog import Dialog, End, Step, StepKind
 from flows.engine.engine import CommandHandler, Feature, Turn
 from flows.features.common import experience_buttons, hub_button, short
 from flows.storage.experiences import Experience, get_experience, list_experiences
-from flows.storage.reflections import get_reflection, list_reflections, migrations
+from flows.storage.reflections import (
+    create_reflection,
+    delete_reflection,
+    get_reflection,
+    list_reflections,
+    migrations,
+    reflection_for,
+    save_reflection_answer,
+)
 
 FLOW = "reflect"
 ANSWER_LIMIT = 4000
@@ -133,20 +141,10 @@ class Reflections(Feature):
             if exp.status == "planned":  # an old button, or the experience was changed since
                 return [Reply(turn.t("reflections.not_started", title=experience_title(exp)),
                               keyboard([Button(turn.t("reflections.button_list"), "rf:l")]))]
-            existing = turn.store.conn.execute(
-                "SELECT id FROM reflections WHERE user_id = ? AND experience_id = ? ORDER BY id DESC LIMIT 1",
-                (turn.user_id, exp.id),
-            ).fetchone()
+            existing = reflection_for(turn.store, turn.user_id, exp.id)
             if existing:  # one reflection per experience: open it rather than start a second
-                return self.view(turn, int(existing[0]))
-        now = turn.now.isoformat(timespec="seconds")
-        row = {
-            "user_id": turn.user_id,
-            "experience_id": exp.id if exp else None,
-            "created_at": now,
-            "updated_at": now,
-        }
-        reflection_id = int(turn.store.db.table("reflections").insert(row).last_pk or 0)
+                return self.view(turn, existing)
+        reflection_id = create_reflection(turn.store, turn.user_id, exp.id if exp else None, turn.now)
         return self.questions.begin(turn, data={"id": reflection_id})
 
     # -- the dialog's hooks ---------------------------------------------------------------------
@@ -166,10 +164,7 @@ class Reflections(Feature):
             raise
 
     def _save(self, turn: Turn, step: Step, value: Any) -> None:
-        turn.store.conn.execute(
-            f"UPDATE reflections SET [{step.key}] = ?, updated_at = ? WHERE id = ? AND user_id = ?",
-            (value, turn.now.isoformat(timespec="seconds"), self._current(turn)["id"], turn.user_id),
-        )
+        save_reflection_answer(turn.store, turn.user_id, self._current(turn)["id"], step.key, value, turn.now)
         turn.changed.add("reflections")
 
     def _finish(self, turn: Turn, end: End) -> list[Reply]:
@@ -231,11 +226,7 @@ class Reflections(Feature):
         return [Reply(turn.t("reflections.confirm_delete"), buttons)]
 
     def delete(self, turn: Turn, reflection_id: int) -> list[Reply]:
-        cursor = turn.store.conn.execute(
-            "DELETE FROM reflections WHERE id = ? AND user_id = ?", (reflection_id, turn.user_id)
-        )
-        if cursor.rowcount == 0:
-            raise NotFound()
+        delete_reflection(turn.store, turn.user_id, reflection_id)
         turn.changed.add("reflections")
         if turn.session.flow == FLOW and turn.session.data.get("id") == reflection_id:
             turn.session.leave()

@@ -21,13 +21,14 @@ from typing import Any
 
 from sqlite_utils import Database, Migrations
 
+from flows.base.errors import NotFound
 from flows.domain.nudges import AMOUNTS, KINDS, NudgeConfig, Wanted, called_for, config
 from flows.domain.outreach import followup_days
 from flows.domain.timezones import QuietHours, parse_hhmm, zone_or_utc
 from flows.storage.experiences import list_experiences
 from flows.storage.outreach import sent_entries
 from flows.storage.profiles import load_profile
-from flows.storage.store import Store
+from flows.storage.store import Store, timestamp
 
 PENDING = ("scheduled", "held")  # rows a reschedule may still change
 
@@ -45,7 +46,7 @@ def m001_nudges(db: Database) -> None:
             "channel": str,  # "tg" (the dispatcher sends) or "term" (shown when the user writes)
             "status": str,  # scheduled | held | claimed | sending | sent | failed | skipped
             "due_on": str,  # the user's local day, "YYYY-MM-DD"
-            "due_at": str,  # UTC instant to send, "YYYY-MM-DDTHH:MM:SSZ" (sorts as text)
+            "due_at": str,  # UTC instant to send, as stamp() writes it (sorts as text)
             "expires_on": str,  # local day after which it is skipped rather than sent late
             "args": str,  # JSON: what the text needs (place, contact...)
             "attempts": int,  # ticks that failed on network errors
@@ -82,13 +83,49 @@ def m001_nudges(db: Database) -> None:
     )
 
 
+# Every time column of the two tables (the days, due_on and expires_on, are local dates).
+TIMES = {
+    "nudges": ("due_at", "claimed_at", "attempted_at", "sent_at", "answered_at", "created_at", "updated_at"),
+    "nudge_settings": ("updated_at",),
+}
+
+
+@migrations()
+def m002_times_in_one_format(db: Database) -> None:
+    # Until now these columns were written "2026-11-25T09:00:00Z"; every other table keeps
+    # timestamp()'s "2026-11-25T09:00:00+00:00". Rewrite the old values (readers take both).
+    for table, columns in TIMES.items():
+        for column in columns:
+            db.table(table).convert(column, _one_format, where=f"[{column}] LIKE '%Z'")
+
+
 def stamp(moment: datetime) -> str:
-    """A UTC instant as sortable text (the format of ``due_at``, ``sent_at``...)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """A UTC instant as sortable text, the tables' one format (``2026-11-25T09:00:00+00:00``)."""
+    return timestamp(moment.astimezone(UTC))
 
 
 def parse_stamp(value: str) -> datetime:
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    """A stored instant, in the one format or the old ``2026-11-25T09:00:00Z`` (still written by
+    a process started before ``m002_times_in_one_format``)."""
+    return datetime.fromisoformat(value).astimezone(UTC)
+
+
+def _one_format(value: str) -> str:
+    return stamp(parse_stamp(value)) if value.endswith("Z") else value
+
+
+# Bounds for comparing a time column in SQL, right whichever format a row holds: the two
+# agree on their first 19 characters ("2026-11-25T09:00:00") and differ only after them,
+# where "+" sorts before "Z". So a row at the very second of the bound is "<=" the
+# "…Z" form and never "<" the bare 19 characters, in either format.
+def until(moment: datetime) -> str:
+    """The bound of ``column <= ?``: every row up to and including this second."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def before(moment: datetime) -> str:
+    """The bound of ``column < ?``: every row before this second."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 @contextmanager
@@ -162,6 +199,78 @@ def schedule_rows(store: Store, user_id: str) -> list[dict[str, Any]]:
     return list(store.db.table("nudges").rows_where("user_id = ?", [user_id], order_by="due_at, id"))
 
 
+# -- a user's rows, as the feature keeps them in step and answers their buttons ------------------
+def rows_by_key(store: Store, user_id: str) -> dict[str, dict[str, Any]]:
+    """The user's nudges by key (id, key, status, due_on, due_at, args), ``due_at`` in the one
+    format whichever a row holds, so it compares with :func:`stamp`'s text."""
+    select = "id, key, status, due_on, due_at, args"
+    rows = store.db.table("nudges").rows_where("user_id = ?", [user_id], select=select)
+    return {row["key"]: {**row, "due_at": _one_format(row["due_at"])} for row in rows}
+
+
+def get_nudge(store: Store, user_id: str, nudge_id: int) -> dict[str, Any]:
+    """One of the user's nudges (id, key, kind, status, answer, args); :class:`NotFound` if gone
+    or someone else's."""
+    rows = store.db.table("nudges").rows_where(
+        "id = ? AND user_id = ?", [nudge_id, user_id], select="id, key, kind, status, answer, args", limit=1
+    )
+    row = next(rows, None)
+    if row is None:
+        raise NotFound()
+    return row
+
+
+def add_nudge(store: Store, user_id: str, now: datetime, **fields: Any) -> None:
+    """A new row of the user (``fields``: key, kind, status, due_on, due_at, expires_on, args)."""
+    at = stamp(now)
+    row = {"user_id": user_id, **fields, "channel": channel_of(user_id), "attempts": 0}
+    store.db.table("nudges").insert({**row, "created_at": at, "updated_at": at})
+
+
+def change_nudge(store: Store, user_id: str, nudge_id: int, now: datetime, **fields: Any) -> None:
+    """Change some fields of one of the user's rows, and mark it changed (nothing if it is not theirs)."""
+    table = store.db.table("nudges")
+    if table.count_where("id = ? AND user_id = ?", [nudge_id, user_id]):
+        table.update(nudge_id, {**fields, "updated_at": stamp(now)})
+
+
+def record_answer(store: Store, user_id: str, nudge_id: int, answer: str, now: datetime) -> None:
+    """The user pressed Done, Snooze or Stop these under a nudge."""
+    change_nudge(store, user_id, nudge_id, now, answer=answer, answered_at=stamp(now))
+
+
+def delete_nudge(store: Store, user_id: str, nudge_id: int) -> None:
+    store.db.table("nudges").delete_where("id = ? AND user_id = ?", [nudge_id, user_id])
+
+
+def _snoozes(user_id: str, key: str) -> list[str]:
+    # the keys "<base>#<anything>": "$" is the character after "#"
+    base = key.split("#", 1)[0]
+    return [user_id, base + "#", base + "$"]
+
+
+def snooze_keys(store: Store, user_id: str, key: str) -> list[str]:
+    """The keys of every snooze of a nudge (``lt:17#1``, ``lt:17#2``... for ``lt:17``)."""
+    where = "user_id = ? AND key > ? AND key < ?"
+    rows = store.db.table("nudges").rows_where(where, _snoozes(user_id, key), select="key")
+    return [row["key"] for row in rows]
+
+
+def drop_waiting_snoozes(store: Store, user_id: str, key: str) -> None:
+    """Snoozes of a nudge still waiting to be sent, no longer needed (it was done, or stopped)."""
+    where = "user_id = ? AND key > ? AND key < ? AND status IN ('scheduled', 'held')"
+    store.db.table("nudges").delete_where(where, _snoozes(user_id, key))
+
+
+def last_sent(store: Store, user_id: str) -> datetime | None:
+    """When the user's latest nudge was sent (None before the first)."""
+    rows = store.db.table("nudges").rows_where(
+        "user_id = ? AND status = 'sent'", [user_id], select="max(sent_at) AS last"
+    )
+    last = next(rows)["last"]
+    return parse_stamp(last) if last else None
+
+
 def unsure_programs(store: Store, user_id: str) -> list[tuple[int, str, int, str | None]]:
     """The user's vetted programs with "Not sure" answers: (id, name, how many, the first one's time)."""
     return store.conn.execute(
@@ -207,12 +316,12 @@ _CLAIM = (
     "UPDATE nudges SET status = 'claimed', claim_token = :token, claimed_at = :now,"
     " attempted_at = NULL, updated_at = :now"
     " WHERE id IN (SELECT id FROM nudges WHERE status = 'scheduled' AND channel = :channel"
-    " AND due_at <= :now ORDER BY due_at LIMIT :limit)"
+    " AND due_at <= :until ORDER BY due_at LIMIT :limit)"
     " RETURNING id, user_id, key, kind, due_at, expires_on, args, attempts"
 )
 CLAIM_PLAN_SQL = (  # the inner query of the claim, for EXPLAIN QUERY PLAN in the benchmark
     "SELECT id FROM nudges WHERE status = 'scheduled' AND channel = :channel"
-    " AND due_at <= :now ORDER BY due_at LIMIT :limit"
+    " AND due_at <= :until ORDER BY due_at LIMIT :limit"
 )
 HELD = "status IN ('claimed', 'sending')"  # a row some claimer holds
 
@@ -231,7 +340,7 @@ def claim_due(store: Store, now: datetime, limit: int, token: str, channel: str 
     held for this claimer, not yet on their way."""
     with write_now(store):
         rows = store.conn.execute(
-            _CLAIM, {"token": token, "now": stamp(now), "channel": channel, "limit": limit}
+            _CLAIM, {"token": token, "now": stamp(now), "until": until(now), "channel": channel, "limit": limit}
         ).fetchall()
     return sorted((_claimed(r, token) for r in rows), key=lambda c: (c.due_at, c.id))
 
@@ -288,7 +397,7 @@ def recover(store: Store, now: datetime, lease: timedelta | None) -> tuple[int, 
     ``sending`` (its request had left, no answer recorded): in doubt, so dropped
     (``failed``), never resent. Returns (rescheduled, dropped).
     """
-    old, args = ("", ()) if lease is None else (" AND claimed_at < ?", (stamp(now - lease),))
+    old, args = ("", ()) if lease is None else (" AND claimed_at < ?", (before(now - lease),))
     with write_now(store):
         again = store.conn.execute(
             "UPDATE nudges SET status = 'scheduled', claim_token = NULL, claimed_at = NULL, attempted_at = NULL,"
@@ -322,6 +431,6 @@ def claim_one_for(store: Store, user_id: str, now: datetime, token: str) -> Clai
             " WHERE id = (SELECT id FROM nudges WHERE user_id = ? AND status = 'scheduled'"
             " AND due_at <= ? ORDER BY due_at LIMIT 1)"
             " RETURNING id, user_id, key, kind, due_at, expires_on, args, attempts",
-            (token, stamp(now), user_id, stamp(now)),
+            (token, stamp(now), user_id, until(now)),
         ).fetchall()
     return _claimed(rows[0], token) if rows else None

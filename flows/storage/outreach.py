@@ -7,13 +7,14 @@ the reminders read the emails still waiting for a reply (:func:`sent_entries`).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlite_utils import Database, Migrations
 from sqlite_utils.db import NotFoundError
 
 from flows.base.errors import NotFound
-from flows.storage.store import Store
+from flows.storage.store import Store, timestamp
 
 migrations = Migrations("usce-coach.outreach")
 
@@ -96,3 +97,28 @@ def sent_entries(store: Store, user_id: str) -> list[dict[str, Any]]:
         "user_id = ? AND status = 'sent'", [user_id], select="id, contact, status, sent_on, followed_up_on"
     )
     return list(rows)
+
+
+def create_entry(store: Store, user_id: str, contact: str, sent_on: str, now: datetime) -> int:
+    """A new contact in the user's log, emailed on ``sent_on`` ("YYYY-MM-DD"); returns its id."""
+    at = timestamp(now)
+    row = {"user_id": user_id, "contact": contact, "status": "sent", "sent_on": sent_on}
+    return int(store.db.table("outreach").insert({**row, "created_at": at, "updated_at": at}).last_pk or 0)
+
+
+_FIELDS = frozenset(_ENTRY.split(", ")) - {"id"}
+
+
+def change_entry(store: Store, user_id: str, entry_id: int, now: datetime, **fields: Any) -> None:
+    """Change some fields of one contact of the user's log; :class:`NotFound` if gone or someone else's."""
+    unknown = set(fields) - _FIELDS
+    if unknown:
+        raise ValueError(f"not outreach fields: {sorted(unknown)}")
+    get_entry(store, user_id, entry_id)
+    store.db.table("outreach").update(entry_id, {**fields, "updated_at": timestamp(now)})
+
+
+def delete_entry(store: Store, user_id: str, entry_id: int) -> None:
+    """One contact of the user's log; :class:`NotFound` if gone or someone else's."""
+    get_entry(store, user_id, entry_id)
+    store.db.table("outreach").delete(entry_id)

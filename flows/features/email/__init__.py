@@ -47,7 +47,7 @@ from flows.features.email.outreach import (
     update_entry,
     year_words,
 )
-from flows.storage.outreach import get_applicant, get_entry, migrations, save_applicant
+from flows.storage.outreach import create_entry, get_applicant, get_entry, migrations, save_applicant
 from flows.storage.profiles import Profile, load_profile
 
 __all__ = [  # what the tests use from here
@@ -288,10 +288,8 @@ class Outreach(Feature):
     def _entry_save(self, turn: Turn, step: Step, value: Any) -> None:
         entry_id = self._entry_id(turn)
         if entry_id is None:
-            now = turn.now.isoformat(timespec="seconds")
-            row = {"user_id": turn.user_id, "contact": value, "status": "sent",
-                   "sent_on": local_today(turn).isoformat(), "created_at": now, "updated_at": now}
-            turn.session.data["id"] = int(turn.store.db.table("outreach").insert(row).last_pk or 0)
+            entry_id = create_entry(turn.store, turn.user_id, value, local_today(turn).isoformat(), turn.now)
+            turn.session.data["id"] = entry_id
             turn.session.dirty = True
             turn.changed.add("outreach")
             return

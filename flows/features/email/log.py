@@ -8,13 +8,13 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from flows.base.errors import NotFound, StaleButton
+from flows.base.errors import StaleButton
 from flows.base.types import Button, Reply, column, keyboard
 from flows.domain.outreach import followup_days, followup_due_on, is_followup_due, settings
 from flows.engine.engine import Turn
 from flows.features.common import hub_button, local_today, pre, short
 from flows.features.email.outreach import ROLES, STATUSES, count, update_entry
-from flows.storage.outreach import get_applicant, get_entry, list_entries
+from flows.storage.outreach import delete_entry, get_applicant, get_entry, list_entries
 
 ADD_FLOW = "outreach_add"  # the dialog adding a contact (a deleted contact ends it)
 
@@ -155,11 +155,7 @@ def confirm_delete(turn: Turn, entry_id: int) -> list[Reply]:
 
 
 def delete(turn: Turn, entry_id: int) -> list[Reply]:
-    cursor = turn.store.conn.execute(
-        "DELETE FROM outreach WHERE id = ? AND user_id = ?", (entry_id, turn.user_id)
-    )
-    if cursor.rowcount == 0:
-        raise NotFound()
+    delete_entry(turn.store, turn.user_id, entry_id)
     turn.changed.add("outreach")
     if turn.session.flow == ADD_FLOW and turn.session.data.get("id") == entry_id:
         turn.session.leave()

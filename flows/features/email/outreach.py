@@ -17,7 +17,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from flows.base.content import Texts
-from flows.base.errors import NotFound, StaleButton
+from flows.base.errors import StaleButton
 from flows.base.types import Button, Reply, column
 from flows.domain.outreach import (  # noqa: F401 (the roles and their words: importable from here too)
     ROLES,
@@ -28,7 +28,7 @@ from flows.domain.outreach import (  # noqa: F401 (the roles and their words: im
 )
 from flows.domain.readiness import school_stage
 from flows.engine.engine import Turn
-from flows.storage.outreach import list_entries
+from flows.storage.outreach import change_entry, list_entries
 from flows.storage.profiles import Profile
 from flows.storage.store import Store
 
@@ -146,13 +146,7 @@ def followups_due(store: Store, user_id: str, today: date) -> list[dict[str, Any
 
 
 def update_entry(turn: Turn, entry_id: int, **fields: Any) -> None:
-    sets = ", ".join(f"[{name}] = ?" for name in fields)
-    cursor = turn.store.conn.execute(
-        f"UPDATE outreach SET {sets}, updated_at = ? WHERE id = ? AND user_id = ?",
-        (*fields.values(), turn.now.isoformat(timespec="seconds"), entry_id, turn.user_id),
-    )
-    if cursor.rowcount == 0:
-        raise NotFound()
+    change_entry(turn.store, turn.user_id, entry_id, turn.now, **fields)
     turn.changed.add("outreach")
 
 
