@@ -21,6 +21,7 @@ import io
 import logging
 import time
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -69,6 +70,8 @@ def fate_of(exc: BaseException) -> Fate:
     return Fate.DOUBT  # not Telegram's error: a bug on the way out; keep the reply and retry
 
 
+KEPT_KEYBOARDS = 10_000  # users whose last question's buttons can be taken off after a typed answer
+
 @dataclass(frozen=True, slots=True)
 class Shown:
     """A message with buttons the user has on screen: where it is and what it says."""
@@ -88,7 +91,8 @@ class Courier:
         self.clock = clock
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._tasks: set[asyncio.Task[str]] = set()
-        self.keyboards: dict[str, Shown] = {}  # per user, the latest message sent with buttons (this process)
+        # per user, the latest message sent with buttons (this process; the most recent users only)
+        self.keyboards: OrderedDict[str, Shown] = OrderedDict()
 
     async def deliver(self, bot: CoachBot, user_id: str, ready: list[Parcel] | None = None) -> str:
         """Send the user's waiting replies in order, up to the first that fails (it and the rest
@@ -175,6 +179,9 @@ class Courier:
         on, those buttons are taken off it (:meth:`retire`)."""
         if parcel.reply.buttons:
             self.keyboards[parcel.user_id] = Shown(parcel.chat_id, message_id, text)
+            self.keyboards.move_to_end(parcel.user_id)
+            if len(self.keyboards) > KEPT_KEYBOARDS:  # memory stays flat however many users write
+                self.keyboards.popitem(last=False)
 
     async def retire(self, bot: CoachBot, user_id: str, shown: Shown, answer: str) -> None:
         """Take the buttons off a question the user answered by typing, and show the answer under
