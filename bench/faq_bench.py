@@ -1,13 +1,15 @@
 """The FAQ evaluation: are the right facts in what the user sees first?
 
     python -m bench.faq_bench                 # score the tuning split (dev)
+    python -m bench.faq_bench --split dev2    # the previous round's clean split, now tuned on too
     python -m bench.faq_bench --split test    # the clean split: score it once, after every choice is made
     python -m bench.faq_bench --select        # choose the retrieval settings on dev
     python -m bench.faq_bench --compare       # each learned score alone vs the blend, on dev
 
-Questions were written by an author who never saw the entries, their phrasings or the entry
-list: only the guide and who the users are (``bench/faq_eval/``: ``dev.yaml`` for tuning,
-``test.yaml`` held out). Each item has ``q``, ``scope`` (in / out), ``type`` (simple, typo,
+Questions were written by authors who never saw the entries, their phrasings or the entry
+list: only the guide and who the users are (``bench/faq_eval/``: ``dev.yaml`` and ``dev2.yaml``
+for tuning — ``dev2`` was the previous round's clean split — and ``test.yaml`` held out, from
+a new author each round). Each item has ``q``, ``scope`` (in / out), ``type`` (simple, typo,
 yesno, persona, comparison, compositional, long), ``facts`` (groups of regular expressions:
 the shown text must match one alternative of every group) and an optional ``profile`` (the
 asker's stored profile). An in-scope item is right when the text shown first (heading, answer
@@ -35,8 +37,9 @@ from flows.faq import compose, index
 from flows.faq.render import response_html
 
 EVAL_DIR = Path(__file__).resolve().parent / "faq_eval"
-SPLITS = ("dev", "test")
+SPLITS = ("dev", "dev2", "test")
 TUNING = "dev"
+TUNING_SPLITS = ("dev", "dev2")  # dev2 was the clean split of the previous round: scored once, then tuned on
 TYPES = ("simple", "typo", "yesno", "persona", "comparison", "compositional", "long")
 TODAY = datetime.date(2026, 12, 3)  # the date the questions were written against
 
@@ -228,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--split", choices=SPLITS, default=TUNING)
     ap.add_argument("--select", action="store_true", help="grid over the decision settings (dev only)")
-    ap.add_argument("--misses", action="store_true", help="print the misses (dev only)")
+    ap.add_argument("--misses", action="store_true", help="print the misses (tuning splits only)")
     ap.add_argument("--compare", action="store_true", help="each learned score alone vs the blend (dev only)")
     args = ap.parse_args(argv)
     if args.select:
@@ -239,8 +242,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     r = run(args.split, repeats=1)
     print("\n".join(report_lines(r)))
-    if args.misses and args.split == TUNING:
-        outcomes = run_items(index.default_index(), load_split(TUNING), load_texts())
+    if args.misses and args.split in TUNING_SPLITS:
+        outcomes = run_items(index.default_index(), load_split(args.split), load_texts())
         for o in outcomes:
             if not o.right:
                 print(f"\n--- [{o.item.type}{' OUT' if not o.item.in_scope else ''}] {o.item.q[:200]}"
