@@ -33,7 +33,7 @@ from typing import Any
 from flows import faq
 from flows.base.content import Texts, load_texts, load_yaml
 from flows.base.text import to_plain
-from flows.faq import compose, index
+from flows.faq import index
 from flows.faq.render import response_html
 
 EVAL_DIR = Path(__file__).resolve().parent / "faq_eval"
@@ -80,9 +80,7 @@ class Outcome:
 
 
 def shown(texts: Texts, response: faq.Response) -> str:
-    """The plain text of the answer, or of the choice and its two buttons; "" for a decline."""
-    if response.choice:
-        return "\n".join([to_plain(texts["faq.choice"]), *(e.topic for e in response.choice)])
+    """The plain text of the answer; "" for a decline."""
     return to_plain(response_html(texts.fmt, response))
 
 
@@ -93,7 +91,7 @@ def run_items(idx: faq.FaqIndex, items: Sequence[Item], texts: Texts) -> list[Ou
         response = faq.respond(idx, it.q, faq.Reader.from_profile(it.profile), TODAY)
         text = shown(texts, response)
         seconds, cpu = time.perf_counter() - t0, time.thread_time() - c0
-        out.append(Outcome(it, text, not response.parts and not response.choice, response.ids, seconds, cpu))
+        out.append(Outcome(it, text, not response.parts, response.ids, seconds, cpu))
     return out
 
 
@@ -172,7 +170,6 @@ def report_lines(r: dict[str, Any]) -> list[str]:
 WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.8)  # the classifier's share beside the nearest neighbour
 THRESHOLDS = (0.25, 0.3, 0.35, 0.4)
 MARGINS = (-0.2, -0.1, -0.05, 0.0)
-CLARIFY = (0.97, 1.01)  # 1.01: never ask which
 
 
 def _memoise(idx: faq.FaqIndex) -> None:
@@ -195,16 +192,15 @@ def select(items: Sequence[Item]) -> None:
     texts = load_texts()
     _memoise(idx)
     rows = []
-    grid = itertools.product(WEIGHTS, THRESHOLDS, MARGINS, CLARIFY)
-    for w, t, m, c in grid:
+    grid = itertools.product(WEIGHTS, THRESHOLDS, MARGINS)
+    for w, t, m in grid:
         idx.lr_weight, idx.threshold, idx.margin = w, t, m
-        compose.CLARIFY_RATIO = c
         s = summary(run_items(idx, items, texts))
         value = (s["facts_correct"] + s["oos_declined"]) / 2 - s["wrongly_declined"]
-        rows.append((value, w, t, m, c, s))
+        rows.append((value, w, t, m, s))
     rows.sort(key=lambda r: -r[0])
-    for value, w, t, m, c, s in rows[:15]:
-        print(f"{value:.4f} weight {w} threshold {t} margin {m} clarify {c}: facts {s['facts_correct']:.1%}"
+    for value, w, t, m, s in rows[:15]:
+        print(f"{value:.4f} weight {w} threshold {t} margin {m}: facts {s['facts_correct']:.1%}"
               f" declined {s['oos_declined']:.1%} wrongly declined {s['wrongly_declined']:.1%}")
 
 

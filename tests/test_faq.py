@@ -316,7 +316,33 @@ def test_the_message_says_who_is_asking() -> None:
     assert stored.with_message("what is vslo").status == "student"  # the profile fills the rest
 
 
-def test_two_equally_likely_entries_get_a_choice() -> None:
+@pytest.mark.parametrize(("message", "status", "year"), [
+    ("final yr student from Ghana, what should i do", "student", None),
+    ("currently in 4th year of 6 in Kyiv", "student", None),
+    ("final year here, when do i start", "student", None),
+    ("I graduate in 2031, is it too early to plan", "student", 2031),  # a year still to come
+    ("i'm a doctor from Accra and finished house job", "graduate", None),
+    ("im a fresh grad, what now", "graduate", None),
+    ("completed mbbs in 2014, is it too late", "graduate", 2014),
+    ("last year i did an observership", None, None),  # "last year" is a time, not a year of school
+    ("i did usce in last year", None, None),
+])
+def test_how_people_state_their_status(message: str, status: str | None, year: int | None) -> None:
+    reader = Reader().with_message(message)
+    assert (reader.status, reader.grad_year) == (status, year)
+
+
+def test_how_people_state_a_visa_or_a_budget() -> None:
+    assert Reader().with_message("i am on an h4 visa right now").visa == "h4"
+    assert Reader().with_message("j2 visa holder here").visa == "j2"
+    assert "visa" in Reader().with_message("on f1 in boston").cases(2026)
+    assert Reader().with_message("i have a green card").visa == "authorized"
+    assert "visa" not in Reader().with_message("i have a green card").cases(2026)
+    assert Reader().with_message("money is tight at home").budget == "limited"
+    assert Reader().with_message("i can't pay for rotations").budget == "limited"
+
+
+def test_two_equally_likely_entries_answer_the_best_and_offer_the_other() -> None:
     same = ("letter timing", "when to ask", "ask for a letter", "letters")
     a = FaqEntry(id="a", topic="Asking for letters", question="When do I ask?", answer="Near the end.",
                  phrasings=same, related=("b", "c"))
@@ -326,5 +352,7 @@ def test_two_equally_likely_entries_get_a_choice() -> None:
                  phrasings=("who to email", "email recipients", "cold email", "outreach"), related=("a", "b"))
     tie = FaqIndex([a, b, c])
     response = respond(tie, "letter timing", None, TODAY)
-    assert not response.parts and {e.id for e in response.choice} == {"a", "b"}
+    assert len(response.parts) == 1 and response.parts[0].entry.id in {"a", "b"}
+    other = ({"a", "b"} - {response.parts[0].entry.id}).pop()
+    assert response.match.candidates[1][0].id == other  # the runner-up: the first topic button (ask.reply)
     assert respond(tie, "who to email", None, TODAY).parts[0].entry.id == "c"

@@ -123,7 +123,7 @@ def test_ask_json_reads_questions_from_stdin() -> None:
     assert first["matched"] is True and first["ids"] and 0 < first["confidence"] <= 1
     assert first["text"].startswith("What is VSLO") and "VSLO" in first["text"]
     assert second["matched"] is False and second["ids"] == [] and "not confident" in second["text"]
-    assert {"matched", "ids", "confidence", "text", "question", "choice", "cases", "smalltalk"} == set(first)
+    assert {"matched", "ids", "confidence", "text", "question", "cases", "smalltalk"} == set(first)
     assert "CV" in third["text"] and "end of the rotation" in third["text"]  # both halves answered
 
 

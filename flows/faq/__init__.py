@@ -5,7 +5,7 @@
   classifier's arrays (``content/faq_model.npz``, written by ``make faq-model``);
 - ``index``: which entry a message asks about, or a decline;
 - ``reader``: the reader's case, from their profile and the message;
-- ``compose``: one entry, two for a two-part question, or a choice between two.
+- ``compose``: one entry, or two for a two-part question.
 """
 
 from flows.faq.compose import Part, Response, is_polar, respond

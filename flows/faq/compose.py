@@ -1,4 +1,4 @@
-"""From a message to what the user sees: one entry, two for a two-part question, or a choice.
+"""From a message to what the user sees: one entry, or two for a two-part question.
 
 - **The part asked.** A long message is also read sentence by sentence (the sentences that
   ask something); the reading whose best entry clears the decline rule by most is kept, so a
@@ -6,8 +6,10 @@
 - **Two parts.** A message that asks two things ("when do I ask for a letter and what do I
   give them") or sets two things side by side gets both entries, when each half on its own
   clears the decline rule with a different entry.
-- **A choice.** When two entries score almost alike and the message is not two-part, the
-  user is asked which one they meant (``CLARIFY_RATIO``).
+- **A near tie.** When two entries score almost alike in a one-part message, the best is
+  answered and the runner-up is the first topic button under it (``flows.features.ask``):
+  on both tuning splits the best of a near tie was the right answer, and asking first cost
+  the user a tap each time.
 - **The reader's case.** Each part carries the case lines that fit the reader
   (``flows.faq.reader``) and whether to lead with the entry's verdict: only for a yes/no
   question.
@@ -24,7 +26,6 @@ from flows.faq.index import FaqIndex, Match
 from flows.faq.reader import Reader
 
 PAIR_RATIO = 0.5  # in a two-part message, a runner-up this close to the best entry is the second part
-CLARIFY_RATIO = 0.98  # a runner-up this close to the best entry, in a one-part message: ask which
 MIN_PART_WORDS = 3  # a half shorter than this is not a question of its own
 LONG_WORDS = 25  # from this many words on, sentences are read on their own too
 MAX_PARTS = 2
@@ -61,8 +62,7 @@ class Part:
 
 @dataclass(frozen=True, slots=True)
 class Response:
-    parts: tuple[Part, ...]  # empty: declined (or a choice)
-    choice: tuple[FaqEntry, ...]  # two entries to choose from
+    parts: tuple[Part, ...]  # empty: declined
     match: Match  # of the reading kept
     reader: Reader
 
@@ -72,7 +72,7 @@ class Response:
 
     @property
     def ids(self) -> tuple[str, ...]:
-        return tuple(p.entry.id for p in self.parts) or tuple(e.id for e in self.choice)
+        return tuple(p.entry.id for p in self.parts)
 
     @property
     def confidence(self) -> float:
@@ -147,7 +147,7 @@ def respond(
     reader = (reader or Reader()).with_message(text)
     year = (today or datetime.date.today()).year
     if entry is not None:
-        return Response((_part(entry, text, reader, year),), (), Match(entry, 1.0, ((entry, 1.0),)), reader)
+        return Response((_part(entry, text, reader, year),), Match(entry, 1.0, ((entry, 1.0),)), reader)
     sentences = _sentences(text)
     readings: list[str] = []  # the long message's sentences that ask something, alone and with the one before
     if len(text.split()) >= LONG_WORDS and len(sentences) > 1:
@@ -173,9 +173,9 @@ def respond(
                 found.append((m.entry, half))
         if len(found) >= 2 and (best.entry is None or best.entry.id in {e.id for e, _ in found[:MAX_PARTS]}):
             parts = tuple(_part(e, h, reader, year) for e, h in found[:MAX_PARTS])
-            return Response(parts, (), best, reader)
+            return Response(parts, best, reader)
     if best.entry is None:
-        return Response((), (), best, reader)
+        return Response((), best, reader)
     second = best.candidates[1] if len(best.candidates) > 1 else None
     if (
         second is not None
@@ -184,12 +184,5 @@ def respond(
         and index.accepts(second[1], best.decline)
     ):
         parts = (_part(best.entry, best_text, reader, year), _part(second[0], best_text, reader, year))
-        return Response(parts, (), best, reader)
-    runner = best.candidates[1] if len(best.candidates) > 1 else None
-    if (
-        runner is not None
-        and runner[1] >= CLARIFY_RATIO * best.confidence
-        and index.accepts(runner[1], best.decline)
-    ):
-        return Response((), (best.entry, runner[0]), best, reader)
-    return Response((_part(best.entry, best_text, reader, year),), (), best, reader)
+        return Response(parts, best, reader)
+    return Response((_part(best.entry, best_text, reader, year),), best, reader)

@@ -40,6 +40,6 @@ def part_html(t: Translate, part: Part, year: int | None = None) -> str:
 
 
 def response_html(t: Translate, response: Response) -> str:
-    """The answer's text (empty for a decline or a choice: those are texts of their own)."""
+    """The answer's text (empty for a decline: that is a text of its own)."""
     year = response.reader.grad_year
     return "\n\n".join(part_html(t, p, year) for p in response.parts)

@@ -3,10 +3,11 @@
 Any text no flow is waiting for comes here (``on_free_text``); ``/ask <question>``
 works inside a flow without leaving it. The answer is written for the asker's case (their
 profile and what the message says, ``flows.faq.reader``); a two-part question gets both
-parts, and two equally likely entries a choice. Questions the knowledge base cannot answer
-are kept so content authors can add entries: with obvious personal details taken out, and
-linked to the user so /export shows them and /delete erases them (``flows/storage/unanswered``). Small talk
-(greetings, thanks, "are you a bot", someone who is struggling) gets a kind reply instead.
+parts, and of two equally likely entries the best is answered, the other its first button.
+Questions the knowledge base cannot answer are kept so content authors can add entries:
+with obvious personal details taken out, and linked to the user so /export shows them and
+/delete erases them (``flows/storage/unanswered``). Small talk (greetings, thanks, "are you
+a bot", someone who is struggling) gets a kind reply instead.
 """
 
 from __future__ import annotations
@@ -214,10 +215,6 @@ class Questions(Feature):
             turn.route = "faq:smalltalk:distress"
             warm = Reply(turn.t("faq.smalltalk_distress"))
             return [warm, self.reply(turn, response)] if response.parts else [warm]
-        if response.choice:
-            turn.route = "faq:choice"
-            buttons = [self._topic_button(e) for e in response.choice]
-            return [Reply(turn.t("faq.choice"), column(buttons, 1))]
         if not response.parts:
             turn.route = "faq:declined"
             record_unanswered(turn, question)
@@ -229,27 +226,21 @@ class Questions(Feature):
         self, question: str, texts: Texts, reader: Reader | None = None, today: datetime.date | None = None
     ) -> dict[str, object]:
         """The answer as data, for ``usce-coach ask --json``: ``text`` is exactly what the user
-        sees first (heading, answer and composed parts; for a choice, its question and buttons)."""
+        sees first (heading, answer and composed parts)."""
         question = clean(question, MAX_QUESTION)
         kind = load_smalltalk().get(_normal(question)) if len(question) <= 40 else None
         if kind is not None:
-            return {"matched": False, "ids": [], "choice": False, "confidence": 0.0, "cases": [],
+            return {"matched": False, "ids": [], "confidence": 0.0, "cases": [],
                     "smalltalk": kind, "text": to_plain(texts[f"faq.smalltalk_{kind}"])}
         response = respond(self.index, question, reader, today)
         distress = bool(load_distress().search(_normal(question)))
-        if response.choice:
-            text = "\n".join([to_plain(texts["faq.choice"]), *(f"❔ {e.topic}" for e in response.choice)])
-        elif response.parts:
-            text = to_plain(response_html(texts.fmt, response))
-        else:
-            text = to_plain(texts["faq.decline"])
+        text = to_plain(response_html(texts.fmt, response) if response.parts else texts["faq.decline"])
         if distress:
             warm = to_plain(texts["faq.smalltalk_distress"])
             text = f"{warm}\n\n{text}" if response.parts else warm
         return {
             "matched": response.matched,
             "ids": list(response.ids),
-            "choice": bool(response.choice),
             "confidence": round(response.confidence, 3),
             "cases": [name for part in response.parts for name, _ in part.cases],
             "smalltalk": "distress" if distress else None,
