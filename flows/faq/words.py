@@ -5,8 +5,10 @@ by the classifier and the embeddings from the examples. Typo repair is the one r
 it touches only a word that is neither English (``content/english_words.txt.gz``, written
 by ``python -m bench.faq_words``) nor a word of the model's own vocabulary: it becomes the
 closest vocabulary word (Damerau-Levenshtein, one edit; two for words of nine letters or
-more); of equally close words, the one most frequent in English (the list is in frequency
-order), then the first in alphabetical order.
+more); of equally close words, first one the typed word could be with letters left out
+("recnt" is "recent" more likely than "rent": phone typing and text-speak drop letters far
+more often than they add them), then the one most frequent in English (the list is in
+frequency order), then the first in alphabetical order.
 """
 
 from __future__ import annotations
@@ -107,8 +109,15 @@ class Speller:
                                score_cutoff=limit, limit=8)
         best = min((d for _, d, _ in near), default=None)
         rank = self._rank
-        closest = sorted((w for w, d, _ in near if d == best), key=lambda w: (rank.get(w, len(rank)), w))
+        closest = sorted((w for w, d, _ in near if d == best),
+                         key=lambda w: (not _dropped_letters(word, w), rank.get(w, len(rank)), w))
         result = closest[0] if closest else word
         if len(self._cache) < 20_000:
             self._cache[word] = result
         return result
+
+
+def _dropped_letters(typed: str, word: str) -> bool:
+    """Whether ``typed`` is ``word`` with some letters left out ("recnt", "recent")."""
+    letters = iter(word)
+    return len(typed) < len(word) and all(ch in letters for ch in typed)
