@@ -201,6 +201,26 @@ def test_a_foreign_wal_beside_a_restored_file_is_refused_and_the_data_kept(tmp_p
     assert again.store.conn.execute("SELECT count(*) FROM users").fetchone()[0] == 200
 
 
+def test_a_backup_restored_beside_the_live_files_wal_is_refused(tmp_path: Path) -> None:
+    """The same installation: the backup passes the id and table checks, the header catches it."""
+    live = tmp_path / "coach.db"
+    engine = _engine_on(live)
+    engine.handle(Input.parse("tg:1", "/start"), chat_id=1)
+    engine.store.backup(tmp_path / "backup.db")
+    engine.store.conn.execute("PRAGMA wal_autocheckpoint=0")
+    engine.handle(Input.parse("tg:2", "/start"), chat_id=2)  # newer than the backup, still in the -wal
+    crashed = tmp_path / "crashed"  # the live files as a SIGKILL leaves them, then the backup copied over
+    crashed.mkdir()
+    shutil.copy(tmp_path / "coach.db-wal", crashed / "coach.db-wal")
+    shutil.copy(tmp_path / "backup.db", crashed / "coach.db")
+    engine.store.close()
+    with pytest.raises(DatabaseRefused, match=r"coach.db-wal beside .* cannot be its own: .*a backup"):
+        Store.open(crashed / "coach.db")
+    Path(crashed / "coach.db-wal").unlink()  # what the message says to do
+    restored = _engine_on(crashed / "coach.db")
+    assert restored.store.user("tg:1") is not None and restored.store.user("tg:2") is None
+
+
 def test_a_wal_of_its_own_after_a_crash_is_used(tmp_path: Path) -> None:
     path = tmp_path / "coach.db"
     _populated(path, users=3)

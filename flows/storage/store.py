@@ -464,6 +464,9 @@ def inspect_file(path: Path) -> None:
     another copy (a restore that forgot it): the data would silently be replaced. So the file is
     read once without its WAL and once with it, read-only, before anything may write to it: a
     different installation id, or tables of the file that vanish with the WAL, mean it is foreign.
+    A backup copy (:meth:`Store.backup` writes it in rollback-journal mode) restored over the
+    file of the same installation is caught by its header: such a file never has a WAL of its
+    own, so any ``-wal`` beside it is the replaced database's.
     """
     if not path.exists():
         return
@@ -481,6 +484,12 @@ def inspect_file(path: Path) -> None:
     wal = path.with_name(path.name + "-wal")
     if not wal.exists() or wal.stat().st_size == 0:
         return
+    if header[18] == 1 and header[19] == 1:  # a rollback-journal file (a backup copy): no -wal is its own
+        raise DatabaseRefused(
+            f"{wal.name} beside {path} cannot be its own: {path.name} is a self-contained copy (a backup"
+            f" restored?) and the {wal.name} is left from the database it replaced; reading it would mix the two."
+            f" Stop every process using the file, move {wal.name} and {path.name}-shm away, and start again"
+        )
     try:
         own_tables, own_id = _read_view(f"{path.resolve().as_uri()}?immutable=1")
         wal_tables, wal_id = _read_view(f"{path.resolve().as_uri()}?mode=ro")
