@@ -356,3 +356,16 @@ def test_two_equally_likely_entries_answer_the_best_and_offer_the_other() -> Non
     other = ({"a", "b"} - {response.parts[0].entry.id}).pop()
     assert response.match.candidates[1][0].id == other  # the runner-up: the first topic button (ask.reply)
     assert respond(tie, "who to email", None, TODAY).parts[0].entry.id == "c"
+
+
+def test_each_side_of_a_comparison_asks_the_shared_question(index: FaqIndex) -> None:
+    response = respond(index, "telemedicine or volunteering, which one is usce?", None, TODAY)
+    assert [p.entry.id for p in response.parts] == ["telemedicine", "volunteering"]
+
+
+def test_a_question_after_a_comma_is_read_when_the_background_outweighs_it(index: FaqIndex) -> None:
+    question = "my rotations were all in Ohio and I will apply in California, does the state matter?"
+    assert respond(index, question, None, TODAY).ids == ("choosing_elective_site",)
+    background = "my uncle has had a cough and fever since monday"
+    assert respond(index, f"{background}, what is usce", None, TODAY).ids == ("what_is_usce",)
+    assert not respond(index, f"{background}, what is it", None, TODAY).parts  # "it" points back: not read alone

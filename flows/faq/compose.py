@@ -2,7 +2,9 @@
 
 - **The part asked.** A long message is also read sentence by sentence (the sentences that
   ask something); the reading whose best entry clears the decline rule by most is kept, so a
-  question inside a life story is found.
+  question inside a life story is found. A message declined as a whole is also read from the
+  question after a comma ("usce in NY but applying in Texas, does location matter?"), unless
+  that clause points back to what came before ("..., is either hands-on?").
 - **Two parts.** A message that asks two things ("when do I ask for a letter and what do I
   give them") or sets two things side by side gets both entries, when each half on its own
   clears the decline rule with a different entry.
@@ -28,6 +30,7 @@ from flows.faq.reader import Reader
 PAIR_RATIO = 0.5  # in a two-part message, a runner-up this close to the best entry is the second part
 MIN_PART_WORDS = 3  # a half shorter than this is not a question of its own
 LONG_WORDS = 25  # from this many words on, sentences are read on their own too
+CLAUSE_WORDS = 10  # from this many words on, a question after a comma is read on its own too
 MAX_PARTS = 2
 MAX_READINGS = 12  # readings of a long message's sentences (bounds the time on a wall of text)
 MAX_CASES = 2
@@ -48,6 +51,9 @@ _TAG_RE = re.compile(r"\b(?:right|true|correct|or not|yes or no|isn't it|is it|w
 _WH_RE = re.compile(r"^(?:(?:so|but|and|ok|okay|hi|hello|hey|sir|please|pls|plz)[,:!.]?\s+)*"
                     r"(?:what|whats|what's|how|when|where|which|who|whom|why|wat|wen|hw)\b")
 _CLAUSE_RE = re.compile(r"[,.;:!?\n]|\s[-–—]+\s")
+_COMMA_RE = re.compile(r",\s+")
+# a clause that points back ("is either hands-on?", "what is it") cannot be read without what came before
+_BACK_RE = re.compile(r"\b(?:it|either|both|them|they|that|this|one|ones|these|those)\b")
 _ASKS_RE = re.compile(r"\?|^(?:" + _QWORD + r"|tell me|explain|pls|please|plz|kindly|i want to know|"
                       r"i need to know|wondering)\b")
 
@@ -106,6 +112,9 @@ def _halves(sentence: str) -> list[str]:
     parts = [p.strip(" ,.?") for p in _AND_RE.split(sentence) if p and p.strip(" ,.?")]
     if len(parts) < 2 and _COMPARE_CUE_RE.search(sentence.lower()):
         parts = [p.strip(" ,.?") for p in _VERSUS_RE.split(sentence) if p.strip(" ,.?")]
+        last, _, asked = parts[-1].rpartition(", ") if parts else ("", "", "")
+        if len(parts) >= 2 and last and asked:  # "research fellow vs scribe, which counts?": each side asks it
+            parts = [f"{side}, {asked}" for side in (*parts[:-1], last)]
     return [p for p in parts if len(p.split()) >= MIN_PART_WORDS] if len(parts) >= 2 else [sentence]
 
 
@@ -154,16 +163,29 @@ def respond(
         for i, sentence in enumerate(sentences):
             if _ASKS_RE.search(sentence.lower()) or i == len(sentences) - 1:
                 readings += [sentence, f"{sentences[i - 1]} {sentence}"] if i else [sentence]
+    clauses: list[str] = []  # "in NY but applying in Texas, does location matter?": the question after a comma
+    if len(text.split()) >= CLAUSE_WORDS:
+        for sentence in sentences:
+            for clause in _COMMA_RE.split(sentence)[1:]:
+                low = clause.lower()
+                if (_ASKS_RE.search(low) and len(clause.split()) >= MIN_PART_WORDS and clause not in readings
+                        and not _BACK_RE.search(low)):
+                    clauses.append(clause)
     asked = [s for s in sentences if _ASKS_RE.search(s.lower())] or sentences
     halves = [h for s in asked for h in _halves(s)]
     if len(halves) < 2:
         halves = []
-    matches = index.match_many([text, *readings[:MAX_READINGS], *halves])
+    matches = index.match_many([text, *readings[:MAX_READINGS], *clauses[:MAX_READINGS], *halves])
     best, best_text = matches[text], text
     for reading in readings[:MAX_READINGS]:
         m = matches[reading]
         if m.matched and _margin(index, m) > _margin(index, best):
             best, best_text = m, reading
+    if best.entry is None:  # declined as a whole: the background may have outweighed the question
+        for reading in clauses[:MAX_READINGS]:
+            m = matches[reading]
+            if m.matched and _margin(index, m) > _margin(index, best):
+                best, best_text = m, reading
     # two parts: each half of a two-part sentence answered by a different entry
     if halves:
         found: list[tuple[FaqEntry, str]] = []
