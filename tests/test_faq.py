@@ -369,3 +369,15 @@ def test_a_question_after_a_comma_is_read_when_the_background_outweighs_it(index
     background = "my uncle has had a cough and fever since monday"
     assert respond(index, f"{background}, what is usce", None, TODAY).ids == ("what_is_usce",)
     assert not respond(index, f"{background}, what is it", None, TODAY).parts  # "it" points back: not read alone
+
+
+def test_each_part_of_a_two_part_answer_is_cut_to_fit_a_phone(index: FaqIndex) -> None:
+    from flows.faq.render import PART_CHARS
+
+    response = respond(index, "what counts as usce and how many months of usce do i need?", None, TODAY)
+    assert len(response.parts) == 2
+    text = to_plain(response_html(load_texts().fmt, response))
+    for part, shown_part in zip(response.parts, text.split("\n\n"), strict=True):
+        body = shown_part.split("\n", 1)[1]
+        assert body.startswith(part.entry.answer.split("\n")[0])  # the direct answer always opens it
+        assert len(body) <= max(PART_CHARS, len(part.entry.answer.split("\n")[0]))

@@ -184,3 +184,10 @@ def test_distress_with_a_question_gets_warmth_then_the_answer(chat: Chat) -> Non
     assert chat.route == "faq:smalltalk:distress"
     texts = [r.text for r in chat.replies]
     assert "sorry" in texts[0].lower() and any("2-4 months" in t for t in texts)
+
+
+def test_a_part_cut_short_in_a_two_part_answer_is_one_tap_away(chat: Chat) -> None:
+    chat.send("what counts as usce and how many months of usce do i need?")
+    assert "What counts as US clinical experience" in chat.text and "How many months" in chat.text
+    assert "Non-hands-on" not in chat.text  # the list was cut to fit the screen
+    assert "q:a:what_is_usce" in [b.data for b in chat.buttons]

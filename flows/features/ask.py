@@ -28,7 +28,7 @@ from flows.base.text import clean, to_plain
 from flows.base.types import Button, Reply, column
 from flows.engine.engine import CommandHandler, Feature, MenuEntry, Turn
 from flows.faq import FaqEntry, FaqIndex, Reader, Response, default_index, respond
-from flows.faq.render import response_html
+from flows.faq.render import cut_parts, response_html
 from flows.storage import unanswered
 from flows.storage.profiles import load_profile
 from flows.storage.unanswered import migrations
@@ -249,9 +249,11 @@ class Questions(Feature):
 
     # -- replies -----------------------------------------------------------------------
     def reply(self, turn: Turn, response: Response) -> Reply:
-        """The answer with topic buttons: the runner-ups, then the first part's related entries."""
-        shown = {p.entry.id for p in response.parts}
-        topics = [e for e, _ in response.match.candidates[1:]] if len(response.parts) == 1 else []
+        """The answer with topic buttons: the runner-ups (for a two-part answer, any part shown cut
+        short, in full), then the parts' related entries."""
+        cut = [p.entry for p in cut_parts(response)]
+        shown = {p.entry.id for p in response.parts} - {e.id for e in cut}
+        topics = cut if len(response.parts) > 1 else [e for e, _ in response.match.candidates[1:]]
         topics += [self.index.get(r) for p in response.parts for r in p.entry.related]
         buttons: list[Button] = []
         for topic in topics:
