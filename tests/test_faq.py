@@ -324,6 +324,7 @@ def test_the_message_says_who_is_asking() -> None:
     ("i'm a doctor from Accra and finished house job", "graduate", None),
     ("im a fresh grad, what now", "graduate", None),
     ("completed mbbs in 2014, is it too late", "graduate", 2014),
+    ("i'm a doctor since 2011, what now", "graduate", 2011),
     ("last year i did an observership", None, None),  # "last year" is a time, not a year of school
     ("i did usce in last year", None, None),
 ])

@@ -30,6 +30,7 @@ _GRAD_YEAR_RES = (
                r"(?:finished|completed|done with)\s+(?:my\s+)?" + _SCHOOL + r")"
                r"(?:\s+(?:in|on|of|from|year|was|is|:|-|back in|since))*\s*" + _YEAR + r"\b"),
     re.compile(r"\b" + _YEAR + r"\s*(?:graduate|grad|passout|pass out|passed out|yog|batch)\b"),
+    re.compile(r"\b(?:a\s+)?(?:doctor|physician|practi[cs]ing|qualified)\s+(?:since|from|in)\s+" + _YEAR + r"\b"),
 )
 # "I graduate in 2027", "graduating 2028", "will graduate in 2027": a year still to come is a student's
 _WILL_GRADUATE_RE = re.compile(r"\b(?:i\s+graduate|graduating|will\s+graduate|going\s+to\s+graduate|"
