@@ -7,8 +7,8 @@
     python -m bench.faq_bench --compare       # each learned score alone vs the blend, on dev
 
 Questions were written by authors who never saw the entries, their phrasings or the entry
-list: only the guide and who the users are (``bench/faq_eval/``: ``dev.yaml`` and ``dev2.yaml``
-for tuning — ``dev2`` was the previous round's clean split — and ``test.yaml`` held out, from
+list: only the guide and who the users are (``bench/faq_eval/``: ``dev.yaml``, ``dev2.yaml``, ``dev3.yaml``
+for tuning — ``dev2`` and ``dev3`` were earlier clean splits, each scored once first — and ``test.yaml`` held out, from
 a new author each round). Each item has ``q``, ``scope`` (in / out), ``type`` (simple, typo,
 yesno, persona, comparison, compositional, long), ``facts`` (groups of regular expressions:
 the shown text must match one alternative of every group) and an optional ``profile`` (the
@@ -37,9 +37,9 @@ from flows.faq import index
 from flows.faq.render import response_html
 
 EVAL_DIR = Path(__file__).resolve().parent / "faq_eval"
-SPLITS = ("dev", "dev2", "test")
+SPLITS = ("dev", "dev2", "dev3", "test")
 TUNING = "dev"
-TUNING_SPLITS = ("dev", "dev2")  # dev2 was the clean split of the previous round: scored once, then tuned on
+TUNING_SPLITS = ("dev", "dev2", "dev3")  # dev2, dev3: earlier clean splits, each scored once, then tuned on
 TYPES = ("simple", "typo", "yesno", "persona", "comparison", "compositional", "long")
 TODAY = datetime.date(2026, 12, 3)  # the date the questions were written against
 
