@@ -235,7 +235,7 @@ def test_specialties_need_one_and_allow_two(chat: Chat) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "<script>alert(1)</script> & *bold* _x_",
+        "<script>alert(x)</script> & *bold* _x_",
         "🩺 طب الأطفال",
         "x\u0000y\u202e\u0007z",
         "A" * 4000,
@@ -256,7 +256,7 @@ def test_odd_specialty_text_comes_back_unharmed(chat: Chat, text: str) -> None:
         assert stored[0] == text
         chat.press("Done")
         chat.send("/profile")
-        assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; *bold*" in chat.replies[0].text
+        assert "&lt;script&gt;alert(x)&lt;/script&gt; &amp; *bold*" in chat.replies[0].text
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\u200b", "/"])

@@ -164,6 +164,16 @@ def test_a_close_specialty_is_confirmed_not_invented(chat: Chat, store: Store) -
     assert profile_of(chat, store).specialties == ("Dermatology",)
 
 
+@pytest.mark.parametrize("text", ["4 weeks", "four weeks", "2028", "Match 2028", "3 months"])
+def test_a_length_or_a_year_typed_at_the_specialty_step_is_no_specialty(chat: Chat, store: Store, text: str) -> None:
+    answer_graduate(chat, upto="specialties")
+    chat.send(text)
+    assert "doesn't look like a specialty" in chat.text
+    assert profile_of(chat, store).specialties == ()
+    chat.send("PM&R")  # a name with signs but no figures is kept as typed
+    assert profile_of(chat, store).specialties == ("PM&R",)
+
+
 def test_typed_moves_at_a_step(chat: Chat, store: Store) -> None:
     answer_graduate(chat, upto="months")
     chat.send("back")
