@@ -53,6 +53,19 @@ def test_a_question_the_guide_does_not_cover_is_declined_not_saved(chat: Chat, s
     assert specialties(store, chat.user) == ()
 
 
+def test_a_sentence_asked_at_a_pick_several_step_is_declined_honestly(chat: Chat, store: Store) -> None:
+    """No question word first, so the step tries it as its answer; it can't take it, and it is
+    plainly asked: the honest decline and the step again, not the step's own reason."""
+    answer_graduate(chat, upto="gaps")
+    chat.send("my cousin says the weather in boston is awful, true?")
+    assert chat.route == "faq:aside-declined"
+    assert "haven't saved it" in chat.text
+    assert state_of(chat) == ("onboarding", "gaps")
+    assert chat.replies[-1].buttons, "the step is shown again with its buttons"
+    chat.send("Mount Sinai?")  # a short try at an answer still gets the step's own reason
+    assert chat.route != "faq:aside-declined"
+
+
 def test_a_question_while_logging_is_not_the_institution(chat: Chat, store: Store) -> None:
     chat.send("/log")
     chat.press("Externship")

@@ -155,9 +155,10 @@ class Questions(Feature):
         return self.answer(turn, text)
 
     def on_aside(self, turn: Turn, text: str) -> list[Reply] | None:
-        """A question typed where a flow wanted an answer: answered only when it is plainly
-        asked (a "?", or a few words opening with a question word) and the guide covers it,
-        so a mistyped answer is never mistaken for a question."""
+        """A question typed where a flow wanted an answer, which the flow refused: answered when
+        it is plainly asked (a "?", or a few words opening with a question word) and the guide
+        covers it; a sentence of a few words with a "?" that the guide does not cover gets the
+        honest "not something I can answer" (with the step again, from the engine)."""
         question = clean(text, MAX_QUESTION)
         words = question.lower().split()
         asked = "?" in question or (len(words) >= ASIDE_MIN_WORDS and words[0] in QUESTION_WORDS)
@@ -165,7 +166,12 @@ class Questions(Feature):
             return None
         response = respond(self.index, question, self.reader(turn), turn.now.date())
         if not response.parts:
-            return None
+            if "?" not in question or len(words) < ASIDE_MIN_WORDS:
+                return None  # "Mount Sinai?" was a try at the answer: the step's own reason fits
+            # a sentence asked, which the step could not take either: say honestly it's not covered
+            turn.route = "faq:aside-declined"
+            record_unanswered(turn, question)
+            return [Reply(turn.t("faq.aside_declined"))]
         turn.route = "faq:aside"
         return [self.reply(turn, response)]
 
