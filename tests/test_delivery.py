@@ -887,3 +887,50 @@ async def test_over_httpx_a_nudge_is_marked_as_its_request_body_goes_and_sent_wh
         assert status(engine.store)["ms:0"]["status"] == "sending"
         assert (await tick).sent == 1
     assert status(engine.store)["ms:0"]["status"] == "sent"
+
+
+
+async def test_the_mark_and_the_requests_body_leave_in_one_step_of_the_event_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Over PTB's HTTPX transport, nothing else runs between a message's mark and the write of its
+    request's body to the socket, so a kill can only fall between those two system calls: a
+    callback queued at each mark has not run when that body is written (30 messages at once,
+    sharing one gate, against the emulator)."""
+    import asyncio.selector_events
+
+    from telegram import Bot
+
+    loop = asyncio.get_running_loop()
+    ran: list[bool] = []  # per mark: has the event loop run anything since?
+    at_write: list[bool] = []  # per body written: ... as it was written
+    real_write = asyncio.selector_events._SelectorSocketTransport.write
+
+    def write(self: Any, data: Any) -> None:
+        if ran and b"text=message" in bytes(data):  # a sendMessage body (its headers go before)
+            at_write.append(ran[-1])
+        real_write(self, data)
+
+    def take() -> bool:
+        ran.append(False)
+        index = len(ran) - 1
+        loop.call_soon(ran.__setitem__, index, True)
+        return True
+
+    monkeypatch.setattr(asyncio.selector_events._SelectorSocketTransport, "write", write)
+    async with Emulator() as emu:
+        emu.send_text(1, "hi")
+        async with Bot(TOKEN, base_url=emu.base_url, request=GuardedRequest.over_httpx(8)) as bot:
+            gate = asyncio.Lock()
+
+            async def one(i: int) -> None:
+                token = _FLIGHT.set(Flight(take, lambda: None, gate))
+                try:
+                    await bot.send_message(1, f"message {i}")
+                finally:
+                    _FLIGHT.reset(token)
+
+            await asyncio.gather(*(one(i) for i in range(30)))
+        assert len(emu.sent_messages(1)) == 30
+    assert len(ran) == 30 and len(at_write) == 30
+    assert not any(at_write), "the event loop ran other work between a mark and its request's body"
