@@ -904,7 +904,8 @@ async def test_the_mark_and_the_requests_body_leave_in_one_step_of_the_event_loo
     loop = asyncio.get_running_loop()
     ran: list[bool] = []  # per mark: has the event loop run anything since?
     at_write: list[bool] = []  # per body written: ... as it was written
-    real_write = asyncio.selector_events._SelectorSocketTransport.write
+    transport: Any = getattr(asyncio.selector_events, "_SelectorSocketTransport")  # noqa: B009 - private
+    real_write = transport.write
 
     def write(self: Any, data: Any) -> None:
         if ran and b"text=message" in bytes(data):  # a sendMessage body (its headers go before)
@@ -917,7 +918,7 @@ async def test_the_mark_and_the_requests_body_leave_in_one_step_of_the_event_loo
         loop.call_soon(ran.__setitem__, index, True)
         return True
 
-    monkeypatch.setattr(asyncio.selector_events._SelectorSocketTransport, "write", write)
+    monkeypatch.setattr(transport, "write", write)
     async with Emulator() as emu:
         emu.send_text(1, "hi")
         async with Bot(TOKEN, base_url=emu.base_url, request=GuardedRequest.over_httpx(8)) as bot:
