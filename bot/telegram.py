@@ -6,13 +6,17 @@ from __future__ import annotations
 import asyncio
 import gc
 import inspect
+import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from telegram import ChatMember, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
+from telegram._utils.defaultvalue import DEFAULT_NONE
+from telegram._utils.types import ODVInput
 from telegram.constants import ChatType, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -27,7 +31,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.request import BaseRequest, HTTPXRequest
+from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
 from bot import bot_profile, broadcast
 from bot.coachbot import CoachBot
@@ -82,6 +86,26 @@ class PerUserOrder(BaseUpdateProcessor):
         self.on_overflow: Callable[[Update], Awaitable[None]] | None = None
         self.declined = 0
         self._lines: dict[int, _Line] = {}
+        self._coming: Counter[int] = Counter()  # let through by screen, not yet here
+
+    def screen(self, updates: list[Any]) -> list[Any]:
+        """One long poll's updates, raw, before PTB parses them (parsing is most of what a flood
+        costs everyone else): a user's messages and taps past the cap are left out and counted
+        as declined. Kept: the first one past it in each batch, declined by
+        :meth:`do_process_update` with the "slow down", and the batch's last update, whose id
+        PTB confirms the batch with. Anything else (a block, a group event) always goes through."""
+        kept: list[Any] = []
+        for i, raw in enumerate(updates):
+            user = _sender(raw)
+            if user is not None:
+                line = self._lines.get(user)
+                ahead = (line.count if line else 0) + self._coming[user]
+                if ahead > self.cap and i < len(updates) - 1:
+                    self.declined += 1
+                    continue
+                self._coming[user] += 1
+            kept.append(raw)
+        return kept
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         user = update.effective_user if isinstance(update, Update) else None
@@ -89,6 +113,10 @@ class PerUserOrder(BaseUpdateProcessor):
             async with self._slots:
                 await coroutine
             return
+        if self._coming[user.id] > 0:
+            self._coming[user.id] -= 1
+            if not self._coming[user.id]:
+                del self._coming[user.id]
         line = self._lines.get(user.id)
         if line is None:
             line = self._lines[user.id] = _Line()
@@ -114,6 +142,65 @@ class PerUserOrder(BaseUpdateProcessor):
 
     async def shutdown(self) -> None:
         pass
+
+
+def _sender(raw: Any) -> int | None:
+    """Who sent a raw update that is a message, an edit or a tap (None for anything else)."""
+    if not isinstance(raw, dict):
+        return None
+    for kind in ("message", "edited_message", "callback_query"):
+        body = raw.get(kind)
+        if isinstance(body, dict):
+            sender = body.get("from")
+            user = sender.get("id") if isinstance(sender, dict) else None
+            return user if isinstance(user, int) else None
+    return None
+
+
+class ScreenedUpdates(BaseRequest):
+    """The long poll's HTTP layer: each ``getUpdates`` answer goes through ``screen`` (the raw
+    list of updates) before PTB parses it; every other call passes through unchanged."""
+
+    def __init__(self, inner: BaseRequest, screen: Callable[[list[Any]], list[Any]]) -> None:
+        self.inner = inner
+        self.screen = screen
+
+    @property
+    def read_timeout(self) -> float | None:
+        return self.inner.read_timeout
+
+    async def initialize(self) -> None:
+        await self.inner.initialize()
+
+    async def shutdown(self) -> None:
+        await self.inner.shutdown()
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = DEFAULT_NONE,
+        write_timeout: ODVInput[float] = DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        code, payload = await self.inner.do_request(
+            url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
+        )
+        if code != 200 or not url.endswith("/getUpdates"):
+            return code, payload
+        try:
+            answer = json.loads(payload)
+        except ValueError:
+            return code, payload  # PTB reports it
+        result = answer.get("result") if isinstance(answer, dict) else None
+        if not isinstance(result, list) or len(result) <= 1:
+            return code, payload
+        kept = self.screen(result)
+        if len(kept) == len(result):
+            return code, payload
+        return code, json.dumps({**answer, "result": kept}).encode()
 
 
 def typed_answer(inp: Input, outcome: Outcome) -> bool:
@@ -360,6 +447,8 @@ def build_application(
     async def retry_replies(context: ContextTypes.DEFAULT_TYPE) -> None:
         channel.courier.sweep(lean(context))
 
+    order = PerUserOrder()
+    order.on_overflow = channel.slow_down
     bot = CoachBot(
         settings.token,
         base_url=settings.telegram_api_base_url,
@@ -368,12 +457,13 @@ def build_application(
         # guarded: a reminder or broadcast copy is marked as being sent only as its request leaves
         request=(GuardedRequest(request) if request else GuardedRequest(requests[0]) if requests
                  else GuardedRequest.over_httpx(connection_pool_size=256)),
-        get_updates_request=request or (requests[1] if requests else HTTPXRequest(connection_pool_size=1)),
+        # screened: one user's flood past the cap is left out before PTB parses it
+        get_updates_request=ScreenedUpdates(
+            request or (requests[1] if requests else HTTPXRequest(connection_pool_size=1)), order.screen
+        ),
         defaults=Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)),
         rate_limiter=AIORateLimiter(max_retries=2) if rate_limited else None,
     )
-    order = PerUserOrder()
-    order.on_overflow = channel.slow_down
     app = (
         ApplicationBuilder().bot(bot).concurrent_updates(order)
         .post_init(post_init).post_stop(post_stop).build()

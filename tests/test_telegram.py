@@ -304,3 +304,55 @@ async def test_after_delete_the_goodbye_is_sent_and_nothing_is_kept(
     assert "everything I stored about you is gone" in said[-1]
     assert engine.store.user("tg:5") is None
     assert engine.store.conn.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
+
+
+def _raw_message(update_id: int, user: int) -> dict[str, object]:
+    return {"update_id": update_id, "message": {
+        "message_id": update_id, "date": 1_780_000_000, "text": "/help",
+        "chat": {"id": user, "type": "private", "first_name": "X"},
+        "from": {"id": user, "is_bot": False, "first_name": "X"}}}
+
+
+def test_a_flood_past_the_cap_is_left_out_before_it_is_parsed() -> None:
+    from bot.telegram import PER_USER_CAP, PerUserOrder
+
+    order = PerUserOrder()
+    batch = [_raw_message(1000 + i, 6199) for i in range(100)]
+    batch += [_raw_message(2000 + i, 6100 + i) for i in range(8)]  # others, after the flood
+    block = {"update_id": 3000, "my_chat_member": {"from": {"id": 6199, "is_bot": False, "first_name": "X"}}}
+    batch.insert(50, block)
+    batch.append(_raw_message(4000, 6199))  # the flooder again, last: PTB confirms the batch by it
+    kept = order.screen(batch)
+    flooder = [u for u in kept if u.get("message", {}).get("from", {}).get("id") == 6199]
+    assert len(flooder) == PER_USER_CAP + 2  # the cap, the first past it (for the "slow down"), the last
+    assert kept[-1]["update_id"] == 4000
+    assert block in kept
+    assert [u["update_id"] for u in kept if u["update_id"] in range(2000, 2008)] == list(range(2000, 2008))
+    assert order.declined == 101 - PER_USER_CAP - 2
+    again = order.screen([_raw_message(5000, 6199), _raw_message(5001, 6100)])  # still waiting: left out
+    assert [u["update_id"] for u in again] == [5001]
+
+
+async def test_only_the_long_polls_answers_are_screened() -> None:
+    from typing import Any
+
+    from telegram.request import BaseRequest
+
+    from bot.telegram import ScreenedUpdates
+
+    class Canned(BaseRequest):
+        @property
+        def read_timeout(self) -> float | None:
+            return 1.0
+
+        async def initialize(self) -> None: ...
+        async def shutdown(self) -> None: ...
+
+        async def do_request(self, url: str, method: str, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+            return 200, json.dumps({"ok": True, "result": [{"update_id": 1}, {"update_id": 2}]}).encode()
+
+    screened = ScreenedUpdates(Canned(), lambda updates: updates[-1:])
+    _, payload = await screened.do_request("http://127.0.0.1/bot1:a/getUpdates", "POST")
+    assert json.loads(payload)["result"] == [{"update_id": 2}]
+    _, payload = await screened.do_request("http://127.0.0.1/bot1:a/sendMessage", "POST")
+    assert len(json.loads(payload)["result"]) == 2  # anything else passes through as it came
