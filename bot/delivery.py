@@ -197,24 +197,12 @@ class _TracedTransport(httpx.AsyncHTTPTransport):
         return await super().handle_async_request(request)
 
 
-class GuardedRequest(BaseRequest):
-    """The bot's HTTP layer (wrapping PTB's ``HTTPXRequest``, or a test's fake): marks the
-    message in flight the moment its request leaves, and gives the mark back when Telegram
-    refused it or the request was never written. Everything else passes through unchanged.
+class Wrapped(BaseRequest):
+    """A ``BaseRequest`` around another one (PTB's ``HTTPXRequest``, or a test's fake): every
+    call goes to ``inner``; subclasses add to ``do_request``."""
 
-    ``traced``: the inner request's transport marks the message itself, right before the body
-    is written (:meth:`over_httpx`); otherwise it is marked just before the inner request."""
-
-    def __init__(self, inner: BaseRequest, traced: bool = False) -> None:
+    def __init__(self, inner: BaseRequest) -> None:
         self.inner = inner
-        self.traced = traced
-
-    @classmethod
-    def over_httpx(cls, connection_pool_size: int) -> GuardedRequest:
-        """PTB's ``HTTPXRequest`` with the pool it would have, over the traced transport."""
-        transport = _TracedTransport(limits=httpx.Limits(max_connections=connection_pool_size))
-        inner = HTTPXRequest(connection_pool_size=connection_pool_size, httpx_kwargs={"transport": transport})
-        return cls(inner, traced=True)
 
     @property
     def read_timeout(self) -> float | None:
@@ -236,13 +224,36 @@ class GuardedRequest(BaseRequest):
         connect_timeout: ODVInput[float] = DEFAULT_NONE,
         pool_timeout: ODVInput[float] = DEFAULT_NONE,
     ) -> tuple[int, bytes]:
+        return await self.inner.do_request(
+            url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
+        )
+
+
+class GuardedRequest(Wrapped):
+    """The bot's HTTP layer (wrapping PTB's ``HTTPXRequest``, or a test's fake): marks the
+    message in flight the moment its request leaves, and gives the mark back when Telegram
+    refused it or the request was never written. Everything else passes through unchanged.
+
+    ``traced``: the inner request's transport marks the message itself, right before the body
+    is written (:meth:`over_httpx`); otherwise it is marked just before the inner request."""
+
+    def __init__(self, inner: BaseRequest, traced: bool = False) -> None:
+        super().__init__(inner)
+        self.traced = traced
+
+    @classmethod
+    def over_httpx(cls, connection_pool_size: int) -> GuardedRequest:
+        """PTB's ``HTTPXRequest`` with the pool it would have, over the traced transport."""
+        transport = _TracedTransport(limits=httpx.Limits(max_connections=connection_pool_size))
+        inner = HTTPXRequest(connection_pool_size=connection_pool_size, httpx_kwargs={"transport": transport})
+        return cls(inner, traced=True)
+
+    async def do_request(self, url: str, method: str, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
         flight = _FLIGHT.get()
         if flight is not None and not self.traced:
             flight.leaving()
         try:
-            code, payload = await self.inner.do_request(
-                url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
-            )
+            code, payload = await super().do_request(url, method, *args, **kwargs)
         except Exception as exc:
             if flight is not None and certainly_not_sent(exc):
                 flight.refused()

@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from telegram import ChatMember, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
-from telegram._utils.defaultvalue import DEFAULT_NONE
-from telegram._utils.types import ODVInput
 from telegram.constants import ChatType, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -31,11 +29,11 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.request import BaseRequest, HTTPXRequest, RequestData
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot import bot_profile, broadcast
 from bot.coachbot import CoachBot
-from bot.delivery import Dispatcher, GuardedRequest
+from bot.delivery import Dispatcher, GuardedRequest, Wrapped
 from bot.logs import begin_update, hash_user
 from bot.outbox import Courier, post_replies
 from bot.settings import Settings
@@ -157,37 +155,16 @@ def _sender(raw: Any) -> int | None:
     return None
 
 
-class ScreenedUpdates(BaseRequest):
+class ScreenedUpdates(Wrapped):
     """The long poll's HTTP layer: each ``getUpdates`` answer goes through ``screen`` (the raw
     list of updates) before PTB parses it; every other call passes through unchanged."""
 
     def __init__(self, inner: BaseRequest, screen: Callable[[list[Any]], list[Any]]) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.screen = screen
 
-    @property
-    def read_timeout(self) -> float | None:
-        return self.inner.read_timeout
-
-    async def initialize(self) -> None:
-        await self.inner.initialize()
-
-    async def shutdown(self) -> None:
-        await self.inner.shutdown()
-
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: ODVInput[float] = DEFAULT_NONE,
-        write_timeout: ODVInput[float] = DEFAULT_NONE,
-        connect_timeout: ODVInput[float] = DEFAULT_NONE,
-        pool_timeout: ODVInput[float] = DEFAULT_NONE,
-    ) -> tuple[int, bytes]:
-        code, payload = await self.inner.do_request(
-            url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
-        )
+    async def do_request(self, url: str, method: str, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        code, payload = await super().do_request(url, method, *args, **kwargs)
         if code != 200 or not url.endswith("/getUpdates"):
             return code, payload
         try:
