@@ -450,3 +450,14 @@ def test_a_typed_specialty_is_stored_as_the_list_names_it(chat: Chat, store: Sto
     chat.press("✓")
     chat.send(typed)
     assert experiences(store)[0]["specialty"] == stored  # "sports medicine" is not Internal medicine
+
+
+@pytest.mark.parametrize("typed", ["4 weeks", "3 months", "march 2026"])
+def test_a_length_or_a_date_typed_at_the_specialty_is_not_stored_as_one(chat: Chat, store: Store, typed: str) -> None:
+    chat.send("/log")
+    chat.press("Externship")
+    chat.press("✓")
+    chat.send(typed)
+    assert "not a specialty" in chat.text
+    chat.send("peds")
+    assert experiences(store)[0]["specialty"] == "Pediatrics"
