@@ -283,7 +283,19 @@ def test_a_what_question_never_opens_with_yes(index: FaqIndex) -> None:
     assert polar.parts[0].verdict == "Yes"
     assert all(p.verdict is None for p in what.parts)
     assert is_polar("graduated 2016, can I still do a student elective?")
+    assert is_polar("on a rotation should i bring my own stethoscope")
     assert not is_polar("why bother journaling?")
+    assert not is_polar("as a graduate what can i do now")
+
+
+def test_a_yes_no_question_about_what_an_entry_advises_against_gets_its_negative_verdict(index: FaqIndex) -> None:
+    entry = index.get("lor_asking")
+    assert entry.against is not None
+    early = respond(index, "can i ask for my letter in the first week?", None, TODAY, entry=entry)
+    late = respond(index, "should i ask for my letter near the end of the rotation?", None, TODAY, entry=entry)
+    assert early.parts[0].verdict == entry.against.verdict
+    assert late.parts[0].verdict == entry.verdict
+    assert respond(index, "when do i ask for a letter?", None, TODAY, entry=entry).parts[0].verdict is None
 
 
 def test_a_two_part_question_gets_both_parts(index: FaqIndex) -> None:

@@ -14,7 +14,8 @@
   the user a tap each time.
 - **The reader's case.** Each part carries the case lines that fit the reader
   (``flows.faq.reader``) and whether to lead with the entry's verdict: only for a yes/no
-  question.
+  question, and the verdict of what the entry advises against when the question is nearer
+  that in meaning ("is it ok to ask for a letter on day one?").
 """
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ _POLAR_RE = re.compile(
 _TAG_RE = re.compile(r"\b(?:right|true|correct|or not|yes or no|isn't it|is it|worth it|ok|okay)\s*\??\s*$")
 _WH_RE = re.compile(r"^(?:(?:so|but|and|ok|okay|hi|hello|hey|sir|please|pls|plz)[,:!.]?\s+)*"
                     r"(?:what|whats|what's|how|when|where|which|who|whom|why|wat|wen|hw)\b")
+# "during an observership can I ...": the question inverted after an opening phrase, no wh-word before it
+_INVERTED_RE = re.compile(r"\b(?:can|could|should|shall|will|would|do|does|is|are|may|must)\s+"
+                          r"(?:i|we|it|my|this|that|there)\b")
+_WH_WORD_RE = re.compile(r"\b(?:what|whats|how|when|where|which|who|whom|why|wat|wen|hw)\b")
 _CLAUSE_RE = re.compile(r"[,.;:!?\n]|\s[-–—]+\s")
 _COMMA_RE = re.compile(r",\s+")
 # a clause that points back ("is either hands-on?", "what is it") cannot be read without what came before
@@ -92,7 +97,12 @@ def is_polar(text: str) -> bool:
     if _WH_RE.match(low):
         return False
     clauses = [c.strip() for c in _CLAUSE_RE.split(low) if c.strip()]
-    return any(_POLAR_RE.match(c) or _TAG_RE.search(c) for c in clauses)
+    return any(_POLAR_RE.match(c) or _TAG_RE.search(c) or _inverted(c) for c in clauses)
+
+
+def _inverted(clause: str) -> bool:
+    found = _INVERTED_RE.search(clause)
+    return found is not None and not _WH_WORD_RE.search(clause[: found.start()])
 
 
 def two_part(text: str) -> bool:
@@ -134,11 +144,15 @@ def _case_lines(entry: FaqEntry, reader: Reader, year: int) -> tuple[tuple[str, 
     return tuple(found[:MAX_CASES])
 
 
-def _part(entry: FaqEntry, text: str, reader: Reader, year: int) -> Part:
+def _part(index: FaqIndex, entry: FaqEntry, text: str, reader: Reader, year: int) -> Part:
     cases = _case_lines(entry, reader, year)
     polar = is_polar(text)
     case_verdict = next((c.verdict for _, c in cases if c.verdict), None)
-    verdict = (case_verdict or entry.verdict) if polar else None
+    verdict = None
+    if polar:
+        verdict = case_verdict or entry.verdict
+        if entry.against is not None and not case_verdict and index.asks_against(entry, text):
+            verdict = entry.against.verdict
     status_known = reader.status is not None or any(n in ("student", "graduate", "older_graduate") for n, _ in cases)
     return Part(entry, verdict, cases, general=entry.differs is not None and not status_known)
 
@@ -156,7 +170,7 @@ def respond(
     reader = (reader or Reader()).with_message(text)
     year = (today or datetime.date.today()).year
     if entry is not None:
-        return Response((_part(entry, text, reader, year),), Match(entry, 1.0, ((entry, 1.0),)), reader)
+        return Response((_part(index, entry, text, reader, year),), Match(entry, 1.0, ((entry, 1.0),)), reader)
     sentences = _sentences(text)
     readings: list[str] = []  # the long message's sentences that ask something, alone and with the one before
     if len(text.split()) >= LONG_WORDS and len(sentences) > 1:
@@ -194,7 +208,7 @@ def respond(
             if m.entry is not None and all(m.entry.id != e.id for e, _ in found):
                 found.append((m.entry, half))
         if len(found) >= 2 and (best.entry is None or best.entry.id in {e.id for e, _ in found[:MAX_PARTS]}):
-            parts = tuple(_part(e, h, reader, year) for e, h in found[:MAX_PARTS])
+            parts = tuple(_part(index, e, h, reader, year) for e, h in found[:MAX_PARTS])
             return Response(parts, best, reader)
     if best.entry is None:
         return Response((), best, reader)
@@ -205,6 +219,6 @@ def respond(
         and second[1] >= PAIR_RATIO * best.confidence
         and index.accepts(second[1], best.decline)
     ):
-        parts = (_part(best.entry, best_text, reader, year), _part(second[0], best_text, reader, year))
+        parts = (_part(index, best.entry, best_text, reader, year), _part(index, second[0], best_text, reader, year))
         return Response(parts, best, reader)
-    return Response((_part(best.entry, best_text, reader, year),), best, reader)
+    return Response((_part(index, best.entry, best_text, reader, year),), best, reader)

@@ -5,7 +5,12 @@ An entry is one fact (or a few that belong together) in the shape of one questio
 - ``topic`` (button label), ``question`` (the heading shown), ``answer`` (what the user
   sees first: the direct answer opens it; every fact the entry holds is in it);
 - ``verdict`` (optional): "Yes", "No", "It depends"... put before the answer when the
-  message is a yes/no question, and only then (a "what" question never gets a "Yes");
+  message is a yes/no question, and only then (a "what" question never gets a "Yes"): the
+  verdict on the polar form of what the answer recommends;
+- ``against`` (optional): where the guide says when not to, ``{when, verdict}``: what the
+  answer advises against, in a few words, and the verdict for a yes/no question that asks
+  about that instead ("No", "Not ideally"), and ``instead`` when the answer's opening line is
+  not what it recommends; the side nearer the message in meaning gives the verdict;
 - ``cases`` (optional): where the guide branches, a line per case (``student``,
   ``graduate``, ``older_graduate``, ``limited_funds``, ``visa``), each a text or
   ``{verdict, say}``; with ``student`` or ``graduate`` comes ``differs``: the one line a
@@ -45,6 +50,15 @@ class Case:
 
 
 @dataclass(frozen=True, slots=True)
+class Against:
+    """What an entry advises against, and the verdict on asking whether to do it."""
+
+    when: str
+    verdict: str
+    instead: str | None = None  # what the entry recommends, when its answer's opening line is not that
+
+
+@dataclass(frozen=True, slots=True)
 class FaqEntry:
     id: str
     topic: str
@@ -55,6 +69,7 @@ class FaqEntry:
     verdict: str | None = None
     cases: tuple[tuple[str, Case], ...] = ()
     differs: str | None = None
+    against: Against | None = None
 
     def case(self, name: str) -> Case | None:
         return dict(self.cases).get(name)
@@ -109,6 +124,15 @@ class _Case(ContentModel):
     verdict: Verdict | None = None
 
 
+class _Against(ContentModel):
+    when: Text
+    verdict: Verdict
+    instead: Text | None = None
+
+    def value(self) -> Against:
+        return Against(self.when.strip(), self.verdict.strip(), _strip(self.instead))
+
+
 _CaseNode = Annotated[
     Union[Annotated[Text, Tag("text")], Annotated[_Case, Tag("case")]],  # noqa: UP007 (tagged members)
     Discriminator(lambda value: "case" if isinstance(value, dict) else "text"),
@@ -123,6 +147,7 @@ class _Entry(ContentModel):
     verdict: Verdict | None = None
     cases: dict[str, _CaseNode] | None = None
     differs: Text | None = None
+    against: _Against | None = None
     phrasings: tuple[Phrase, ...]
     related: tuple[Phrase, ...]
 
@@ -147,6 +172,8 @@ class _Entry(ContentModel):
             )
         if not MIN_RELATED <= len(self.related) <= MAX_RELATED or len(set(self.related)) != len(self.related):
             raise rule(f"'{ident}': needs {MIN_RELATED}-{MAX_RELATED} distinct related ids", "related")
+        if self.against is not None and self.verdict is None:
+            raise rule(f"'{ident}': 'against' needs the entry's own 'verdict' beside it", "against")
         if self.cases is not None:
             if not self.cases:
                 raise rule(f"'{ident}': 'cases' must map case names to texts", "cases")
@@ -176,6 +203,7 @@ class _Entry(ContentModel):
             verdict=_strip(self.verdict),
             cases=cases,
             differs=_strip(self.differs),
+            against=self.against.value() if self.against else None,
         )
 
 

@@ -99,6 +99,7 @@ class FaqIndex:
         self.model = model
         self.embedder = embedder or default_embedder()
         self._by_id = {e.id: e for e in self.entries}
+        self._sides: dict[str, Array] = {}  # an entry's "against" and "recommended" sides, embedded when first asked
         self.lr_weight = lr_weight
         self.threshold = threshold if threshold is not None else (THRESHOLD if model else FALLBACK_THRESHOLD)
         self.margin = margin
@@ -120,6 +121,21 @@ class FaqIndex:
 
     def get(self, entry_id: str) -> FaqEntry:
         return self._by_id[entry_id]
+
+    def asks_against(self, entry: FaqEntry, text: str) -> bool:
+        """Whether a yes/no question about ``entry`` is nearer in meaning to what it advises
+        against (``entry.against.when``) than to what it recommends (``against.instead``, or its
+        answer's opening line)."""
+        if entry.against is None:
+            return False
+        sides = self._sides.get(entry.id)
+        if sides is None:
+            recommended = entry.against.instead or entry.answer.split("\n", 1)[0]
+            sides = self._sides[entry.id] = self.embedder.embed(
+                [self._repaired(entry.against.when), self._repaired(recommended)])
+        asked = self.query(text).vector
+        against, recommended_side = sides @ asked
+        return bool(against > recommended_side)
 
     def _repaired(self, text: str) -> str:
         return " ".join(self.speller.fix(words.tokens(words.normalise(text))))
