@@ -394,3 +394,14 @@ def test_each_part_of_a_two_part_answer_is_cut_to_fit_a_phone(index: FaqIndex) -
         body = shown_part.split("\n", 1)[1]
         assert body.startswith(part.entry.answer.split("\n")[0])  # the direct answer always opens it
         assert len(body) <= max(PART_CHARS, len(part.entry.answer.split("\n")[0]))
+
+
+def test_a_clause_that_points_back_is_read_with_the_clause_before_it(index: FaqIndex) -> None:
+    text = "i have been a medical scribe in texas for a year while preparing for step 3, is it useful for my match"
+    response = respond(index, text, Reader(status="graduate", grad_year=2019), TODAY)
+    assert [p.entry.id for p in response.parts] == ["scribe_roles"]
+
+
+def test_a_graduate_asking_about_hands_on_hears_that_electives_are_for_students(index: FaqIndex) -> None:
+    text = shown(index, "what counts as hands on usce", Reader(status="graduate", grad_year=2022))
+    assert "enrolled students" in text and "externship" in text

@@ -3,8 +3,8 @@
 - **The part asked.** A long message is also read sentence by sentence (the sentences that
   ask something); the reading whose best entry clears the decline rule by most is kept, so a
   question inside a life story is found. A message declined as a whole is also read from the
-  question after a comma ("usce in NY but applying in Texas, does location matter?"), unless
-  that clause points back to what came before ("..., is either hands-on?").
+  question after a comma ("usce in NY but applying in Texas, does location matter?"); a
+  clause that points back ("..., is it good for me?") is read with the clause before it.
 - **Two parts.** A message that asks two things ("when do I ask for a letter and what do I
   give them") or sets two things side by side gets both entries, when each half on its own
   clears the decline rule with a different entry.
@@ -180,10 +180,14 @@ def respond(
     clauses: list[str] = []  # "in NY but applying in Texas, does location matter?": the question after a comma
     if len(text.split()) >= CLAUSE_WORDS:
         for sentence in sentences:
-            for clause in _COMMA_RE.split(sentence)[1:]:
+            pieces = _COMMA_RE.split(sentence)
+            for k, clause in enumerate(pieces[1:], start=1):
                 low = clause.lower()
-                if (_ASKS_RE.search(low) and len(clause.split()) >= MIN_PART_WORDS and clause not in readings
-                        and not _BACK_RE.search(low)):
+                if not _ASKS_RE.search(low) or len(clause.split()) < MIN_PART_WORDS:
+                    continue
+                if _BACK_RE.search(low):  # "i work as a scribe, is it good ...": read with what it points back to
+                    clause = f"{pieces[k - 1]}, {clause}" if k > 1 else ""
+                if clause and clause not in readings:
                     clauses.append(clause)
     asked = [s for s in sentences if _ASKS_RE.search(s.lower())] or sentences
     halves = [h for s in asked for h in _halves(s)]
