@@ -252,7 +252,19 @@ async def wait_until(condition: Any, timeout: float, period: float = 0.1) -> flo
     return time.monotonic() - began
 
 
-async def test_sigkill_at_random_moments_loses_nothing_and_sends_nothing_twice(tmp_path: Path) -> None:
+async def test_sigkill_at_random_moments_loses_nothing_and_sends_nothing_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aiohttp.web_protocol import RequestHandler
+
+    wire: list[bytes] = []  # every chunk the emulator's sockets received: what reached "Telegram" at all
+    received = RequestHandler.data_received
+
+    def data_received(self: RequestHandler, data: bytes) -> None:
+        wire.append(bytes(data))
+        received(self, data)
+
+    monkeypatch.setattr(RequestHandler, "data_received", data_received)
     rng = random.Random(SEED)
     db = tmp_path / "coach.db"
     seed_database(db)
@@ -353,7 +365,9 @@ async def test_sigkill_at_random_moments_loses_nothing_and_sends_nothing_twice(t
         chat = chat.removeprefix("tg:")
         seen = [(r.method, str(r.params.get("text", ""))[:30]) for r in emu.requests
                 if str(r.params.get("chat_id")) == chat]
-        print(f"\n  lost {kind} {ident} (chat {chat}): requests Telegram saw for the chat: {seen}")
+        bytes_in = [c[:60] for c in wire if f"chat_id={chat}&".encode() in c or c.endswith(f"chat_id={chat}".encode())]
+        print(f"\n  lost {kind} {ident} (chat {chat}): requests Telegram saw for the chat: {seen};"
+              f" bodies for the chat on the wire: {len(bytes_in)}")
     assert lost_ids <= caught, f"lost without being on their way at a kill: {sorted(lost_ids - caught)[:5]}"
     assert all(len(lost_ids & marked) <= 1 for marked in at_kills), "two messages lost to one kill"
     assert all(delivered[(chat, text)] == 1 for _, chat, status, text in copies if status == "sent")
