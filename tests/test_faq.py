@@ -286,6 +286,8 @@ def test_a_what_question_never_opens_with_yes(index: FaqIndex) -> None:
     assert is_polar("on a rotation should i bring my own stethoscope")
     assert not is_polar("why bother journaling?")
     assert not is_polar("as a graduate what can i do now")
+    assert not is_polar("should i write to the program director or a faculty member")
+    assert is_polar("can i do an elective or externship as a graduate")
 
 
 def test_a_yes_no_question_about_what_an_entry_advises_against_gets_its_negative_verdict(index: FaqIndex) -> None:
@@ -405,3 +407,7 @@ def test_a_clause_that_points_back_is_read_with_the_clause_before_it(index: FaqI
 def test_a_graduate_asking_about_hands_on_hears_that_electives_are_for_students(index: FaqIndex) -> None:
     text = shown(index, "what counts as hands on usce", Reader(status="graduate", grad_year=2022))
     assert "enrolled students" in text and "externship" in text
+
+
+def test_an_old_yog_without_a_year_is_an_older_graduate() -> None:
+    assert Reader().with_message("old yog and no money, where do i start").older

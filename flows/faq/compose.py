@@ -39,7 +39,8 @@ MAX_CASES = 2
 _SENTENCE_RE = re.compile(r"[^.!?\n]+[.!?\n]*")
 _QWORD = (r"(?:what|when|how|who|whom|which|where|why|should|shall|do|does|did|is|are|can|could|will|would|"
           r"must|any|also)")
-_AND_RE = re.compile(r"(?:,\s*|\s+)(?:and|&|plus|also)\s+(?=" + _QWORD + r"\b)|\?\s*(?=\S)|;\s*")
+_AND_RE = re.compile(r"(?:,\s*|\s+)(?:and|&|plus|also)\s+(?=(?:(?:for|in|at|with|from|to|on)\s+)?" + _QWORD + r"\b)"
+                     r"|\?\s*(?=\S)|;\s*")
 _VERSUS_RE = re.compile(r"\s+(?:vs\.?|versus|or)\s+|\s*/\s*(?=[a-z])")
 _COMPARE_CUE_RE = re.compile(r"\b(?:better|best|more|worse|stronger|weaker|prefer\w*|value|compare\w*|difference|"
                              r"vs|versus|instead|which)\b")
@@ -55,6 +56,9 @@ _WH_RE = re.compile(r"^(?:(?:so|but|and|ok|okay|hi|hello|hey|sir|please|pls|plz)
 _INVERTED_RE = re.compile(r"\b(?:can|could|should|shall|will|would|do|does|is|are|may|must)\s+"
                           r"(?:i|we|it|my|this|that|there)\b")
 _WH_WORD_RE = re.compile(r"\b(?:what|whats|how|when|where|which|who|whom|why|wat|wen|hw)\b")
+# "should I email the PD or a faculty member?", "X vs Y, which is better": a choice, not a yes/no question
+_ALTERNATIVE_RE = re.compile(r"\b(?:which|vs\.?|versus)\b|"
+                             r"\s+or\s+(?:a|an|the|my|\d+)\b[^,?]*\?*\s*$")
 _CLAUSE_RE = re.compile(r"[,.;:!?\n]|\s[-–—]+\s")
 _COMMA_RE = re.compile(r",\s+")
 # a clause that points back ("is either hands-on?", "what is it") cannot be read without what came before
@@ -94,7 +98,7 @@ def is_polar(text: str) -> bool:
     """A yes/no question: "is paid USCE worth it?", "graduated 2016, can I still...?",
     "observership only — ok?"; never one that opens with what / how / when..."""
     low = text.strip().lower()
-    if _WH_RE.match(low):
+    if _WH_RE.match(low) or _ALTERNATIVE_RE.search(low):
         return False
     clauses = [c.strip() for c in _CLAUSE_RE.split(low) if c.strip()]
     return any(_POLAR_RE.match(c) or _TAG_RE.search(c) or _inverted(c) for c in clauses)

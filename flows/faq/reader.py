@@ -62,7 +62,8 @@ _LIMITED_RE = re.compile(
     r"(?:tight|limited|low|small|a problem|an issue)|short (?:of|on) (?:money|funds|cash))\b"
 )
 _OLDER_RE = re.compile(
-    r"\b(older\s+(?:img|imgs|grad|grads|graduate|graduates|graduation year)|old\s+(?:grad|grads|graduate|img)|"
+    r"\b(older\s+(?:img|imgs|grad|grads|graduate|graduates|graduation year|yog|year of graduation)|"
+    r"old\s+(?:grad|grads|graduate|img|yog|graduation year|year of graduation)|"
     r"yog\s+gap|graduation\s+gap|graduated\s+(?:long|many years|years)\s+ago|long\s+gap\s+since\s+graduation)\b"
 )
 _B1B2_RE = re.compile(r"\b(b1\s*/?\s*-?\s*b2|b1b2|b-1\s*/\s*b-2|tourist visa|visitor visa|visit visa)\b")
