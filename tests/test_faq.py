@@ -411,3 +411,8 @@ def test_a_graduate_asking_about_hands_on_hears_that_electives_are_for_students(
 
 def test_an_old_yog_without_a_year_is_an_older_graduate() -> None:
     assert Reader().with_message("old yog and no money, where do i start").older
+
+
+def test_two_places_asked_with_one_question_get_both_parts(index: FaqIndex) -> None:
+    response = respond(index, "how should i describe my usce in eras and in my personal statement", None, TODAY)
+    assert {p.entry.id for p in response.parts} == {"eras_experiences", "personal_statement"}

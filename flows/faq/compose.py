@@ -42,6 +42,7 @@ _QWORD = (r"(?:what|when|how|who|whom|which|where|why|should|shall|do|does|did|i
 _AND_RE = re.compile(r"(?:,\s*|\s+)(?:and|&|plus|also)\s+(?=(?:(?:for|in|at|with|from|to|on)\s+)?" + _QWORD + r"\b)"
                      r"|\?\s*(?=\S)|;\s*")
 _VERSUS_RE = re.compile(r"\s+(?:vs\.?|versus|or)\s+|\s*/\s*(?=[a-z])")
+_SHARED_RE = re.compile(r"^(.+?\b(?:in|for|on|at|into|from))\s+(.+?)\s+and\s+(in|for|on|at|into|from)\s+(.+)$", re.I)
 _COMPARE_CUE_RE = re.compile(r"\b(?:better|best|more|worse|stronger|weaker|prefer\w*|value|compare\w*|difference|"
                              r"vs|versus|instead|which)\b")
 _POLAR_RE = re.compile(
@@ -129,6 +130,10 @@ def _halves(sentence: str) -> list[str]:
         last, _, asked = parts[-1].rpartition(", ") if parts else ("", "", "")
         if len(parts) >= 2 and last and asked:  # "research fellow vs scribe, which counts?": each side asks it
             parts = [f"{side}, {asked}" for side in (*parts[:-1], last)]
+    shared = _SHARED_RE.match(sentence.strip(" ,.?")) if len(parts) < 2 else None
+    if shared:  # "how do I show it in ERAS and in my statement": each place asked with the shared question
+        asked, first, prep, second = shared.groups()
+        parts = [f"{asked} {first}", f"{asked.rsplit(' ', 1)[0]} {prep} {second}"]
     return [p for p in parts if len(p.split()) >= MIN_PART_WORDS] if len(parts) >= 2 else [sentence]
 
 
