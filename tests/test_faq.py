@@ -416,3 +416,8 @@ def test_an_old_yog_without_a_year_is_an_older_graduate() -> None:
 def test_two_places_asked_with_one_question_get_both_parts(index: FaqIndex) -> None:
     response = respond(index, "how should i describe my usce in eras and in my personal statement", None, TODAY)
     assert {p.entry.id for p in response.parts} == {"eras_experiences", "personal_statement"}
+
+
+def test_a_second_half_that_points_back_is_read_with_the_first(index: FaqIndex) -> None:
+    response = respond(index, "what makes an elective strong and what papers do they want from me", None, TODAY)
+    assert [p.entry.id for p in response.parts] == ["strong_elective", "elective_requirements"]

@@ -202,6 +202,10 @@ def respond(
     halves = [h for s in asked for h in _halves(s)]
     if len(halves) < 2:
         halves = []
+    # "what makes a strong elective and what documents do they ask for": a half that points back
+    # is read with the half before it, and answered by an entry other than that half's
+    joined = {i for i, h in enumerate(halves) if i and _BACK_RE.search(h.lower())}
+    halves = [f"{halves[i - 1]}, {h}" if i in joined else h for i, h in enumerate(halves)]
     matches = index.match_many([text, *readings[:MAX_READINGS], *clauses[:MAX_READINGS], *halves])
     best, best_text = matches[text], text
     for reading in readings[:MAX_READINGS]:
@@ -216,10 +220,12 @@ def respond(
     # two parts: each half of a two-part sentence answered by a different entry
     if halves:
         found: list[tuple[FaqEntry, str]] = []
-        for half in halves:
+        for i, half in enumerate(halves):
             m = matches[half]
-            if m.entry is not None and all(m.entry.id != e.id for e, _ in found):
-                found.append((m.entry, half))
+            fresh = [e for e, score in m.candidates if all(e.id != f.id for f, _ in found)
+                     and index.accepts(score, m.decline)] if m.entry is not None else []
+            if fresh and (i in joined or fresh[0] is m.entry):
+                found.append((fresh[0], half))
         if len(found) >= 2 and (best.entry is None or best.entry.id in {e.id for e, _ in found[:MAX_PARTS]}):
             parts = tuple(_part(index, e, h, reader, year) for e, h in found[:MAX_PARTS])
             return Response(parts, best, reader)
