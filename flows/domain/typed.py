@@ -159,6 +159,12 @@ def parse_duration(text: str, vocab: Vocabulary | None = None) -> Duration | Non
     return None
 
 
+def names_a_figure(text: str, vocab: Vocabulary | None = None) -> bool:
+    """A digit, or a length in words ("four weeks"): typed where a name was asked (a specialty),
+    it is a number, a date or a length, never the name."""
+    return any(ch.isdigit() for ch in text) or parse_duration(text, vocab) is not None
+
+
 def _split_amounts(typed: str) -> Iterable[tuple[str, str]]:
     match = re.fullmatch(r"(\d+(?:[.,]\d+)?)\s*([a-z]+)", typed)
     if match:

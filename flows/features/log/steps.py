@@ -255,7 +255,7 @@ def check(ask: Ask, value: Any) -> Any:
         picks = profile.specialties[:3] if profile else ()
         return clean(picks[int(value[1:])] if int(value[1:]) < len(picks) else value, TEXT_LIMITS["specialty"])
     if step == "specialty":  # typed: "family med", "peds", "IM" are stored as the list names them
-        if any(ch.isdigit() for ch in str(value)) or typed.parse_duration(str(value)) is not None:
+        if typed.names_a_figure(str(value)):
             raise InvalidAnswer(turn.t("tracker.bad_specialty"))  # "4 weeks", "2026": no specialty
         return display_specialty(str(value))
     if step == "letter_writer" and (value == REMOVE or typed.yes_no(str(value)) == "no"

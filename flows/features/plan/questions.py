@@ -261,9 +261,8 @@ class Goals:
             name = clean(bare if hedged and bare else text, self.rules.specialty_length)
             # "yes", "nope", "qwzx vlorp", "4 weeks", "2028" are no specialty: only a name that reads
             # as words, with no figure in it, is kept
-            if (typed.yes_no(text) is not None or typed.parse_duration(text) is not None
-                    or any(ch.isdigit() for ch in name) or not any(ch.isalpha() for ch in name)
-                    or not looks_like_words(name)):
+            if (typed.yes_no(text) is not None or typed.names_a_figure(text)
+                    or not any(ch.isalpha() for ch in name) or not looks_like_words(name)):
                 raise InvalidAnswer(ask.t("onboarding.bad_specialty"))
             if name.islower():  # "sports medicine" reads like the listed ones: "Sports medicine"
                 name = name[0].upper() + name[1:]
