@@ -168,10 +168,7 @@ class Questions(Feature):
         if not response.parts:
             if "?" not in question or len(words) < ASIDE_MIN_WORDS:
                 return None  # "Mount Sinai?" was a try at the answer: the step's own reason fits
-            # a sentence asked, which the step could not take either: say honestly it's not covered
-            turn.route = "faq:aside-declined"
-            record_unanswered(turn, question)
-            return [Reply(turn.t("faq.aside_declined"))]
+            return self._aside_declined(turn, question)  # a sentence asked, which the step could not take either
         turn.route = "faq:aside"
         return [self.reply(turn, response)]
 
@@ -193,6 +190,11 @@ class Questions(Feature):
             return [self.reply(turn, response)]
         if words[0] not in QUESTION_WORDS or "?" not in question:
             return None  # "Mount Sinai?" or "what a week" may still be an answer
+        return self._aside_declined(turn, question)
+
+    def _aside_declined(self, turn: Turn, question: str) -> list[Reply]:
+        """A question asked mid-step that the guide does not cover: kept for content authors,
+        and an honest "not something I can answer" (the engine shows the step again)."""
         turn.route = "faq:aside-declined"
         record_unanswered(turn, question)
         return [Reply(turn.t("faq.aside_declined"))]
