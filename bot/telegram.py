@@ -159,13 +159,15 @@ class ScreenedUpdates(Wrapped):
     """The long poll's HTTP layer: each ``getUpdates`` answer goes through ``screen`` (the raw
     list of updates) before PTB parses it; every other call passes through unchanged."""
 
-    def __init__(self, inner: BaseRequest, screen: Callable[[list[Any]], list[Any]]) -> None:
+    def __init__(self, inner: BaseRequest, screen: Callable[[list[Any]], list[Any]], least: int = 2) -> None:
         super().__init__(inner)
         self.screen = screen
+        self.least = least  # fewer updates than this in one answer: passed on undecoded
 
     async def do_request(self, url: str, method: str, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
         code, payload = await super().do_request(url, method, *args, **kwargs)
-        if code != 200 or not url.endswith("/getUpdates"):
+        # a calm answer (a few updates) is passed on as it came: PTB decodes it once, not twice
+        if code != 200 or not url.endswith("/getUpdates") or payload.count(b'"update_id"') < self.least:
             return code, payload
         try:
             answer = json.loads(payload)
@@ -436,7 +438,8 @@ def build_application(
                  else GuardedRequest.over_httpx(connection_pool_size=256)),
         # screened: one user's flood past the cap is left out before PTB parses it
         get_updates_request=ScreenedUpdates(
-            request or (requests[1] if requests else HTTPXRequest(connection_pool_size=1)), order.screen
+            request or (requests[1] if requests else HTTPXRequest(connection_pool_size=1)), order.screen,
+            least=order.cap + 1,  # smaller answers aren't worth it: PerUserOrder declines what is past the cap
         ),
         defaults=Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)),
         rate_limiter=AIORateLimiter(max_retries=2) if rate_limited else None,
