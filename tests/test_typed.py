@@ -164,6 +164,23 @@ def test_a_close_specialty_is_confirmed_not_invented(chat: Chat, store: Store) -
     assert profile_of(chat, store).specialties == ("Dermatology",)
 
 
+@pytest.mark.parametrize("text", ["Match 2028", "2028 match"])
+def test_a_match_year_is_no_year_of_graduation_nor_months(chat: Chat, store: Store, text: str) -> None:
+    chat.send("/plan")
+    chat.press("Student")
+    chat.send("final year")
+    chat.send(text)  # a student's graduation year may be 2028, but "Match 2028" is when they match
+    assert profile_of(chat, store).grad_year is None
+    assert state_of(chat) == ("onboarding", "grad_year")
+    chat.send("2027")
+    chat.press("Internal medicine")
+    chat.press("Done")
+    chat.send("Match 2028")
+    chat.send(text)
+    assert "2028 months" not in chat.text  # read as a Match, not as a number of months
+    assert profile_of(chat, store).months_available is None
+
+
 @pytest.mark.parametrize("text", ["4 weeks", "four weeks", "2028", "Match 2028", "3 months"])
 def test_a_length_or_a_year_typed_at_the_specialty_step_is_no_specialty(chat: Chat, store: Store, text: str) -> None:
     answer_graduate(chat, upto="specialties")

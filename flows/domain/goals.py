@@ -15,6 +15,7 @@ import unicodedata
 from datetime import date
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from flows.domain import typed
 from flows.domain.plan import MONTH_ABBR, Rules
 
 NUMBER_WORDS = {
@@ -38,10 +39,13 @@ def normalize(text: str) -> str:
 
 
 def parse_number(text: str) -> int | None:
-    """The one whole number in a short answer ("3", "about 3 months", "year 4", "three")."""
+    """The one whole number in a short answer ("3", "about 3 months", "year 4", "three"); none
+    in a Match year ("Match 2028": when they match, not a year or count of anything)."""
     words = normalize(text)
     if words in NUMBER_WORDS:
         return NUMBER_WORDS[words]
+    if typed.parse_match_year(text) is not None:
+        return None
     numbers = _DIGITS.findall(text)
     if len(numbers) != 1 or len(numbers[0]) > 4 or re.search(r"[-−]\s*\d", text):
         return None

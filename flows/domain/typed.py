@@ -118,11 +118,14 @@ _AMOUNT = re.compile(r"(\d+(?:[.,]\d+)?|[a-z]+(?: [a-z]+){0,3}?)\s*-?\s*([a-z]+)
 
 def parse_number(text: str, vocab: Vocabulary | None = None) -> float | None:
     """The one number in a short answer: "3", "about 3", "2.5", "three", "a couple"; None if
-    there is none, more than one, or a negative one."""
+    there is none, more than one, or a negative one, and for a Match year ("Match 2028" is no
+    count of months, letters or years)."""
     vocab = vocab or vocabulary()
     typed = without_hedges(text, vocab)
     if typed in vocab.number_words:
         return vocab.number_words[typed]
+    if parse_match_year(text, vocab) is not None:
+        return None
     found = _NUMBER.findall(typed)
     if len(found) != 1 or re.search(r"(?<!\w)[-−]\s*\d", text):
         return None
